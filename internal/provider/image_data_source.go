@@ -1,0 +1,245 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+)
+
+type imageDataSource struct {
+	data *providerData
+}
+
+func newImageDataSource() datasource.DataSource { return &imageDataSource{} }
+
+type imageModel struct {
+	Ref            types.String    `tfsdk:"ref"`
+	Platform       types.String    `tfsdk:"platform"`
+	Digest         types.String    `tfsdk:"digest"`
+	Pinned         types.String    `tfsdk:"pinned"`
+	MediaType      types.String    `tfsdk:"media_type"`
+	Platforms      []platformModel `tfsdk:"platforms"`
+	PlatformDigest types.String    `tfsdk:"platform_digest"`
+	TagDigest      types.String    `tfsdk:"tag_digest"`
+	OS             types.String    `tfsdk:"os"`
+	Architecture   types.String    `tfsdk:"architecture"`
+	User           types.String    `tfsdk:"user"`
+	Labels         types.Map       `tfsdk:"labels"`
+	ExposedPorts   types.List      `tfsdk:"exposed_ports"`
+	EnvNames       types.List      `tfsdk:"env_names"`
+	Entrypoint     types.List      `tfsdk:"entrypoint"`
+	Cmd            types.List      `tfsdk:"cmd"`
+	Created        types.String    `tfsdk:"created"`
+	Layers         types.Int64     `tfsdk:"layers"`
+	Size           types.Int64     `tfsdk:"size"`
+	Annotations    types.Map       `tfsdk:"annotations"`
+}
+
+type platformModel struct {
+	Platform types.String `tfsdk:"platform"`
+	Digest   types.String `tfsdk:"digest"`
+}
+
+func (d *imageDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_image"
+}
+
+func (d *imageDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	computedString := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Computed: true, MarkdownDescription: desc}
+	}
+	computedList := func(desc string) schema.ListAttribute {
+		return schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: desc}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Pins one image: resolves its reference to the digest the registry serves now and describes the image " +
+			"that digest names. A reference that carries a digest is fetched by that digest and checked against it, never trusted. " +
+			"`pinned` is the form every later gate and deployment should use.",
+		Attributes: map[string]schema.Attribute{
+			"ref": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "Image reference: `registry/repository:tag`, `registry/repository@sha256:<digest>` or both " +
+					"(`:tag@sha256:…`: the digest wins and a warning names both digests when the tag has moved). A missing tag means `latest`.",
+			},
+			"platform": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Platform to describe when `ref` names a multi-platform index, as `os/arch[/variant]`, e.g. `\"linux/arm64\"`. " +
+					"Default `\"linux/amd64\"` for an index. For a single-platform image it must match the image's platform.",
+			},
+			"digest":     computedString("Digest of what `ref` names: the index for a multi-platform image, else the image manifest."),
+			"pinned":     computedString("`registry/repository@digest`: the digest-pinned reference to deploy."),
+			"media_type": computedString("Media type of the manifest or index `ref` names."),
+			"platforms": schema.ListNestedAttribute{
+				Computed: true,
+				MarkdownDescription: "For an index: its runnable platforms, sorted, each with its manifest digest " +
+					"(attestation manifests with platform `unknown/unknown` are left out). Empty for a single-platform image.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"platform": computedString("`os/arch[/variant]`."),
+					"digest":   computedString("Digest of that platform's image manifest."),
+				}},
+			},
+			"platform_digest": computedString("Digest of the image manifest described below: the one chosen by `platform` from an index, else `digest`."),
+			"tag_digest":      computedString("For a `tag@digest` reference: the digest the tag points to now. Null otherwise."),
+			"os":              computedString("Operating system from the image config."),
+			"architecture":    computedString("CPU architecture from the image config (with the variant, e.g. `arm64/v8`, when set)."),
+			"user":            computedString("`User` from the image config; empty means root."),
+			"labels": schema.MapAttribute{
+				Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "Labels from the image config.",
+			},
+			"exposed_ports": computedList("Exposed ports from the image config, sorted, e.g. `[\"22/tcp\", \"8080/tcp\"]`."),
+			"env_names":     computedList("Names of the environment variables set in the image config, sorted. Values are left out: they can hold secrets."),
+			"entrypoint":    computedList("`Entrypoint` from the image config."),
+			"cmd":           computedList("`Cmd` from the image config."),
+			"created":       computedString("Creation time from the image config, RFC 3339. Null when the config has none."),
+			"layers":        schema.Int64Attribute{Computed: true, MarkdownDescription: "Number of layers."},
+			"size":          schema.Int64Attribute{Computed: true, MarkdownDescription: "Sum of the compressed layer sizes in bytes."},
+			"annotations": schema.MapAttribute{
+				Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "Annotations of the image manifest, on top of those of the index that `ref` names (the manifest's win).",
+			},
+		},
+	}
+}
+
+func (d *imageDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	data, err := configuredData(req.ProviderData)
+	if err != nil {
+		resp.Diagnostics.AddError("Provider misconfigured", err.Error())
+		return
+	}
+	d.data = data
+}
+
+func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m imageModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.data.Timeout)
+	defer cancel()
+
+	resolved, diags := resolveRef(ctx, d.data.Registry, m.Ref.ValueString(), path.Root("ref"))
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	img, err := d.data.Registry.Image(ctx, resolved, m.Platform.ValueString())
+	if err != nil {
+		at := path.Root("ref")
+		if registry.KindOf(err) == registry.KindPlatform {
+			at = path.Root("platform")
+		}
+		resp.Diagnostics.AddAttributeError(at, registry.KindOf(err).Summary(), err.Error())
+		return
+	}
+
+	m.Digest = types.StringValue(resolved.Digest.String())
+	m.Pinned = types.StringValue(resolved.Pinned())
+	m.MediaType = types.StringValue(string(resolved.MediaType))
+	m.Platforms = []platformModel{}
+	for _, p := range resolved.Platforms {
+		m.Platforms = append(m.Platforms, platformModel{Platform: types.StringValue(p.Platform), Digest: types.StringValue(p.Digest.String())})
+	}
+	m.PlatformDigest = types.StringValue(img.Digest.String())
+	m.TagDigest = types.StringNull()
+	if resolved.TagDigest != "" {
+		m.TagDigest = types.StringValue(resolved.TagDigest)
+	}
+	cfg := img.Config
+	m.OS = types.StringValue(cfg.OS)
+	arch := cfg.Architecture
+	if cfg.Variant != "" {
+		arch += "/" + cfg.Variant
+	}
+	m.Architecture = types.StringValue(arch)
+	m.User = types.StringValue(cfg.Config.User)
+	m.Labels = stringMap(ctx, cfg.Config.Labels, &resp.Diagnostics)
+	ports := make([]string, 0, len(cfg.Config.ExposedPorts))
+	for p := range cfg.Config.ExposedPorts {
+		ports = append(ports, p)
+	}
+	sort.Strings(ports)
+	m.ExposedPorts = stringList(ctx, ports, &resp.Diagnostics)
+	names := make([]string, 0, len(cfg.Config.Env))
+	for _, e := range cfg.Config.Env {
+		n, _, _ := strings.Cut(e, "=")
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	m.EnvNames = stringList(ctx, names, &resp.Diagnostics)
+	m.Entrypoint = stringList(ctx, cfg.Config.Entrypoint, &resp.Diagnostics)
+	m.Cmd = stringList(ctx, cfg.Config.Cmd, &resp.Diagnostics)
+	m.Created = types.StringNull()
+	if !cfg.Created.IsZero() {
+		m.Created = types.StringValue(cfg.Created.UTC().Format(time.RFC3339))
+	}
+	m.Layers = types.Int64Value(int64(len(img.Manifest.Layers)))
+	m.Size = types.Int64Value(img.Size())
+	annotations := map[string]string{}
+	if resolved.IsIndex() {
+		if idx, err := indexAnnotations(resolved.Manifest); err == nil {
+			for k, v := range idx {
+				annotations[k] = v
+			}
+		}
+	}
+	for k, v := range img.Manifest.Annotations {
+		annotations[k] = v
+	}
+	m.Annotations = stringMap(ctx, annotations, &resp.Diagnostics)
+
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// resolveRef parses and resolves a reference, turning failures into
+// attribute errors on `at` and a moved tag into a warning.
+func resolveRef(ctx context.Context, c *registry.Client, ref string, at path.Path) (*registry.Resolved, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	parsed, err := c.ParseReference(ref)
+	if err != nil {
+		diags.AddAttributeError(at, registry.KindOf(err).Summary(), err.Error())
+		return nil, diags
+	}
+	resolved, err := c.Resolve(ctx, parsed)
+	if err != nil {
+		diags.AddAttributeError(at, registry.KindOf(err).Summary(), err.Error())
+		return nil, diags
+	}
+	if resolved.TagDigest != "" && resolved.TagDigest != resolved.Digest.String() {
+		diags.AddAttributeWarning(at, "Tag has moved; the digest wins",
+			fmt.Sprintf("%s: the tag %q now points to %s, but the reference pins %s. imageguard judges and pins %s, as the reference says. "+
+				"Update the reference if the new digest is the one you want.",
+				ref, parsed.Tag, resolved.TagDigest, resolved.Digest, resolved.Digest))
+	}
+	return resolved, diags
+}
+
+func stringList(ctx context.Context, in []string, diags *diag.Diagnostics) types.List {
+	if in == nil {
+		in = []string{}
+	}
+	v, d := types.ListValueFrom(ctx, types.StringType, in)
+	diags.Append(d...)
+	return v
+}
+
+func stringMap(ctx context.Context, in map[string]string, diags *diag.Diagnostics) types.Map {
+	if in == nil {
+		in = map[string]string{}
+	}
+	v, d := types.MapValueFrom(ctx, types.StringType, in)
+	diags.Append(d...)
+	return v
+}

@@ -1,0 +1,188 @@
+// Package provider is the Terraform surface of imageguard: schemas, models,
+// validation and diagnostics. It converts HCL values to plain Go values,
+// calls the packages that do the work, and converts the results back.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+)
+
+// New returns a provider factory for the given version.
+func New(version string) func() provider.Provider {
+	return func() provider.Provider { return &imageguardProvider{version: version} }
+}
+
+type imageguardProvider struct {
+	version string
+}
+
+type providerModel struct {
+	Registries []registryModel `tfsdk:"registry"`
+	Timeout    types.String    `tfsdk:"timeout"`
+}
+
+type registryModel struct {
+	Address   types.String `tfsdk:"address"`
+	Username  types.String `tfsdk:"username"`
+	Password  types.String `tfsdk:"password"`
+	Token     types.String `tfsdk:"token"`
+	Insecure  types.Bool   `tfsdk:"insecure"`
+	CACertPEM types.String `tfsdk:"ca_cert_pem"`
+}
+
+// testDialContext lets acceptance tests give a loopback server a
+// non-loopback name. Always nil in the product.
+var testDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// defaultTimeout bounds one data source read.
+const defaultTimeout = 5 * time.Minute
+
+// providerData is what Configure hands to every data source and resource.
+type providerData struct {
+	Registry *registry.Client
+	Timeout  time.Duration
+	Version  string
+}
+
+func (p *imageguardProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "imageguard"
+	resp.Version = p.version
+}
+
+func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Container-security guardrails evaluated during `terraform plan`: resolve image tags to digests, " +
+			"and hand out only digest-pinned references. `provider \"imageguard\" {}` with no arguments works: " +
+			"credentials then come from the docker config (`DOCKER_CONFIG` or `~/.docker/config.json`) and its credential helpers.",
+		Attributes: map[string]schema.Attribute{
+			"timeout": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Upper bound for one data source read, as a Go duration (e.g. `\"90s\"`, `\"10m\"`). Default `\"5m\"`. " +
+					"Requests that fail with 429, 5xx or a temporary network error are retried with backoff within this bound.",
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"registry": schema.ListNestedBlock{
+				MarkdownDescription: "Credentials and transport security for one registry. Registries without a block use the docker config " +
+					"and its credential helpers. Loopback registries (127.0.0.0/8, `localhost`, `::1`) may speak plain HTTP; any other registry needs `insecure = true` for that.",
+				NestedObject: schema.NestedBlockObject{
+					Attributes: map[string]schema.Attribute{
+						"address": schema.StringAttribute{
+							Required:            true,
+							MarkdownDescription: "Registry host and optional port, e.g. `\"registry.example.com\"` or `\"localhost:5000\"`. `docker.io` means Docker Hub.",
+						},
+						"username": schema.StringAttribute{
+							Optional:            true,
+							MarkdownDescription: "User name for basic authentication (with `password`).",
+						},
+						"password": schema.StringAttribute{
+							Optional:            true,
+							Sensitive:           true,
+							MarkdownDescription: "Password or access token for basic authentication. Sensitive: never in state, logs or messages.",
+						},
+						"token": schema.StringAttribute{
+							Optional:            true,
+							Sensitive:           true,
+							MarkdownDescription: "Bearer token sent as `Authorization: Bearer <token>`, instead of `username`/`password`. Sensitive.",
+						},
+						"insecure": schema.BoolAttribute{
+							Optional:            true,
+							MarkdownDescription: "Allow plain HTTP and unverified TLS for this registry only. Default `false`.",
+						},
+						"ca_cert_pem": schema.StringAttribute{
+							Optional:            true,
+							MarkdownDescription: "PEM certificate(s) of a private CA to trust for this registry, in addition to the system roots.",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func (p *imageguardProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var cfg providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	timeout := defaultTimeout
+	if s := cfg.Timeout.ValueString(); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			resp.Diagnostics.AddAttributeError(path.Root("timeout"), "Invalid timeout",
+				fmt.Sprintf("`timeout` must be a positive Go duration such as \"90s\" or \"10m\", got %q.", s))
+			return
+		}
+		timeout = d
+	}
+
+	var regs []registry.RegistryOptions
+	for i, r := range cfg.Registries {
+		at := path.Root("registry").AtListIndex(i)
+		if r.Address.IsUnknown() || r.Username.IsUnknown() || r.Password.IsUnknown() || r.Token.IsUnknown() {
+			resp.Diagnostics.AddAttributeError(at, "Registry settings not known at plan",
+				"The `registry` block depends on values known only after apply. imageguard evaluates its gates during plan, so registry settings must be known then: use variables or data sources, not resource attributes.")
+			return
+		}
+		regs = append(regs, registry.RegistryOptions{
+			Address:   r.Address.ValueString(),
+			Username:  r.Username.ValueString(),
+			Password:  r.Password.ValueString(),
+			Token:     r.Token.ValueString(),
+			Insecure:  r.Insecure.ValueBool(),
+			CACertPEM: r.CACertPEM.ValueString(),
+		})
+	}
+
+	client, err := registry.New(registry.Options{
+		Registries:  regs,
+		UserAgent:   "terraform-provider-imageguard/" + p.version,
+		DialContext: testDialContext,
+	})
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("registry"), "Invalid registry configuration", err.Error())
+		return
+	}
+	tflog.Debug(ctx, "imageguard configured", map[string]any{"registries": len(regs), "timeout": timeout.String()})
+
+	data := &providerData{Registry: client, Timeout: timeout, Version: p.version}
+	resp.DataSourceData = data
+	resp.ResourceData = data
+}
+
+func (p *imageguardProvider) DataSources(_ context.Context) []func() datasource.DataSource {
+	return []func() datasource.DataSource{
+		newImageDataSource,
+	}
+}
+
+func (p *imageguardProvider) Resources(_ context.Context) []func() resource.Resource {
+	return nil
+}
+
+// configuredData extracts the provider's data in a data source's Configure.
+func configuredData(raw any) (*providerData, error) {
+	if raw == nil {
+		return nil, nil // provider not configured yet (validation)
+	}
+	d, ok := raw.(*providerData)
+	if !ok {
+		return nil, fmt.Errorf("unexpected provider data %T; this is a bug in imageguard", raw)
+	}
+	return d, nil
+}

@@ -1,0 +1,185 @@
+package registry
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// ErrorKind classifies a registry failure so the provider can choose the
+// diagnostic's summary and the attribute it belongs to.
+type ErrorKind int
+
+const (
+	// KindInternal is anything not classified below.
+	KindInternal ErrorKind = iota
+	// KindMalformed is a reference that does not parse.
+	KindMalformed
+	// KindNotFound is an unknown repository, tag or digest.
+	KindNotFound
+	// KindUnauthorized is a 401/403 from the registry.
+	KindUnauthorized
+	// KindUnreachable is a connection that could not be made or timed out.
+	KindUnreachable
+	// KindTLS is a certificate verification or handshake failure.
+	KindTLS
+	// KindPlainHTTP is plain HTTP refused to a registry that is neither
+	// loopback nor listed as insecure.
+	KindPlainHTTP
+	// KindPlatform is a platform that the image does not provide.
+	KindPlatform
+	// KindServer is a 5xx or otherwise unexpected registry response.
+	KindServer
+)
+
+// Summary is a short, user-facing title for the kind.
+func (k ErrorKind) Summary() string {
+	switch k {
+	case KindMalformed:
+		return "Malformed image reference"
+	case KindNotFound:
+		return "Image not found"
+	case KindUnauthorized:
+		return "Registry denied access"
+	case KindUnreachable:
+		return "Registry unreachable"
+	case KindTLS:
+		return "Registry TLS verification failed"
+	case KindPlainHTTP:
+		return "Plain HTTP refused"
+	case KindPlatform:
+		return "Platform not in image"
+	case KindServer:
+		return "Registry error"
+	default:
+		return "Registry request failed"
+	}
+}
+
+// Error is a classified registry failure with a complete, user-facing
+// message: what failed, for which image, and what to do. It never carries a
+// credential.
+type Error struct {
+	Kind     ErrorKind
+	Ref      string
+	Registry string
+	Message  string
+	Err      error
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the kind of a registry error, or KindInternal.
+func KindOf(err error) ErrorKind {
+	var re *Error
+	if errors.As(err, &re) {
+		return re.Kind
+	}
+	return KindInternal
+}
+
+// plainHTTPError is returned by the transport when it refuses plain HTTP.
+type plainHTTPError struct{ host string }
+
+func (e *plainHTTPError) Error() string {
+	return fmt.Sprintf("plain HTTP to %s refused: it is not a loopback registry and not listed as insecure", e.host)
+}
+
+// classify turns an error from go-containerregistry into an *Error with a
+// message that names the image and says what to do.
+func classify(ref, registry string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var already *Error
+	if errors.As(err, &already) {
+		return err
+	}
+	e := &Error{Ref: ref, Registry: registry, Err: err}
+
+	var plain *plainHTTPError
+	var terr *transport.Error
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var certInvalid x509.CertificateInvalidError
+	var verifyErr *tlsVerificationError
+	var netErr net.Error
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+
+	switch {
+	case errors.As(err, &plain), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		e.Kind = KindPlainHTTP
+		e.Message = fmt.Sprintf("Cannot read %s: the registry %s answered only over plain HTTP, which is allowed only for loopback registries (127.0.0.0/8, localhost, ::1). "+
+			"Serve the registry over HTTPS (with `ca_cert_pem` in its `registry` block for a private CA), or, if you accept unencrypted traffic, add "+
+			"`registry { address = %q, insecure = true }` to the provider block.", ref, registry, registry)
+	case errors.As(err, &unknownAuthority), errors.As(err, &hostErr), errors.As(err, &certInvalid), errors.As(err, &verifyErr),
+		strings.Contains(err.Error(), "x509:"), strings.Contains(err.Error(), "tls:"):
+		e.Kind = KindTLS
+		e.Message = fmt.Sprintf("Cannot read %s: TLS verification of registry %s failed (%s). "+
+			"If the registry uses a private CA, set `ca_cert_pem` in a `registry { address = %q }` block of the provider; "+
+			"`insecure = true` disables verification for that registry only.", ref, registry, rootCause(err), registry)
+	case errors.As(err, &terr):
+		switch {
+		case terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden || hasCode(terr, transport.UnauthorizedErrorCode, transport.DeniedErrorCode):
+			e.Kind = KindUnauthorized
+			e.Message = fmt.Sprintf("Cannot read %s: registry %s answered %d %s. "+
+				"Give credentials in a `registry { address = %q }` block of the provider (`username` and `password`, or `token`), "+
+				"or through the docker config (`DOCKER_CONFIG` or ~/.docker/config.json, e.g. with `docker login %s`) and its credential helpers; "+
+				"check that they grant pull access to this repository.",
+				ref, registry, terr.StatusCode, http.StatusText(terr.StatusCode), registry, registry)
+		case terr.StatusCode == http.StatusNotFound || hasCode(terr, transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode):
+			e.Kind = KindNotFound
+			e.Message = fmt.Sprintf("Image %s not found in registry %s (%s). Check the repository name and that the tag or digest has been pushed.", ref, registry, terr.Error())
+		default:
+			e.Kind = KindServer
+			e.Message = fmt.Sprintf("Registry %s failed reading %s: %s. Retried with backoff; try again later or check the registry.", registry, ref, terr.Error())
+		}
+	case errors.As(err, &dnsErr), errors.As(err, &opErr), errors.As(err, &netErr):
+		e.Kind = KindUnreachable
+		e.Message = fmt.Sprintf("Cannot reach registry %s to read %s: %s. Check the address, the network path from this worker and any proxy settings (HTTPS_PROXY, NO_PROXY).", registry, ref, rootCause(err))
+	case strings.Contains(err.Error(), "context deadline exceeded"):
+		e.Kind = KindUnreachable
+		e.Message = fmt.Sprintf("Reading %s from registry %s timed out. Raise the provider's `timeout` or check the registry.", ref, registry)
+	default:
+		e.Kind = KindInternal
+		e.Message = fmt.Sprintf("Reading %s from registry %s failed: %s", ref, registry, err.Error())
+	}
+	return e
+}
+
+// tlsVerificationError marks certificate failures raised by our own
+// verification callbacks.
+type tlsVerificationError struct{ err error }
+
+func (e *tlsVerificationError) Error() string { return e.err.Error() }
+
+func hasCode(terr *transport.Error, codes ...transport.ErrorCode) bool {
+	for _, d := range terr.Errors {
+		for _, c := range codes {
+			if d.Code == c {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rootCause returns the innermost error message, which is the readable part
+// of a chain of wrapped network errors.
+func rootCause(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# make demo: build the provider, start a loopback registry with demo images
+# built in Go, and run `terraform plan` on examples/demo with a dev override.
+# Needs only Go and terraform (or tofu: TF=tofu make demo); cleans up after itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOEXPERIMENT=jsonv2 CHECKPOINT_DISABLE=1
+TF="${TF:-terraform}"
+
+work="$(mktemp -d)"
+registry_pid=""
+cleanup() {
+  [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "==> building the provider"
+go build -o "$work/bin/terraform-provider-imageguard" .
+go build -o "$work/demoregistry" ./internal/demoregistry
+
+echo "==> starting the demo registry on loopback"
+"$work/demoregistry" -addr-file "$work/addr" >"$work/registry.log" 2>&1 &
+registry_pid=$!
+for _ in $(seq 1 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
+[ -s "$work/addr" ] || { cat "$work/registry.log"; echo "demo registry did not start"; exit 1; }
+addr="$(cat "$work/addr")"
+echo "    $addr"
+
+cat >"$work/terraformrc" <<RC
+provider_installation {
+  dev_overrides {
+    "imageguard/imageguard" = "$work/bin"
+  }
+  direct {}
+}
+RC
+export TF_CLI_CONFIG_FILE="$work/terraformrc"
+export DOCKER_CONFIG="$work/docker" # no credentials needed for the demo registry
+
+cp -r examples/demo "$work/demo"
+echo "==> $TF plan (examples/demo)"
+"$TF" -chdir="$work/demo" plan -input=false -no-color -var "registry=$addr" 2>&1 | grep -v -e "^ *$" -e "dev_overrides" -e "Provider development overrides" -e "may not be compatible" -e "published releases" -e "^│ *-" -e "^╷" -e "^╵" -e "^│ *$" || true
