@@ -119,19 +119,25 @@ func DebianLayer(major string, pkgs ...Package) v1.Layer {
 	)
 }
 
-// NpmLayer is an application directory with a package-lock.json (v3) that
-// lists the packages.
+// NpmLayer is an installed Node.js application: a package-lock.json (v3)
+// and node_modules/<name>/package.json for each package. `trivy image`
+// reads the installed package.json files (it skips lock files in images).
 func NpmLayer(dir string, pkgs ...Package) v1.Layer {
 	dir = strings.Trim(dir, "/")
 	var entries []string
 	entries = append(entries, `    "": {"name": "app", "version": "1.0.0"}`)
 	sorted := append([]Package(nil), pkgs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	files := []File{{Path: dir + "/"}, {Path: dir + "/node_modules/"}}
 	for _, p := range sorted {
 		entries = append(entries, fmt.Sprintf(`    "node_modules/%s": {"version": %q, "resolved": "https://registry.npmjs.org/%s/-/%s-%s.tgz"}`, p.Name, p.Version, p.Name, p.Name, p.Version))
+		files = append(files,
+			File{Path: dir + "/node_modules/" + p.Name + "/"},
+			File{Path: dir + "/node_modules/" + p.Name + "/package.json", Content: fmt.Sprintf(`{"name": %q, "version": %q, "license": "MIT"}`+"\n", p.Name, p.Version)})
 	}
 	lock := "{\n  \"name\": \"app\",\n  \"version\": \"1.0.0\",\n  \"lockfileVersion\": 3,\n  \"requires\": true,\n  \"packages\": {\n" + strings.Join(entries, ",\n") + "\n  }\n}\n"
-	return Layer(File{Path: dir + "/"}, File{Path: dir + "/package-lock.json", Content: lock})
+	files = append(files, File{Path: dir + "/package-lock.json", Content: lock})
+	return Layer(files...)
 }
 
 func majorMinor(v string) string {

@@ -7,9 +7,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -18,6 +22,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
+	"github.com/imageguard/terraform-provider-imageguard/internal/vulndb"
 )
 
 // New returns a provider factory for the given version.
@@ -30,8 +36,17 @@ type imageguardProvider struct {
 }
 
 type providerModel struct {
-	Registries []registryModel `tfsdk:"registry"`
-	Timeout    types.String    `tfsdk:"timeout"`
+	Registries      []registryModel `tfsdk:"registry"`
+	Timeout         types.String    `tfsdk:"timeout"`
+	VulnerabilityDB []vulnDBModel   `tfsdk:"vulnerability_db"`
+}
+
+type vulnDBModel struct {
+	Repositories     types.List   `tfsdk:"repositories"`
+	JavaRepositories types.List   `tfsdk:"java_repositories"`
+	CacheDir         types.String `tfsdk:"cache_dir"`
+	MaxAge           types.String `tfsdk:"max_age"`
+	SkipUpdate       types.Bool   `tfsdk:"skip_update"`
 }
 
 type registryModel struct {
@@ -55,6 +70,11 @@ type providerData struct {
 	Registry *registry.Client
 	Timeout  time.Duration
 	Version  string
+	// Scanner scans platform images; DBMaxAge is the freshness bound that
+	// every scan's database (local or server) must meet.
+	Scanner  *scan.Scanner
+	DBMaxAge time.Duration
+	CacheDir string
 }
 
 func (p *imageguardProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -75,6 +95,39 @@ func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 			},
 		},
 		Blocks: map[string]schema.Block{
+			"vulnerability_db": schema.ListNestedBlock{
+				MarkdownDescription: "Where the Trivy vulnerability database comes from and how fresh it must be. At most one block. " +
+					"The database is downloaded at most once per provider process, only when the cached copy is past its `NextUpdate`, " +
+					"and only when a scan needs it.",
+				NestedObject: schema.NestedBlockObject{
+					Attributes: map[string]schema.Attribute{
+						"repositories": schema.ListAttribute{
+							Optional: true, ElementType: types.StringType,
+							MarkdownDescription: "OCI repositories of the Trivy DB, tried in order. Default: Trivy's own, " +
+								"`[\"mirror.gcr.io/aquasec/trivy-db:2\", \"ghcr.io/aquasecurity/trivy-db:2\"]`. The provider's `registry` credentials apply to mirrors.",
+						},
+						"java_repositories": schema.ListAttribute{
+							Optional: true, ElementType: types.StringType,
+							MarkdownDescription: "OCI repositories of the Trivy Java DB (for JAR scanning), tried in order. Default: Trivy's own, " +
+								"`[\"mirror.gcr.io/aquasec/trivy-java-db:1\", \"ghcr.io/aquasecurity/trivy-java-db:1\"]`.",
+						},
+						"cache_dir": schema.StringAttribute{
+							Optional: true,
+							MarkdownDescription: "Directory for the database, Trivy's layer cache and cached reports. Default: `$IMAGEGUARD_CACHE_DIR` " +
+								"when set (for CI and HCP Terraform workers), else the user cache directory + `/imageguard` (e.g. `~/.cache/imageguard`).",
+						},
+						"max_age": schema.StringAttribute{
+							Optional: true,
+							MarkdownDescription: "Oldest acceptable database, by its `UpdatedAt`, as a Go duration. Default `\"72h\"`. " +
+								"An older database is a plan error, never a pass.",
+						},
+						"skip_update": schema.BoolAttribute{
+							Optional:            true,
+							MarkdownDescription: "Never download: use the database already in `cache_dir` (air-gapped use). `max_age` still applies. Default `false`.",
+						},
+					},
+				},
+			},
 			"registry": schema.ListNestedBlock{
 				MarkdownDescription: "Credentials and transport security for one registry. Registries without a block use the docker config " +
 					"and its credential helpers. Loopback registries (127.0.0.0/8, `localhost`, `::1`) may speak plain HTTP; any other registry needs `insecure = true` for that.",
@@ -158,9 +211,15 @@ func (p *imageguardProvider) Configure(ctx context.Context, req provider.Configu
 		resp.Diagnostics.AddAttributeError(path.Root("registry"), "Invalid registry configuration", err.Error())
 		return
 	}
-	tflog.Debug(ctx, "imageguard configured", map[string]any{"registries": len(regs), "timeout": timeout.String()})
+	dbOpts, maxAge, cacheDir, diags := vulnDBOptions(ctx, cfg.VulnerabilityDB, client)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	scanner := scan.New(client, scan.NewLocal(sharedManager(dbOpts), cacheDir), cacheDir)
+	tflog.Debug(ctx, "imageguard configured", map[string]any{"registries": len(regs), "timeout": timeout.String(), "cache_dir": cacheDir})
 
-	data := &providerData{Registry: client, Timeout: timeout, Version: p.version}
+	data := &providerData{Registry: client, Timeout: timeout, Version: p.version, Scanner: scanner, DBMaxAge: maxAge, CacheDir: cacheDir}
 	resp.DataSourceData = data
 	resp.ResourceData = data
 }
@@ -168,11 +227,91 @@ func (p *imageguardProvider) Configure(ctx context.Context, req provider.Configu
 func (p *imageguardProvider) DataSources(_ context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		newImageDataSource,
+		newScanDataSource,
 	}
 }
 
 func (p *imageguardProvider) Resources(_ context.Context) []func() resource.Resource {
 	return nil
+}
+
+// vulnDBOptions converts the `vulnerability_db` block.
+func vulnDBOptions(ctx context.Context, blocks []vulnDBModel, client *registry.Client) (vulndb.Options, time.Duration, string, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	var m vulnDBModel
+	if len(blocks) > 1 {
+		diags.AddAttributeError(path.Root("vulnerability_db"), "Too many vulnerability_db blocks", "Give at most one `vulnerability_db` block.")
+		return vulndb.Options{}, 0, "", diags
+	}
+	if len(blocks) == 1 {
+		m = blocks[0]
+	}
+	at := path.Root("vulnerability_db").AtListIndex(0)
+	maxAge := defaultDBMaxAge
+	if s := m.MaxAge.ValueString(); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			diags.AddAttributeError(at.AtName("max_age"), "Invalid max_age", fmt.Sprintf("`max_age` must be a positive Go duration such as \"72h\", got %q.", s))
+			return vulndb.Options{}, 0, "", diags
+		}
+		maxAge = d
+	}
+	cacheDir := m.CacheDir.ValueString()
+	if cacheDir == "" {
+		cacheDir = os.Getenv("IMAGEGUARD_CACHE_DIR")
+	}
+	if cacheDir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			diags.AddAttributeError(at.AtName("cache_dir"), "No cache directory",
+				fmt.Sprintf("There is no user cache directory (%v). Set `cache_dir` or IMAGEGUARD_CACHE_DIR.", err))
+			return vulndb.Options{}, 0, "", diags
+		}
+		cacheDir = filepath.Join(base, "imageguard")
+	}
+	if abs, err := filepath.Abs(cacheDir); err == nil {
+		cacheDir = abs
+	}
+	var repos, javaRepos []string
+	diags.Append(m.Repositories.ElementsAs(ctx, &repos, false)...)
+	diags.Append(m.JavaRepositories.ElementsAs(ctx, &javaRepos, false)...)
+	for i, r := range repos {
+		if _, err := client.ParseReference(r); err != nil {
+			diags.AddAttributeError(at.AtName("repositories").AtListIndex(i), "Invalid database repository", err.Error())
+		}
+	}
+	opts := vulndb.Options{
+		Repositories:  repos,
+		CacheDir:      cacheDir,
+		MaxAge:        maxAge,
+		SkipUpdate:    m.SkipUpdate.ValueBool(),
+		RemoteOptions: client.RemoteOptions(),
+		Insecure:      client.IsInsecure,
+	}
+	_ = javaRepos // the Java DB is fetched by Trivy's JAR analyser; see docs
+	return opts, maxAge, cacheDir, diags
+}
+
+// defaultDBMaxAge is the oldest database accepted by default.
+const defaultDBMaxAge = 72 * time.Hour
+
+// managers shares one vulnerability database manager per cache directory
+// within the provider process: aliases with the same cache share a download.
+var (
+	managersMu sync.Mutex
+	managers   = map[string]*vulndb.Manager{}
+)
+
+func sharedManager(opts vulndb.Options) *vulndb.Manager {
+	managersMu.Lock()
+	defer managersMu.Unlock()
+	key := fmt.Sprintf("%s|%v|%s|%v", opts.CacheDir, opts.Repositories, opts.MaxAge, opts.SkipUpdate)
+	if m, ok := managers[key]; ok {
+		return m
+	}
+	m := vulndb.NewManager(opts)
+	managers[key] = m
+	return m
 }
 
 // configuredData extracts the provider's data in a data source's Configure.

@@ -568,3 +568,11 @@ func readVerified(l v1.Layer, want v1.Hash) ([]byte, error) {
 
 // maxConfigSize bounds what we read for an image config.
 const maxConfigSize = 8 << 20
+
+// RawManifest returns an image manifest by digest, verified and memoised.
+func (c *Client) RawManifest(ctx context.Context, ref Reference, d v1.Hash) ([]byte, error) {
+	return c.manifest(ctx, ref, d)
+}
+
+// IsInsecure reports whether a registry host is listed as insecure.
+func (c *Client) IsInsecure(host string) bool { return c.insecure[host] }

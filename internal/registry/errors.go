@@ -183,3 +183,7 @@ func rootCause(err error) string {
 		err = next
 	}
 }
+
+// Classify turns an error from go-containerregistry (possibly wrapped by
+// another library) into an *Error that names the image and what to do.
+func Classify(ref, registry string, err error) error { return classify(ref, registry, err) }

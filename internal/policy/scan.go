@@ -1,0 +1,290 @@
+// Package policy holds imageguard's decisions as pure functions: findings,
+// signatures and image facts plus rules and `now` in, a sorted list of
+// violations out. Nothing here does I/O, so every rule is table-tested with
+// plain values.
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Severity is Trivy's severity scale.
+type Severity int
+
+// Trivy's severities, in order.
+const (
+	SeverityUnknown Severity = iota
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+)
+
+// SeverityNames lists the severities from lowest to highest, as Trivy spells them.
+var SeverityNames = []string{"UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(SeverityNames) {
+		return "UNKNOWN"
+	}
+	return SeverityNames[s]
+}
+
+// ParseSeverity reads a severity name (case-insensitive).
+func ParseSeverity(s string) (Severity, error) {
+	for i, n := range SeverityNames {
+		if strings.EqualFold(strings.TrimSpace(s), n) {
+			return Severity(i), nil
+		}
+	}
+	return SeverityUnknown, fmt.Errorf("severity %q is not one of %s", s, strings.Join(SeverityNames, ", "))
+}
+
+// severityOf treats anything unreadable as UNKNOWN, as Trivy does.
+func severityOf(s string) Severity {
+	v, err := ParseSeverity(s)
+	if err != nil {
+		return SeverityUnknown
+	}
+	return v
+}
+
+// Finding is one vulnerability in one package of one platform image.
+type Finding struct {
+	ID               string
+	Severity         string
+	Package          string
+	InstalledVersion string
+	FixedVersion     string
+	// Status is Trivy's status: fixed, affected, will_not_fix, ...
+	Status   string
+	Title    string
+	Target   string
+	Platform string
+	PkgType  string
+}
+
+// Fixed reports whether a fixed version exists.
+func (f Finding) Fixed() bool {
+	return f.Status == "fixed" || (f.Status == "" && f.FixedVersion != "")
+}
+
+// Secret is one secret found in a platform image; never its text.
+type Secret struct {
+	RuleID   string
+	Category string
+	Severity string
+	Title    string
+	Target   string
+	Line     int
+	Platform string
+}
+
+// Ignore suppresses a finding by id (CVE, GHSA, ... or a secret rule id),
+// optionally only in some packages, until it expires.
+type Ignore struct {
+	ID       string
+	Reason   string
+	Expires  time.Time // zero: never; otherwise valid through that day (UTC)
+	Packages []string
+}
+
+func (ig Ignore) expired(now time.Time) bool {
+	return !ig.Expires.IsZero() && !now.Before(ig.Expires.AddDate(0, 0, 1))
+}
+
+func (ig Ignore) matches(id, pkg string) bool {
+	if !strings.EqualFold(ig.ID, id) {
+		return false
+	}
+	if len(ig.Packages) == 0 {
+		return true
+	}
+	for _, p := range ig.Packages {
+		if p == pkg {
+			return true
+		}
+	}
+	return false
+}
+
+// ScanRules are the scan gate's settings.
+type ScanRules struct {
+	// Threshold: a finding at or above it is a violation.
+	Threshold Severity
+	// IgnoreUnfixed drops findings with no fixed version, as
+	// `trivy --ignore-unfixed` does.
+	IgnoreUnfixed bool
+	Ignores       []Ignore
+}
+
+// Violation is one reason an image fails a gate.
+type Violation struct {
+	// Rule is the rule id, e.g. "severity" or "secret".
+	Rule     string
+	Platform string
+	// Found says what was found; Requires what the rule requires; Fix what to do.
+	Found    string
+	Requires string
+	Fix      string
+	// Finding or Secret is set for scan violations.
+	Finding *Finding
+	Secret  *Secret
+}
+
+// Suppression records a finding that a rule did not count, and why.
+type Suppression struct {
+	ID       string
+	Package  string
+	Platform string
+	Reason   string
+}
+
+// ScanDecision is the scan gate's verdict for one image.
+type ScanDecision struct {
+	Violations []Violation
+	Ignored    []Suppression
+	// Warnings are things the user must hear about even when the gate
+	// passes, e.g. expired ignores.
+	Warnings []string
+}
+
+// Passed reports whether there are no violations.
+func (d ScanDecision) Passed() bool { return len(d.Violations) == 0 }
+
+// EvaluateScan judges findings and secrets against the rules at time now.
+// Findings below the threshold are neither violations nor ignored: they are
+// simply reported. Every secret is a violation unless an ignore covers its
+// rule id.
+func EvaluateScan(findings []Finding, secrets []Secret, rules ScanRules, now time.Time) ScanDecision {
+	var d ScanDecision
+	warned := map[int]bool{}
+	active := func(id, pkg string) (*Ignore, bool) {
+		for i := range rules.Ignores {
+			ig := &rules.Ignores[i]
+			if !ig.matches(id, pkg) {
+				continue
+			}
+			if ig.expired(now) {
+				if !warned[i] {
+					warned[i] = true
+					d.Warnings = append(d.Warnings, fmt.Sprintf("The ignore for %s expired on %s and no longer suppresses it (reason was: %q). Fix the finding, or renew the ignore with a new `expires` if the reason still holds.",
+						ig.ID, ig.Expires.Format("2006-01-02"), ig.Reason))
+				}
+				continue
+			}
+			return ig, true
+		}
+		return nil, false
+	}
+
+	for i := range findings {
+		f := findings[i]
+		if ig, ok := active(f.ID, f.Package); ok {
+			d.Ignored = append(d.Ignored, Suppression{ID: f.ID, Package: f.Package, Platform: f.Platform, Reason: ignoreReason(*ig)})
+			continue
+		}
+		if rules.IgnoreUnfixed && !f.Fixed() {
+			if severityOf(f.Severity) >= rules.Threshold {
+				d.Ignored = append(d.Ignored, Suppression{ID: f.ID, Package: f.Package, Platform: f.Platform, Reason: "ignore_unfixed: no fixed version (status " + orDash(f.Status) + ")"})
+			}
+			continue
+		}
+		if severityOf(f.Severity) < rules.Threshold {
+			continue
+		}
+		fix := fmt.Sprintf("upgrade %s to %s or later", f.Package, f.FixedVersion)
+		if !f.Fixed() {
+			fix = fmt.Sprintf("no fixed version of %s yet: remove the package, use `ignore_unfixed = true`, or add an `ignore` with a reason and an expiry", f.Package)
+		}
+		d.Violations = append(d.Violations, Violation{
+			Rule:     "severity",
+			Platform: f.Platform,
+			Found:    fmt.Sprintf("%s %s in %s %s", f.Severity, f.ID, f.Package, f.InstalledVersion),
+			Requires: fmt.Sprintf("no finding at or above %s", rules.Threshold),
+			Fix:      fix,
+			Finding:  &findings[i],
+		})
+	}
+	for i := range secrets {
+		s := secrets[i]
+		if ig, ok := active(s.RuleID, ""); ok {
+			d.Ignored = append(d.Ignored, Suppression{ID: s.RuleID, Package: s.Target, Platform: s.Platform, Reason: ignoreReason(*ig)})
+			continue
+		}
+		d.Violations = append(d.Violations, Violation{
+			Rule:     "secret",
+			Platform: s.Platform,
+			Found:    fmt.Sprintf("%s secret (%s) in %s line %d", s.Severity, s.RuleID, s.Target, s.Line),
+			Requires: "no secrets baked into the image",
+			Fix:      "remove the secret from the image (build args, env, files and history), rotate it, and rebuild",
+			Secret:   &secrets[i],
+		})
+	}
+	sortViolations(d.Violations)
+	sort.SliceStable(d.Ignored, func(i, j int) bool {
+		a, b := d.Ignored[i], d.Ignored[j]
+		if a.ID != b.ID {
+			return a.ID < b.ID
+		}
+		if a.Package != b.Package {
+			return a.Package < b.Package
+		}
+		return a.Platform < b.Platform
+	})
+	return d
+}
+
+func ignoreReason(ig Ignore) string {
+	r := "ignore: " + ig.Reason
+	if !ig.Expires.IsZero() {
+		r += " (until " + ig.Expires.Format("2006-01-02") + ")"
+	}
+	return r
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// sortViolations orders by severity (worst first), then rule, id, package,
+// platform: the same input always gives the same order.
+func sortViolations(v []Violation) {
+	sev := func(x Violation) Severity {
+		switch {
+		case x.Finding != nil:
+			return severityOf(x.Finding.Severity)
+		case x.Secret != nil:
+			return severityOf(x.Secret.Severity)
+		}
+		return SeverityUnknown
+	}
+	id := func(x Violation) string {
+		switch {
+		case x.Finding != nil:
+			return x.Finding.ID + "\x00" + x.Finding.Package + "\x00" + x.Finding.Target
+		case x.Secret != nil:
+			return x.Secret.RuleID + "\x00" + x.Secret.Target
+		}
+		return x.Found
+	}
+	sort.SliceStable(v, func(i, j int) bool {
+		a, b := v[i], v[j]
+		if sev(a) != sev(b) {
+			return sev(a) > sev(b)
+		}
+		if a.Rule != b.Rule {
+			return a.Rule < b.Rule
+		}
+		if id(a) != id(b) {
+			return id(a) < id(b)
+		}
+		return a.Platform < b.Platform
+	})
+}

@@ -1,0 +1,455 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
+	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
+)
+
+type scanDataSource struct {
+	data *providerData
+	now  func() time.Time
+}
+
+func newScanDataSource() datasource.DataSource { return &scanDataSource{now: time.Now} }
+
+type scanModel struct {
+	Image             types.String     `tfsdk:"image"`
+	Platforms         types.List       `tfsdk:"platforms"`
+	SeverityThreshold types.String     `tfsdk:"severity_threshold"`
+	IgnoreUnfixed     types.Bool       `tfsdk:"ignore_unfixed"`
+	Scanners          types.List       `tfsdk:"scanners"`
+	PkgTypes          types.List       `tfsdk:"pkg_types"`
+	Ignore            []ignoreModel    `tfsdk:"ignore"`
+	VEX               types.List       `tfsdk:"vex"`
+	Enforcement       types.String     `tfsdk:"enforcement"`
+	Pinned            types.String     `tfsdk:"pinned"`
+	Digest            types.String     `tfsdk:"digest"`
+	Passed            types.Bool       `tfsdk:"passed"`
+	DB                *dbModel         `tfsdk:"db"`
+	Findings          []findingModel   `tfsdk:"findings"`
+	Secrets           []secretModel    `tfsdk:"secrets"`
+	Counts            types.Map        `tfsdk:"counts"`
+	Ignored           []ignoredModel   `tfsdk:"ignored"`
+	Targets           []targetModel    `tfsdk:"targets"`
+	Violations        []violationModel `tfsdk:"violations"`
+}
+
+type ignoreModel struct {
+	ID       types.String `tfsdk:"id"`
+	Reason   types.String `tfsdk:"reason"`
+	Expires  types.String `tfsdk:"expires"`
+	Packages types.List   `tfsdk:"packages"`
+}
+
+type dbModel struct {
+	Version    types.Int64  `tfsdk:"version"`
+	UpdatedAt  types.String `tfsdk:"updated_at"`
+	NextUpdate types.String `tfsdk:"next_update"`
+}
+
+type findingModel struct {
+	ID               types.String `tfsdk:"id"`
+	Severity         types.String `tfsdk:"severity"`
+	Package          types.String `tfsdk:"package"`
+	InstalledVersion types.String `tfsdk:"installed_version"`
+	FixedVersion     types.String `tfsdk:"fixed_version"`
+	Status           types.String `tfsdk:"status"`
+	Title            types.String `tfsdk:"title"`
+	Target           types.String `tfsdk:"target"`
+	Platform         types.String `tfsdk:"platform"`
+}
+
+type secretModel struct {
+	RuleID   types.String `tfsdk:"rule_id"`
+	Category types.String `tfsdk:"category"`
+	Severity types.String `tfsdk:"severity"`
+	Target   types.String `tfsdk:"target"`
+	Line     types.Int64  `tfsdk:"line"`
+	Platform types.String `tfsdk:"platform"`
+}
+
+type ignoredModel struct {
+	ID       types.String `tfsdk:"id"`
+	Package  types.String `tfsdk:"package"`
+	Platform types.String `tfsdk:"platform"`
+	Reason   types.String `tfsdk:"reason"`
+}
+
+type targetModel struct {
+	Platform types.String `tfsdk:"platform"`
+	Target   types.String `tfsdk:"target"`
+}
+
+type violationModel struct {
+	Rule     types.String `tfsdk:"rule"`
+	Platform types.String `tfsdk:"platform"`
+	Message  types.String `tfsdk:"message"`
+}
+
+func (d *scanDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_scan"
+}
+
+func computedObjectList(desc string, attrs map[string]schema.Attribute) schema.ListNestedAttribute {
+	return schema.ListNestedAttribute{Computed: true, MarkdownDescription: desc, NestedObject: schema.NestedAttributeObject{Attributes: attrs}}
+}
+
+func cstr(desc string) schema.StringAttribute {
+	return schema.StringAttribute{Computed: true, MarkdownDescription: desc}
+}
+
+func (d *scanDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Vulnerability and secret gate, by Trivy v0.74.0 as a library. Resolves `image` to its digest, scans every " +
+			"platform image (OS packages, language packages, secrets in layers and in the image config) against the Trivy database, and fails " +
+			"the plan when a finding is at or above `severity_threshold` or a secret is baked in. A missing, stale or unreadable database is an " +
+			"error, never a pass. `pinned` is set only when the gate passed (or under `enforcement = \"warn\"`).",
+		Attributes: map[string]schema.Attribute{
+			"image": schema.StringAttribute{Required: true,
+				MarkdownDescription: "Image reference. A tag is resolved first and everything is judged on that digest; a reference with a digest is checked against the registry."},
+			"platforms": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Platforms of a multi-platform index to scan, as `os/arch[/variant]`. Default: all of the index's platforms, because the index digest is what gets deployed."},
+			"severity_threshold": schema.StringAttribute{Optional: true,
+				MarkdownDescription: "`UNKNOWN`, `LOW`, `MEDIUM`, `HIGH` or `CRITICAL`: a finding at or above it is a violation. Default `HIGH`."},
+			"ignore_unfixed": schema.BoolAttribute{Optional: true,
+				MarkdownDescription: "Do not count findings that have no fixed version yet, as `trivy --ignore-unfixed`. Default `false`."},
+			"scanners": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Subset of `vuln` and `secret`. Default both."},
+			"pkg_types": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Subset of `os` and `library`. Default both."},
+			"vex": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "VEX documents (OpenVEX, CycloneDX VEX or CSAF JSON), as `trivy --vex` reads them, e.g. `[file(\"vex.json\")]`. Statements of `not_affected` or `fixed` suppress findings; they appear in `ignored`."},
+			"enforcement": schema.StringAttribute{Optional: true,
+				MarkdownDescription: "`error` (default): violations fail the plan. `warn`: violations become warnings and `pinned` is set (audit mode). Errors (registry, database) stay errors."},
+			"pinned": cstr("`registry/repository@digest`, set only when the gate passed or under `warn`; null otherwise."),
+			"digest": cstr("Digest of what `image` names (the index for a multi-platform image)."),
+			"passed": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether there are no violations."},
+			"db": schema.SingleNestedAttribute{Computed: true, MarkdownDescription: "The vulnerability database the image was judged against.",
+				Attributes: map[string]schema.Attribute{
+					"version":     schema.Int64Attribute{Computed: true, MarkdownDescription: "Schema version (2)."},
+					"updated_at":  cstr("When the database was built, RFC 3339."),
+					"next_update": cstr("When a newer database is due, RFC 3339."),
+				}},
+			"findings": computedObjectList("Every vulnerability found (after VEX), sorted by severity (worst first) then id.", map[string]schema.Attribute{
+				"id": cstr("CVE, GHSA, … id."), "severity": cstr("Trivy's severity."), "package": cstr("Package name."),
+				"installed_version": cstr("Installed version."), "fixed_version": cstr("First fixed version(s); empty when there is none."),
+				"status": cstr("Trivy's status: `fixed`, `affected`, `will_not_fix`, …"), "title": cstr("Advisory title."),
+				"target": cstr("Where the package was found: the OS, or the file."), "platform": cstr("Platform image it is in."),
+			}),
+			"secrets": computedObjectList("Secrets found in layers and in the image config, sorted. Never the secret's text.", map[string]schema.Attribute{
+				"rule_id": cstr("Trivy's secret rule id, e.g. `aws-access-key-id`."), "category": cstr("Rule category, e.g. `AWS`."),
+				"severity": cstr("Rule severity."), "target": cstr("File path, or the image config."),
+				"line": schema.Int64Attribute{Computed: true, MarkdownDescription: "Line number in the file."}, "platform": cstr("Platform image it is in."),
+			}),
+			"counts": schema.MapAttribute{Computed: true, ElementType: types.Int64Type,
+				MarkdownDescription: "Number of `findings` per severity, with every severity present, e.g. `{CRITICAL = 0, HIGH = 2, …}`."},
+			"ignored": computedObjectList("What an `ignore`, `ignore_unfixed` or a VEX statement suppressed, and why.", map[string]schema.Attribute{
+				"id": cstr("Finding id or secret rule id."), "package": cstr("Package (or file, for a secret)."),
+				"platform": cstr("Platform image."), "reason": cstr("Why it was suppressed."),
+			}),
+			"targets": computedObjectList("What was scanned, per platform: the OS (family and version) and each language package file, e.g. `node-pkg: app/node_modules/lodash/package.json`.", map[string]schema.Attribute{
+				"platform": cstr("Platform image."), "target": cstr("What was scanned."),
+			}),
+			"violations": computedObjectList("Why the gate failed, one entry per violating finding or secret.", map[string]schema.Attribute{
+				"rule": cstr("`severity` or `secret`."), "platform": cstr("Platform image."), "message": cstr("The violation in words."),
+			}),
+		},
+		Blocks: map[string]schema.Block{
+			"ignore": schema.ListNestedBlock{
+				MarkdownDescription: "An accepted risk: the finding (or secret rule) with this id is not a violation until `expires`. An expired ignore stops applying and warns.",
+				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+					"id":       schema.StringAttribute{Required: true, MarkdownDescription: "Vulnerability id (e.g. `CVE-2023-5363`) or secret rule id (e.g. `aws-access-key-id`)."},
+					"reason":   schema.StringAttribute{Required: true, MarkdownDescription: "Why the risk is accepted. Required, and must not be empty."},
+					"expires":  schema.StringAttribute{Optional: true, MarkdownDescription: "Last day the ignore applies, `YYYY-MM-DD` (UTC)."},
+					"packages": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Only in these packages. Default: any package."},
+				}},
+			},
+		},
+	}
+}
+
+func (d *scanDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	data, err := configuredData(req.ProviderData)
+	if err != nil {
+		resp.Diagnostics.AddError("Provider misconfigured", err.Error())
+		return
+	}
+	d.data = data
+}
+
+// scanSettings are the gate's inputs as plain values.
+type scanSettings struct {
+	Platforms   []string
+	Rules       policy.ScanRules
+	Options     scan.Options
+	VEX         []string
+	Enforcement string
+}
+
+// readScanSettings converts and validates the gate's inputs; base is the
+// path of the block holding them (path.Empty() at the top level).
+func readScanSettings(ctx context.Context, m *scanModel, at func(string) path.Path) (scanSettings, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	var s scanSettings
+	diags.Append(m.Platforms.ElementsAs(ctx, &s.Platforms, false)...)
+	for i, p := range s.Platforms {
+		if _, err := registry.ParsePlatform(p); err != nil {
+			diags.AddAttributeError(at("platforms").AtListIndex(i), "Invalid platform", err.Error())
+		}
+	}
+	s.Rules.Threshold = policy.SeverityHigh
+	if v := m.SeverityThreshold.ValueString(); v != "" {
+		sev, err := policy.ParseSeverity(v)
+		if err != nil {
+			diags.AddAttributeError(at("severity_threshold"), "Invalid severity_threshold", err.Error()+".")
+		}
+		s.Rules.Threshold = sev
+	}
+	s.Rules.IgnoreUnfixed = m.IgnoreUnfixed.ValueBool()
+	diags.Append(m.Scanners.ElementsAs(ctx, &s.Options.Scanners, false)...)
+	for i, v := range s.Options.Scanners {
+		if v != scan.ScannerVuln && v != scan.ScannerSecret {
+			diags.AddAttributeError(at("scanners").AtListIndex(i), "Invalid scanner", fmt.Sprintf("%q is not a scanner: use \"vuln\" and/or \"secret\".", v))
+		}
+	}
+	if !m.Scanners.IsNull() && !m.Scanners.IsUnknown() && len(s.Options.Scanners) == 0 {
+		diags.AddAttributeError(at("scanners"), "No scanner", "`scanners` is empty: nothing would be scanned. Give \"vuln\" and/or \"secret\", or remove it for both.")
+	}
+	diags.Append(m.PkgTypes.ElementsAs(ctx, &s.Options.PkgTypes, false)...)
+	for i, v := range s.Options.PkgTypes {
+		if v != scan.PkgTypeOS && v != scan.PkgTypeLib {
+			diags.AddAttributeError(at("pkg_types").AtListIndex(i), "Invalid package type", fmt.Sprintf("%q is not a package type: use \"os\" and/or \"library\".", v))
+		}
+	}
+	if !m.PkgTypes.IsNull() && !m.PkgTypes.IsUnknown() && len(s.Options.PkgTypes) == 0 {
+		diags.AddAttributeError(at("pkg_types"), "No package type", "`pkg_types` is empty. Give \"os\" and/or \"library\", or remove it for both.")
+	}
+	for i, ig := range m.Ignore {
+		ip := at("ignore").AtListIndex(i)
+		if ig.ID.IsUnknown() || ig.Reason.IsUnknown() || ig.Expires.IsUnknown() {
+			continue
+		}
+		rule := policy.Ignore{ID: strings.TrimSpace(ig.ID.ValueString()), Reason: strings.TrimSpace(ig.Reason.ValueString())}
+		if rule.ID == "" {
+			diags.AddAttributeError(ip.AtName("id"), "Ignore without id", "An `ignore` block needs the id of the finding or secret rule it accepts.")
+		}
+		if rule.Reason == "" {
+			diags.AddAttributeError(ip.AtName("reason"), "Ignore without a reason",
+				fmt.Sprintf("The ignore for %q has an empty `reason`. Say why the risk is accepted, so the next reader can judge it.", rule.ID))
+		}
+		if e := ig.Expires.ValueString(); e != "" {
+			t, err := time.Parse("2006-01-02", e)
+			if err != nil {
+				diags.AddAttributeError(ip.AtName("expires"), "Invalid expires", fmt.Sprintf("`expires` of the ignore for %q must be a date as YYYY-MM-DD, got %q.", rule.ID, e))
+			}
+			rule.Expires = t
+		}
+		diags.Append(ig.Packages.ElementsAs(ctx, &rule.Packages, false)...)
+		s.Rules.Ignores = append(s.Rules.Ignores, rule)
+	}
+	diags.Append(m.VEX.ElementsAs(ctx, &s.VEX, false)...)
+	s.Enforcement = m.Enforcement.ValueString()
+	if s.Enforcement == "" {
+		s.Enforcement = "error"
+	}
+	if s.Enforcement != "error" && s.Enforcement != "warn" {
+		diags.AddAttributeError(at("enforcement"), "Invalid enforcement", fmt.Sprintf("`enforcement` must be \"error\" or \"warn\", got %q.", s.Enforcement))
+	}
+	return s, diags
+}
+
+func (d *scanDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
+	var m scanModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	_, diags := readScanSettings(ctx, &m, path.Root)
+	resp.Diagnostics.Append(diags...)
+}
+
+func (d *scanDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m scanModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	settings, diags := readScanSettings(ctx, &m, path.Root)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.data.Timeout)
+	defer cancel()
+
+	out, diags := runScanGate(ctx, d.data, m.Image.ValueString(), settings, path.Root("image"), d.now())
+	resp.Diagnostics.Append(diags...)
+	if out == nil {
+		return
+	}
+	out.fill(ctx, &m, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// scanOutcome is the gate's result for one image, all platforms together.
+type scanOutcome struct {
+	Resolved *registry.Resolved
+	DB       scan.DBInfo
+	Results  []*scan.Result
+	Decision policy.ScanDecision
+	Passed   bool
+	Warn     bool
+}
+
+// runScanGate resolves, scans every selected platform, judges, and turns
+// the outcome into diagnostics on `at`. A nil outcome means an error.
+func runScanGate(ctx context.Context, data *providerData, image string, s scanSettings, at path.Path, now time.Time) (*scanOutcome, diag.Diagnostics) {
+	resolved, diags := resolveRef(ctx, data.Registry, image, at)
+	if diags.HasError() {
+		return nil, diags
+	}
+	platforms, err := data.Registry.Platforms(ctx, resolved, s.Platforms)
+	if err != nil {
+		p := at
+		if registry.KindOf(err) == registry.KindPlatform {
+			p = path.Root("platforms")
+		}
+		diags.AddAttributeError(p, registry.KindOf(err).Summary(), err.Error())
+		return nil, diags
+	}
+	out := &scanOutcome{Resolved: resolved, Warn: s.Enforcement == "warn"}
+	var findings []policy.Finding
+	var secrets []policy.Secret
+	for _, pm := range platforms {
+		rep, db, err := data.Scanner.Scan(ctx, scan.Target{Resolved: resolved, Platform: pm}, s.Options)
+		if err != nil {
+			summary := "Scan failed"
+			if k := registry.KindOf(err); k != registry.KindInternal {
+				summary = k.Summary()
+			}
+			diags.AddAttributeError(at, summary, fmt.Sprintf("%s (%s, platform %s) could not be scanned, so it cannot pass: %v", image, pm.Digest, pm.Platform, err))
+			return nil, diags
+		}
+		out.DB = db
+		res, err := scan.Summarize(ctx, rep, pm.Platform, pm.Digest.String(), s.VEX)
+		if err != nil {
+			diags.AddAttributeError(path.Root("vex"), "Invalid VEX document", err.Error())
+			return nil, diags
+		}
+		out.Results = append(out.Results, res)
+		findings = append(findings, res.Findings...)
+		secrets = append(secrets, res.Secrets...)
+		switch {
+		case res.OS != "" && !res.OSScanned && slices.Contains(optsPkgTypes(s.Options), scan.PkgTypeOS) && slices.Contains(optsScanners(s.Options), scan.ScannerVuln):
+			diags.AddAttributeWarning(at, "OS packages not checked",
+				fmt.Sprintf("%s (%s, %s): the OS %q was detected but its packages were not checked: the vulnerability database does not cover it, or it has no package list. This is not a clean bill of health.", image, pm.Digest, pm.Platform, res.OS))
+		case len(res.Targets) == 0:
+			diags.AddAttributeWarning(at, "Nothing scannable",
+				fmt.Sprintf("%s (%s, %s): Trivy found no OS, no language packages and no files it could check. The image passes only because nothing was found to judge; check `targets`.", image, pm.Digest, pm.Platform))
+		}
+	}
+	scan.SortFindings(findings)
+	out.Decision = policy.EvaluateScan(findings, secrets, s.Rules, now)
+	out.Passed = out.Decision.Passed()
+	for _, w := range out.Decision.Warnings {
+		diags.AddAttributeWarning(path.Root("ignore"), "Expired ignore", fmt.Sprintf("%s: %s", image, w))
+	}
+	if !out.Passed {
+		summary, detail := report.ScanFailure(image, resolved.Digest.String(), report.DB{Version: out.DB.Version, UpdatedAt: out.DB.UpdatedAt, Source: out.DB.Source}, s.Rules.Threshold, out.Decision.Violations, now)
+		if out.Warn {
+			diags.AddAttributeWarning(at, summary+" (enforcement = warn)", detail)
+		} else {
+			diags.AddAttributeError(at, summary, detail)
+		}
+	}
+	return out, diags
+}
+
+func optsPkgTypes(o scan.Options) []string {
+	if len(o.PkgTypes) == 0 {
+		return []string{scan.PkgTypeOS, scan.PkgTypeLib}
+	}
+	return o.PkgTypes
+}
+
+func optsScanners(o scan.Options) []string {
+	if len(o.Scanners) == 0 {
+		return []string{scan.ScannerVuln, scan.ScannerSecret}
+	}
+	return o.Scanners
+}
+
+func (o *scanOutcome) fill(ctx context.Context, m *scanModel, diags *diag.Diagnostics) {
+	m.Digest = types.StringValue(o.Resolved.Digest.String())
+	m.Pinned = types.StringNull()
+	if o.Passed || o.Warn {
+		m.Pinned = types.StringValue(o.Resolved.Pinned())
+	}
+	m.Passed = types.BoolValue(o.Passed)
+	m.DB = &dbModel{
+		Version:    types.Int64Value(int64(o.DB.Version)),
+		UpdatedAt:  types.StringValue(o.DB.UpdatedAt.UTC().Format(time.RFC3339)),
+		NextUpdate: types.StringValue(o.DB.NextUpdate.UTC().Format(time.RFC3339)),
+	}
+	counts := map[string]attr.Value{}
+	for _, n := range policy.SeverityNames {
+		counts[n] = types.Int64Value(0)
+	}
+	m.Findings = []findingModel{}
+	m.Secrets = []secretModel{}
+	m.Targets = []targetModel{}
+	var all []policy.Finding
+	for _, r := range o.Results {
+		all = append(all, r.Findings...)
+		for _, s := range r.Secrets {
+			m.Secrets = append(m.Secrets, secretModel{RuleID: types.StringValue(s.RuleID), Category: types.StringValue(s.Category), Severity: types.StringValue(s.Severity),
+				Target: types.StringValue(s.Target), Line: types.Int64Value(int64(s.Line)), Platform: types.StringValue(s.Platform)})
+		}
+		for _, t := range r.Targets {
+			m.Targets = append(m.Targets, targetModel{Platform: types.StringValue(r.Platform), Target: types.StringValue(t)})
+		}
+	}
+	scan.SortFindings(all)
+	for _, f := range all {
+		m.Findings = append(m.Findings, findingModel{ID: types.StringValue(f.ID), Severity: types.StringValue(f.Severity), Package: types.StringValue(f.Package),
+			InstalledVersion: types.StringValue(f.InstalledVersion), FixedVersion: types.StringValue(f.FixedVersion), Status: types.StringValue(f.Status),
+			Title: types.StringValue(f.Title), Target: types.StringValue(f.Target), Platform: types.StringValue(f.Platform)})
+		sev := f.Severity
+		if _, ok := counts[sev]; !ok {
+			sev = "UNKNOWN"
+		}
+		counts[sev] = types.Int64Value(counts[sev].(types.Int64).ValueInt64() + 1)
+	}
+	var cd diag.Diagnostics
+	m.Counts, cd = types.MapValue(types.Int64Type, counts)
+	diags.Append(cd...)
+	m.Ignored = []ignoredModel{}
+	for _, r := range o.Results {
+		for _, s := range r.Suppressed {
+			m.Ignored = append(m.Ignored, ignoredModel{ID: types.StringValue(s.ID), Package: types.StringValue(s.Package), Platform: types.StringValue(s.Platform), Reason: types.StringValue(s.Reason)})
+		}
+	}
+	for _, s := range o.Decision.Ignored {
+		m.Ignored = append(m.Ignored, ignoredModel{ID: types.StringValue(s.ID), Package: types.StringValue(s.Package), Platform: types.StringValue(s.Platform), Reason: types.StringValue(s.Reason)})
+	}
+	m.Violations = []violationModel{}
+	for _, v := range o.Decision.Violations {
+		m.Violations = append(m.Violations, violationModel{Rule: types.StringValue(v.Rule), Platform: types.StringValue(v.Platform), Message: types.StringValue(report.Line(v))})
+	}
+	_ = ctx
+}

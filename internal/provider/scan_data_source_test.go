@@ -1,0 +1,311 @@
+package provider
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/acctest"
+)
+
+// fakeAWSKey looks like an AWS access key id to Trivy's secret rules; it is
+// not a real key.
+const fakeAWSKey = "AKIA2E0A8F3B244C9986"
+
+// scanFixture is a registry with the fixture database and images with known
+// findings.
+type scanFixture struct {
+	reg      *acctest.Registry
+	dbRepo   string
+	cacheDir string
+}
+
+func newScanFixture(t *testing.T) *scanFixture {
+	t.Helper()
+	reg := acctest.NewRegistry(t)
+	now := time.Now().UTC()
+	archive := acctest.TrivyDBArchive(t, []string{acctest.FixtureAdvisories}, acctest.DBMeta{UpdatedAt: now.Add(-2 * time.Hour), NextUpdate: now.Add(22 * time.Hour)})
+	reg.PushTrivyDB(t, "aquasecurity/trivy-db:2", archive)
+
+	reg.Push(t, "alpine/vulnerable:1", acctest.Image(acctest.Config{User: "1000"},
+		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}, acctest.Package{Name: "busybox", Version: "1.36.1-r29"})))
+	reg.Push(t, "alpine/fixed:1", acctest.Image(acctest.Config{User: "1000"},
+		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}, acctest.Package{Name: "busybox", Version: "1.36.1-r30"})))
+	reg.Push(t, "debian/app:1", acctest.Image(acctest.Config{},
+		acctest.DebianLayer("12", acctest.Package{Name: "libc6", Version: "2.36-9+deb12u4", Source: "glibc"}, acctest.Package{Name: "zlib1g", Version: "1:1.2.13.dfsg-1", Source: "zlib"})))
+	reg.Push(t, "node/app:1", acctest.Image(acctest.Config{},
+		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}),
+		acctest.NpmLayer("app", acctest.Package{Name: "lodash", Version: "4.17.20"}, acctest.Package{Name: "express", Version: "4.21.2"})))
+	reg.Push(t, "secret/app:1", acctest.Image(acctest.Config{Env: []string{"AWS_ACCESS_KEY_ID=" + fakeAWSKey}},
+		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}),
+		acctest.Layer(acctest.File{Path: "app/"}, acctest.File{Path: "app/config.env", Content: "region=eu-west-1\naws_access_key_id=" + fakeAWSKey + "\n"})))
+	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
+	arm := acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}))
+	reg.PushIndex(t, "multi/app:1", acctest.Index(amd, arm))
+	reg.Push(t, "distroless/app:1", acctest.Image(acctest.Config{}, acctest.Layer(acctest.File{Path: "app/"}, acctest.File{Path: "app/server", Content: "binary"})))
+	return &scanFixture{reg: reg, dbRepo: reg.Ref("aquasecurity/trivy-db:2"), cacheDir: t.TempDir()}
+}
+
+func (f *scanFixture) provider() string {
+	return fmt.Sprintf(`
+provider "imageguard" {
+  vulnerability_db {
+    repositories = [%q]
+    cache_dir    = %q
+  }
+}
+`, f.dbRepo, f.cacheDir)
+}
+
+func TestAccScanDataSource_passAndFail(t *testing.T) {
+	f := newScanFixture(t)
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: f.provider() + fmt.Sprintf(`
+data "imageguard_scan" "fixed" {
+  image = %q
+}`, f.reg.Ref("alpine/fixed:1")),
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("data.imageguard_scan.fixed", "passed", knownvalue.Bool(true)),
+					check("data.imageguard_scan.fixed", "pinned", knownvalue.StringRegexp(regexp.MustCompile(`/alpine/fixed@sha256:[0-9a-f]{64}$`))),
+					check("data.imageguard_scan.fixed", "findings", knownvalue.ListSizeExact(0)),
+					check("data.imageguard_scan.fixed", "db", knownvalue.ObjectPartial(map[string]knownvalue.Check{"version": knownvalue.Int64Exact(2)})),
+					check("data.imageguard_scan.fixed", "counts", knownvalue.MapExact(map[string]knownvalue.Check{
+						"UNKNOWN": knownvalue.Int64Exact(0), "LOW": knownvalue.Int64Exact(0), "MEDIUM": knownvalue.Int64Exact(0), "HIGH": knownvalue.Int64Exact(0), "CRITICAL": knownvalue.Int64Exact(0),
+					})),
+					check("data.imageguard_scan.fixed", "targets", knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.ObjectExact(map[string]knownvalue.Check{"platform": knownvalue.StringExact("linux/amd64"), "target": knownvalue.StringExact("os: alpine 3.20.3")}),
+					})),
+				},
+			},
+			{
+				Config: f.provider() + fmt.Sprintf(`
+data "imageguard_scan" "vulnerable" {
+  image = %q
+}`, f.reg.Ref("alpine/vulnerable:1")),
+				ExpectError: wrapped(`(?s)Image has HIGH vulnerabilities.*alpine/vulnerable:1 \(sha256:[0-9a-f]{64}\) failed the scan gate: 1 finding\(s\) at or above HIGH.*version 2.*HIGH CVE-2025-26519 in musl 1.2.5-r0 → 1.2.5-r1.*What to do: upgrade`),
+			},
+		},
+	})
+}
+
+func TestAccScanDataSource_warnAndCounts(t *testing.T) {
+	f := newScanFixture(t)
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{{
+			Config: f.provider() + fmt.Sprintf(`
+data "imageguard_scan" "audit" {
+  image              = %q
+  severity_threshold = "MEDIUM"
+  enforcement        = "warn"
+}`, f.reg.Ref("alpine/vulnerable:1")),
+			ConfigStateChecks: []statecheck.StateCheck{
+				check("data.imageguard_scan.audit", "passed", knownvalue.Bool(false)),
+				check("data.imageguard_scan.audit", "pinned", knownvalue.NotNull()),
+				check("data.imageguard_scan.audit", "counts", knownvalue.MapPartial(map[string]knownvalue.Check{"HIGH": knownvalue.Int64Exact(1), "MEDIUM": knownvalue.Int64Exact(1)})),
+				check("data.imageguard_scan.audit", "findings", knownvalue.ListExact([]knownvalue.Check{
+					knownvalue.ObjectPartial(map[string]knownvalue.Check{"id": knownvalue.StringExact("CVE-2025-26519"), "severity": knownvalue.StringExact("HIGH"), "package": knownvalue.StringExact("musl"),
+						"installed_version": knownvalue.StringExact("1.2.5-r0"), "fixed_version": knownvalue.StringExact("1.2.5-r1"), "status": knownvalue.StringExact("fixed"), "platform": knownvalue.StringExact("linux/amd64")}),
+					knownvalue.ObjectPartial(map[string]knownvalue.Check{"id": knownvalue.StringExact("CVE-2024-58251"), "severity": knownvalue.StringExact("MEDIUM"), "package": knownvalue.StringExact("busybox")}),
+				})),
+				check("data.imageguard_scan.audit", "violations", knownvalue.ListSizeExact(2)),
+			},
+		}},
+	})
+}
+
+func TestAccScanDataSource_ignores(t *testing.T) {
+	f := newScanFixture(t)
+	future := time.Now().AddDate(0, 1, 0).Format("2006-01-02")
+	past := time.Now().AddDate(0, 0, -2).Format("2006-01-02")
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				// glibc HIGH fixed, zlib CRITICAL unfixed: ignore_unfixed leaves glibc, the ignore takes it.
+				Config: f.provider() + fmt.Sprintf(`
+data "imageguard_scan" "debian" {
+  image          = %q
+  ignore_unfixed = true
+  ignore {
+    id      = "CVE-2025-4802"
+    reason  = "static binaries only; no setuid programs"
+    expires = %q
+  }
+}`, f.reg.Ref("debian/app:1"), future),
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("data.imageguard_scan.debian", "passed", knownvalue.Bool(true)),
+					check("data.imageguard_scan.debian", "ignored", knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.ObjectPartial(map[string]knownvalue.Check{"id": knownvalue.StringExact("CVE-2023-45853"), "reason": knownvalue.StringRegexp(regexp.MustCompile("ignore_unfixed"))}),
+						knownvalue.ObjectPartial(map[string]knownvalue.Check{"id": knownvalue.StringExact("CVE-2025-4802"), "reason": knownvalue.StringRegexp(regexp.MustCompile("static binaries"))}),
+					})),
+				},
+			},
+			{
+				Config: f.provider() + fmt.Sprintf(`
+data "imageguard_scan" "debian" {
+  image = %q
+  ignore {
+    id      = "CVE-2025-4802"
+    reason  = "was accepted last month"
+    expires = %q
+  }
+}`, f.reg.Ref("debian/app:1"), past),
+				ExpectError: wrapped(`(?s)CRITICAL CVE-2023-45853 in zlib1g.*no fix.*HIGH CVE-2025-4802 in libc6`),
+			},
+		},
+	})
+	// An invalid configuration gets its own case: the post-test destroy
+	// must not run on it.
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: f.provider() + fmt.Sprintf(`
+data "imageguard_scan" "debian" {
+  image = %q
+  ignore {
+    id     = "CVE-2025-4802"
+    reason = "  "
+  }
+}`, f.reg.Ref("debian/app:1")),
+				ExpectError: wrapped(`(?s)Ignore without a reason.*CVE-2025-4802`),
+			},
+		},
+	})
+}
+
+func TestAccScanDataSource_npmAndSecrets(t *testing.T) {
+	f := newScanFixture(t)
+	logPath := filepath.Join(t.TempDir(), "tf.log")
+	t.Setenv("TF_LOG", "TRACE")
+	t.Setenv("TF_LOG_PATH", logPath)
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: f.provider() + fmt.Sprintf(`
+data "imageguard_scan" "node" {
+  image       = %q
+  enforcement = "warn"
+}`, f.reg.Ref("node/app:1")),
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("data.imageguard_scan.node", "findings", knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.ObjectPartial(map[string]knownvalue.Check{"id": knownvalue.StringExact("CVE-2021-23337"), "package": knownvalue.StringExact("lodash"),
+							"installed_version": knownvalue.StringExact("4.17.20"), "fixed_version": knownvalue.StringExact("4.17.21"),
+							"target": knownvalue.StringExact("app/node_modules/lodash/package.json")}),
+					})),
+				},
+			},
+			{
+				Config: f.provider() + fmt.Sprintf(`
+data "imageguard_scan" "secret" {
+  image       = %q
+  enforcement = "warn"
+}`, f.reg.Ref("secret/app:1")),
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("data.imageguard_scan.secret", "passed", knownvalue.Bool(false)),
+					check("data.imageguard_scan.secret", "secrets", knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.ObjectPartial(map[string]knownvalue.Check{"rule_id": knownvalue.StringExact("aws-access-key-id"), "target": knownvalue.StringExact("/app/config.env"), "line": knownvalue.Int64Exact(2)}),
+						knownvalue.ObjectPartial(map[string]knownvalue.Check{"rule_id": knownvalue.StringExact("aws-access-key-id"), "target": knownvalue.StringRegexp(regexp.MustCompile(`secret/app`))}),
+					})),
+				},
+				Check: func(s *terraform.State) error {
+					return assertNotInState(s, fakeAWSKey)
+				},
+			},
+			{
+				Config: f.provider() + fmt.Sprintf(`
+data "imageguard_scan" "secret" {
+  image = %q
+}`, f.reg.Ref("secret/app:1")),
+				ExpectError: wrapped(`(?s)Image has baked-in secrets.*aws-access-key-id.*app/config.env line 2.*rotate`),
+			},
+		},
+	})
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatalf("no terraform log: %v", err)
+	}
+	if strings.Contains(string(b), fakeAWSKey) {
+		t.Fatalf("the secret's text appears in the TRACE log")
+	}
+	if !strings.Contains(string(b), "aws-access-key-id") {
+		t.Fatalf("the TRACE log does not mention the finding; was it captured?")
+	}
+}
+
+func assertNotInState(s *terraform.State, needle string) error {
+	for _, m := range s.Modules {
+		for addr, r := range m.Resources {
+			for k, v := range r.Primary.Attributes {
+				if strings.Contains(v, needle) {
+					return fmt.Errorf("%s.%s holds the secret's text", addr, k)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func TestAccScanDataSource_multiArch(t *testing.T) {
+	f := newScanFixture(t)
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: f.provider() + fmt.Sprintf(`
+data "imageguard_scan" "amd64_only" {
+  image     = %q
+  platforms = ["linux/amd64"]
+}`, f.reg.Ref("multi/app:1")),
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("data.imageguard_scan.amd64_only", "passed", knownvalue.Bool(true)),
+				},
+			},
+			{
+				Config: f.provider() + fmt.Sprintf(`
+data "imageguard_scan" "all" {
+  image = %q
+}`, f.reg.Ref("multi/app:1")),
+				ExpectError: wrapped(`(?s)HIGH CVE-2025-26519 in musl 1.2.5-r0 → 1.2.5-r1 \[linux/arm64\]`),
+			},
+		},
+	})
+}
+
+func TestAccScanDataSource_nothingScannable(t *testing.T) {
+	f := newScanFixture(t)
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{{
+			Config: f.provider() + fmt.Sprintf(`
+data "imageguard_scan" "bare" {
+  image = %q
+}`, f.reg.Ref("distroless/app:1")),
+			ConfigStateChecks: []statecheck.StateCheck{
+				check("data.imageguard_scan.bare", "passed", knownvalue.Bool(true)),
+				check("data.imageguard_scan.bare", "targets", knownvalue.ListSizeExact(0)),
+			},
+		}},
+	})
+}

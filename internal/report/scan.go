@@ -1,0 +1,149 @@
+// Package report turns policy decisions into the words users read: the
+// summary and detail of plan diagnostics (and, later, JSON/SARIF reports).
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+)
+
+// MaxListed bounds how many violations one diagnostic lists; the rest are
+// counted.
+const MaxListed = 25
+
+// DB is the database a decision was made with.
+type DB struct {
+	Version   int
+	UpdatedAt time.Time
+	Source    string
+}
+
+// ScanFailure is the diagnostic for an image that failed the scan gate.
+func ScanFailure(image, digest string, db DB, threshold policy.Severity, violations []policy.Violation, now time.Time) (summary, detail string) {
+	var vulns, secrets int
+	worst := policy.SeverityUnknown
+	for _, v := range violations {
+		switch {
+		case v.Finding != nil:
+			vulns++
+			if s, _ := policy.ParseSeverity(v.Finding.Severity); s > worst {
+				worst = s
+			}
+		case v.Secret != nil:
+			secrets++
+		}
+	}
+	switch {
+	case vulns > 0 && secrets > 0:
+		summary = fmt.Sprintf("Image has %s vulnerabilities and baked-in secrets", worst)
+	case secrets > 0:
+		summary = "Image has baked-in secrets"
+	default:
+		summary = fmt.Sprintf("Image has %s vulnerabilities", worst)
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s) failed the scan gate", image, digest)
+	if vulns > 0 {
+		fmt.Fprintf(&b, ": %d finding(s) at or above %s", vulns, threshold)
+	}
+	if secrets > 0 {
+		if vulns > 0 {
+			b.WriteString(" and")
+		} else {
+			b.WriteString(":")
+		}
+		fmt.Fprintf(&b, " %d secret(s)", secrets)
+	}
+	fmt.Fprintf(&b, ".\nVulnerability database: version %d, updated %s (%s old)", db.Version, db.UpdatedAt.UTC().Format(time.RFC3339), Age(now.Sub(db.UpdatedAt)))
+	if db.Source != "" {
+		fmt.Fprintf(&b, ", from %s", db.Source)
+	}
+	b.WriteString(".\n\n")
+	for i, v := range violations {
+		if i == MaxListed {
+			fmt.Fprintf(&b, "  … and %d more (see the data source's `violations` output)\n", len(violations)-MaxListed)
+			break
+		}
+		b.WriteString("  - ")
+		b.WriteString(Line(v))
+		b.WriteString("\n")
+	}
+	b.WriteString("\nWhat to do: ")
+	switch {
+	case vulns > 0 && secrets > 0:
+		b.WriteString("upgrade the packages listed (rebuild on a patched base image), remove and rotate the secrets, ")
+	case secrets > 0:
+		b.WriteString("remove the secrets from the image (files, env, build history), rotate them and rebuild, ")
+	default:
+		b.WriteString("upgrade the packages listed (rebuild on a patched base image), ")
+	}
+	b.WriteString("or, for an accepted risk, add an `ignore { id = \"…\", reason = \"…\", expires = \"YYYY-MM-DD\" }` block")
+	if vulns > 0 {
+		b.WriteString("; `ignore_unfixed = true` skips findings with no fix, and `severity_threshold` sets the bar")
+	}
+	b.WriteString(". `enforcement = \"warn\"` reports without failing (audit mode).")
+	return summary, b.String()
+}
+
+// Line is one violation on one line: severity, id, package, installed →
+// fixed, platform, target.
+func Line(v policy.Violation) string {
+	switch {
+	case v.Finding != nil:
+		f := v.Finding
+		fixed := f.FixedVersion
+		if fixed == "" {
+			fixed = "no fix (" + strings.ReplaceAll(orDash(f.Status), "_", " ") + ")"
+		}
+		s := fmt.Sprintf("%s %s in %s %s → %s", f.Severity, f.ID, f.Package, f.InstalledVersion, fixed)
+		if f.Platform != "" {
+			s += " [" + f.Platform + "]"
+		}
+		if f.Target != "" {
+			s += " (" + f.Target + ")"
+		}
+		if f.Title != "" {
+			s += ": " + f.Title
+		}
+		return s
+	case v.Secret != nil:
+		s := v.Secret
+		out := fmt.Sprintf("%s secret %s (%s) in %s", s.Severity, s.RuleID, s.Category, s.Target)
+		if s.Line > 0 {
+			out += fmt.Sprintf(" line %d", s.Line)
+		}
+		if s.Platform != "" {
+			out += " [" + s.Platform + "]"
+		}
+		return out
+	}
+	return v.Found + " (requires " + v.Requires + "; " + v.Fix + ")"
+}
+
+// Age renders a duration in days and hours, as people say an age.
+func Age(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	days := int(d.Hours()) / 24
+	hours := int(d.Hours()) % 24
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%dd%dh", days, hours)
+	case hours > 0:
+		return fmt.Sprintf("%dh", hours)
+	default:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,156 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/aquasecurity/trivy-db/pkg/db"
+	dbTypes "github.com/aquasecurity/trivy-db/pkg/types"
+	"github.com/aquasecurity/trivy/pkg/cache"
+	"github.com/aquasecurity/trivy/pkg/fanal/analyzer"
+	"github.com/aquasecurity/trivy/pkg/fanal/applier"
+	"github.com/aquasecurity/trivy/pkg/fanal/artifact"
+	artimage "github.com/aquasecurity/trivy/pkg/fanal/artifact/image"
+	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
+	trivyscan "github.com/aquasecurity/trivy/pkg/scan"
+	"github.com/aquasecurity/trivy/pkg/scan/langpkg"
+	"github.com/aquasecurity/trivy/pkg/scan/local"
+	"github.com/aquasecurity/trivy/pkg/scan/ospkg"
+	"github.com/aquasecurity/trivy/pkg/types"
+	"github.com/aquasecurity/trivy/pkg/vulnerability"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/vulndb"
+)
+
+// Database is the local vulnerability database.
+type Database interface {
+	Ensure(ctx context.Context) (*vulndb.DB, error)
+	// Use is Ensure, holding trivy-db's process-global handle on this
+	// database until release.
+	Use(ctx context.Context) (db *vulndb.DB, release func(), err error)
+}
+
+// Local detects with the local Trivy database and keeps Trivy's layer
+// cache in cacheDir.
+type Local struct {
+	db       Database
+	cacheDir string
+
+	once     sync.Once
+	layers   cache.Cache
+	fallback bool
+}
+
+// NewLocal builds the local back end.
+func NewLocal(database Database, cacheDir string) *Local {
+	return &Local{db: database, cacheDir: cacheDir}
+}
+
+// DB makes sure the database is present, fresh and open.
+func (l *Local) DB(ctx context.Context) (DBInfo, error) {
+	d, err := l.db.Ensure(ctx)
+	if err != nil {
+		return DBInfo{}, err
+	}
+	return DBInfo{Version: d.Metadata.Version, UpdatedAt: d.Metadata.UpdatedAt, NextUpdate: d.Metadata.NextUpdate, Source: d.Source}, nil
+}
+
+// layerCache opens Trivy's on-disk layer cache once per process. Another
+// process holding it (bolt takes an exclusive lock) makes this process use
+// an in-memory cache: slower, never wrong.
+func (l *Local) layerCache() cache.Cache {
+	l.once.Do(func() {
+		if l.cacheDir != "" {
+			fs, err := cache.NewFSCache(l.cacheDir)
+			if err == nil {
+				l.layers = fs
+				return
+			}
+		}
+		l.fallback = true
+		l.layers = cache.NewMemoryCache()
+	})
+	return l.layers
+}
+
+// Scan analyses the image and detects with the local database.
+func (l *Local) Scan(ctx context.Context, img ftypes.Image, opts Options) (types.Report, error) {
+	_, release, err := l.db.Use(ctx)
+	if err != nil {
+		return types.Report{}, err
+	}
+	defer release()
+	c := l.layerCache()
+	art, err := artimage.NewArtifact(img, c, ArtifactOption(opts))
+	if err != nil {
+		return types.Report{}, fmt.Errorf("preparing the image for analysis: %w", err)
+	}
+	svc := local.NewService(applier.NewApplier(c), ospkg.NewScanner(), langpkg.NewScanner(), vulnerability.NewClient(db.Config{}))
+	report, err := trivyscan.NewService(svc, art).ScanArtifact(ctx, ScanOptions(opts))
+	if err != nil {
+		return types.Report{}, err
+	}
+	stripSecretText(&report)
+	return report, nil
+}
+
+// stripSecretText drops the lines Trivy quotes around a secret: reports are
+// cached on disk and converted to outputs, and neither may hold a secret.
+func stripSecretText(r *types.Report) {
+	for i := range r.Results {
+		for j := range r.Results[i].Secrets {
+			r.Results[i].Secrets[j].Code = ftypes.Code{}
+			r.Results[i].Secrets[j].Match = ""
+		}
+	}
+}
+
+// ArtifactOption is Trivy's artifact configuration for `trivy image
+// --scanners <scanners> --pkg-types <types>` with default flags: lock files
+// are not analysed in images (Trivy reads installed packages instead),
+// misconfiguration, license and executable analysers are off.
+func ArtifactOption(opts Options) artifact.Option {
+	opts = opts.normalized()
+	disabled := slices.Clone(analyzer.TypeLockfiles)
+	disabled = append(disabled, analyzer.TypeApkCommand)
+	if !slices.Contains(opts.PkgTypes, PkgTypeLib) {
+		disabled = append(disabled, analyzer.TypeLanguages...)
+	}
+	if !slices.Contains(opts.Scanners, ScannerSecret) {
+		disabled = append(disabled, analyzer.TypeSecret, analyzer.TypeImageConfigSecret)
+	}
+	disabled = append(disabled, analyzer.TypeConfigFiles...)
+	disabled = append(disabled, analyzer.TypeLicenseFile, analyzer.TypeHistoryDockerfile, analyzer.TypeExecutable, analyzer.TypeRpmArchive)
+	if !slices.Contains(opts.Scanners, ScannerVuln) {
+		disabled = append(disabled, analyzer.TypeJar)
+	}
+	return artifact.Option{
+		DisabledAnalyzers: disabled,
+		Parallel:          5,
+		NoProgress:        true,
+		// Never ask Maven Central about JARs: plans must not depend on it.
+		Offline: true,
+	}
+}
+
+// ScanOptions is Trivy's scan configuration matching ArtifactOption.
+func ScanOptions(opts Options) types.ScanOptions {
+	opts = opts.normalized()
+	var scanners types.Scanners
+	for _, s := range opts.Scanners {
+		switch s {
+		case ScannerVuln:
+			scanners = append(scanners, types.VulnerabilityScanner)
+		case ScannerSecret:
+			scanners = append(scanners, types.SecretScanner)
+		}
+	}
+	return types.ScanOptions{
+		PkgTypes:            opts.PkgTypes,
+		PkgRelationships:    ftypes.Relationships,
+		Scanners:            scanners,
+		VulnSeveritySources: []dbTypes.SourceID{"auto"},
+	}
+}
