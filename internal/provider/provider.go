@@ -273,8 +273,12 @@ func vulnDBOptions(ctx context.Context, blocks []vulnDBModel, client *registry.C
 		cacheDir = abs
 	}
 	var repos, javaRepos []string
-	diags.Append(m.Repositories.ElementsAs(ctx, &repos, false)...)
-	diags.Append(m.JavaRepositories.ElementsAs(ctx, &javaRepos, false)...)
+	if !m.Repositories.IsNull() && !m.Repositories.IsUnknown() {
+		diags.Append(m.Repositories.ElementsAs(ctx, &repos, false)...)
+	}
+	if !m.JavaRepositories.IsNull() && !m.JavaRepositories.IsUnknown() {
+		diags.Append(m.JavaRepositories.ElementsAs(ctx, &javaRepos, false)...)
+	}
 	for i, r := range repos {
 		if _, err := client.ParseReference(r); err != nil {
 			diags.AddAttributeError(at.AtName("repositories").AtListIndex(i), "Invalid database repository", err.Error())

@@ -115,7 +115,7 @@ func classify(ref, registry string, err error) error {
 	var dnsErr *net.DNSError
 
 	switch {
-	case errors.As(err, &plain), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+	case errors.As(err, &plain), !errors.As(err, &terr) && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		e.Kind = KindPlainHTTP
 		e.Message = fmt.Sprintf("Cannot read %s: the registry %s answered only over plain HTTP, which is allowed only for loopback registries (127.0.0.0/8, localhost, ::1). "+
 			"Serve the registry over HTTPS (with `ca_cert_pem` in its `registry` block for a private CA), or, if you accept unencrypted traffic, add "+
