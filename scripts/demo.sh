@@ -39,5 +39,16 @@ export TF_CLI_CONFIG_FILE="$work/terraformrc"
 export DOCKER_CONFIG="$work/docker" # no credentials needed for the demo registry
 
 cp -r examples/demo "$work/demo"
-echo "==> $TF plan (examples/demo)"
-"$TF" -chdir="$work/demo" plan -input=false -no-color -var "registry=$addr" 2>&1 | grep -v -e "^ *$" -e "dev_overrides" -e "Provider development overrides" -e "may not be compatible" -e "published releases" -e "^│ *-" -e "^╷" -e "^╵" -e "^│ *$" || true
+quiet() { grep -v -e "^ *$" -e "^configuration:$" -e "The following provider" -e "dev_overrides" -e "development overrides" -e "imageguard/imageguard in" -e "may therefore not match" -e "applying changes may" -e "releases\.$" -e "^╷" -e "^╵" -e "^│ *$" -e "^│ *Warning: Provider development" || true; }
+
+echo "==> $TF plan (examples/demo): pin two images, scan one patched image"
+"$TF" -chdir="$work/demo" plan -input=false -no-color -var "registry=$addr" -var "cache_dir=$work/cache" 2>&1 | quiet
+
+echo
+echo "==> $TF plan with a vulnerable image: the plan fails before anything is provisioned"
+if "$TF" -chdir="$work/demo" plan -input=false -no-color -var "registry=$addr" -var "cache_dir=$work/cache" -var include_failing=true >"$work/failing.log" 2>&1; then
+  cat "$work/failing.log"; echo "expected the plan to fail"; exit 1
+fi
+quiet <"$work/failing.log"
+echo
+echo "==> demo done: the failing plan above is the gate working"

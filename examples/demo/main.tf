@@ -1,4 +1,5 @@
-# `make demo` runs this against a registry it starts on loopback.
+# `make demo` runs this against a registry it starts on loopback, with a demo
+# vulnerability database published there as Trivy publishes its own.
 terraform {
   required_providers {
     imageguard = {
@@ -12,7 +13,23 @@ variable "registry" {
   description = "host:port of the demo registry."
 }
 
-provider "imageguard" {}
+variable "cache_dir" {
+  type        = string
+  description = "Where the provider keeps the database and its caches."
+}
+
+variable "include_failing" {
+  type        = bool
+  default     = false
+  description = "Also scan an image with known vulnerabilities, which fails the plan."
+}
+
+provider "imageguard" {
+  vulnerability_db {
+    repositories = ["${var.registry}/aquasecurity/trivy-db:2"]
+    cache_dir    = var.cache_dir
+  }
+}
 
 # A single-platform image: the tag is resolved to the digest served now.
 data "imageguard_image" "api" {
@@ -26,6 +43,19 @@ data "imageguard_image" "web_arm64" {
   platform = "linux/arm64"
 }
 
+# A patched image passes the scan gate and hands out its pinned reference.
+data "imageguard_scan" "payments" {
+  image              = "${var.registry}/demo/payments:2.0"
+  severity_threshold = "HIGH"
+}
+
+# An image with a HIGH musl vulnerability and a vulnerable lodash: the plan
+# fails with the findings, before anything is provisioned.
+data "imageguard_scan" "legacy" {
+  count = var.include_failing ? 1 : 0
+  image = "${var.registry}/demo/legacy:0.9"
+}
+
 output "api_pinned" {
   value = data.imageguard_image.api.pinned
 }
@@ -36,4 +66,12 @@ output "web_pinned" {
 
 output "web_platforms" {
   value = [for p in data.imageguard_image.web_arm64.platforms : "${p.platform} ${p.digest}"]
+}
+
+output "payments_pinned" {
+  value = data.imageguard_scan.payments.pinned
+}
+
+output "payments_findings" {
+  value = data.imageguard_scan.payments.counts
 }

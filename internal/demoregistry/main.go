@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
@@ -42,6 +44,20 @@ func main() {
 	arm := acctest.Image(acctest.Config{User: "10001", Architecture: "arm64", Variant: "v8"}, acctest.DebianLayer("12", acctest.Package{Name: "libc6", Version: "2.36-9+deb12u4", Source: "glibc"}))
 	push(host+"/demo/web:2.3", func(ref name.Reference) error { return remote.WriteIndex(ref, acctest.Index(amd, arm)) })
 
+	// The demo vulnerability database, published as Trivy publishes its own.
+	tb := &demoTB{}
+	defer tb.cleanup()
+	now := time.Now().UTC()
+	reg := &acctest.Registry{Host: host}
+	reg.PushTrivyDB(tb, "aquasecurity/trivy-db:2", acctest.TrivyDBArchive(tb, []string{acctest.FixtureAdvisories}, acctest.FreshDBMeta(now)))
+
+	// One image that passes the scan gate and one that fails it.
+	patched := acctest.Image(acctest.Config{User: "10001"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}, acctest.Package{Name: "busybox", Version: "1.36.1-r30"}))
+	push(host+"/demo/payments:2.0", func(ref name.Reference) error { return remote.Write(ref, patched) })
+	legacy := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}, acctest.Package{Name: "busybox", Version: "1.36.1-r29"}),
+		acctest.NpmLayer("srv/app", acctest.Package{Name: "lodash", Version: "4.17.20"}))
+	push(host+"/demo/legacy:0.9", func(ref name.Reference) error { return remote.Write(ref, legacy) })
+
 	if *addrFile != "" {
 		if err := os.WriteFile(*addrFile, []byte(host), 0o600); err != nil {
 			log.Fatal(err)
@@ -51,6 +67,32 @@ func main() {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
+}
+
+// demoTB lets the demo reuse the test harness's builders outside a test:
+// failures end the program.
+type demoTB struct {
+	testing.TB
+	dirs []string
+}
+
+func (d *demoTB) Helper()                           {}
+func (d *demoTB) Fatal(args ...any)                 { log.Fatal(args...) }
+func (d *demoTB) Fatalf(format string, args ...any) { log.Fatalf(format, args...) }
+func (d *demoTB) Cleanup(func())                    {}
+func (d *demoTB) TempDir() string {
+	dir, err := os.MkdirTemp("", "imageguard-demo-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	d.dirs = append(d.dirs, dir)
+	return dir
+}
+
+func (d *demoTB) cleanup() {
+	for _, dir := range d.dirs {
+		_ = os.RemoveAll(dir)
+	}
 }
 
 func push(ref string, write func(name.Reference) error) {

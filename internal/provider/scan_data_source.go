@@ -363,6 +363,9 @@ func runScanGate(ctx context.Context, data *providerData, image string, s scanSe
 				fmt.Sprintf("%s (%s, %s): Trivy found no OS, no language packages and no files it could check. The image passes only because nothing was found to judge; check `targets`.", image, pm.Digest, pm.Platform))
 		}
 	}
+	for _, w := range out.DB.Warnings {
+		diags.AddWarning("Vulnerability database", w)
+	}
 	scan.SortFindings(findings)
 	out.Decision = policy.EvaluateScan(findings, secrets, s.Rules, now)
 	out.Passed = out.Decision.Passed()

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -305,6 +306,110 @@ data "imageguard_scan" "bare" {
 			ConfigStateChecks: []statecheck.StateCheck{
 				check("data.imageguard_scan.bare", "passed", knownvalue.Bool(true)),
 				check("data.imageguard_scan.bare", "targets", knownvalue.ListSizeExact(0)),
+			},
+		}},
+	})
+}
+
+func TestAccScanDataSource_databaseFailClosed(t *testing.T) {
+	reg := acctest.NewRegistry(t)
+	now := time.Now().UTC()
+	reg.Push(t, "alpine/fixed:1", acctest.Image(acctest.Config{},
+		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
+	stale := acctest.TrivyDBArchive(t, []string{acctest.FixtureAdvisories}, acctest.DBMeta{UpdatedAt: now.Add(-100 * time.Hour), NextUpdate: now.Add(-76 * time.Hour)})
+	reg.PushTrivyDB(t, "stale/trivy-db:2", stale)
+	reg.PushTrivyDB(t, "fresh/trivy-db:2", acctest.TrivyDBArchive(t, []string{acctest.FixtureAdvisories}, acctest.FreshDBMeta(now)))
+	reg.PushArtifact(t, "corrupt/trivy-db:2", "application/vnd.aquasec.trivy.config.v1+json", "db.tar.gz", "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip", []byte("this is not a gzip archive"))
+
+	gone := httptest.NewServer(nil)
+	goneHost := strings.TrimPrefix(gone.URL, "http://")
+	gone.Close()
+
+	// A cache filled from a reachable mirror, then used while the only
+	// repository is unreachable: it is fresh, so the scan proceeds.
+	warmCache := t.TempDir()
+	acctest.BuildTrivyDB(t, filepath.Join(warmCache, "db"), []string{acctest.FixtureAdvisories}, acctest.FreshDBMeta(now))
+
+	image := reg.Ref("alpine/fixed:1")
+	cfg := func(repo, cacheDir, extra string) string {
+		return fmt.Sprintf(`
+provider "imageguard" {
+  vulnerability_db {
+    repositories = [%q]
+    cache_dir    = %q
+%s
+  }
+}
+data "imageguard_scan" "x" {
+  image = %q
+}`, repo, cacheDir, extra, image)
+	}
+	cases := []struct {
+		name, config, want string
+	}{
+		{"stale database", cfg(reg.Ref("stale/trivy-db:2"), t.TempDir(), ""),
+			`(?s)updated 4d4h ago.*older than max_age \(72h\).*Refresh the mirror`},
+		{"missing database with skip_update", cfg(reg.Ref("fresh/trivy-db:2"), t.TempDir(), "    skip_update = true"),
+			`(?s)no vulnerability database in .*skip_update forbids downloading`},
+		{"corrupt database", cfg(reg.Ref("corrupt/trivy-db:2"), t.TempDir(), ""),
+			`(?s)No vulnerability database is available.*corrupt/trivy-db:2`},
+		{"unreachable repository and no cache", cfg(goneHost+"/aquasecurity/trivy-db:2", t.TempDir(), ""),
+			`(?s)No vulnerability database is available.*` + regexp.QuoteMeta(goneHost)},
+		{"max_age tighter than the database's age", cfg(reg.Ref("fresh/trivy-db:2"), t.TempDir(), `    max_age = "1m"`),
+			`(?s)older than max_age \(1m\)`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resource.UnitTest(t, resource.TestCase{
+				PreCheck:                 preCheck(t),
+				ProtoV6ProviderFactories: protoV6Factories,
+				Steps:                    []resource.TestStep{{Config: tc.config, ExpectError: wrapped(tc.want)}},
+			})
+		})
+	}
+	t.Run("unreachable repository with a fresh cache passes", func(t *testing.T) {
+		resource.UnitTest(t, resource.TestCase{
+			PreCheck:                 preCheck(t),
+			ProtoV6ProviderFactories: protoV6Factories,
+			Steps: []resource.TestStep{{
+				Config: cfg(goneHost+"/aquasecurity/trivy-db:2", warmCache, ""),
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("data.imageguard_scan.x", "passed", knownvalue.Bool(true)),
+				},
+			}},
+		})
+	})
+}
+
+func TestAccScanDataSource_vex(t *testing.T) {
+	f := newScanFixture(t)
+	vexDoc := `{
+  "@context": "https://openvex.dev/ns/v0.2.0",
+  "@id": "https://example.com/vex/musl",
+  "author": "Security Team",
+  "timestamp": "2026-11-01T00:00:00Z",
+  "version": 1,
+  "statements": [{
+    "vulnerability": {"name": "CVE-2025-26519"},
+    "products": [{"@id": "pkg:apk/alpine/musl"}],
+    "status": "not_affected",
+    "justification": "vulnerable_code_not_in_execute_path"
+  }]
+}`
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{{
+			Config: f.provider() + fmt.Sprintf(`
+data "imageguard_scan" "vex" {
+  image = %q
+  vex   = [%q]
+}`, f.reg.Ref("alpine/vulnerable:1"), vexDoc),
+			ConfigStateChecks: []statecheck.StateCheck{
+				check("data.imageguard_scan.vex", "passed", knownvalue.Bool(true)),
+				check("data.imageguard_scan.vex", "ignored", knownvalue.ListExact([]knownvalue.Check{
+					knownvalue.ObjectPartial(map[string]knownvalue.Check{"id": knownvalue.StringExact("CVE-2025-26519"), "reason": knownvalue.StringRegexp(regexp.MustCompile("VEX.*not_affected"))}),
+				})),
 			},
 		}},
 	})

@@ -54,7 +54,7 @@ func (l *Local) DB(ctx context.Context) (DBInfo, error) {
 	if err != nil {
 		return DBInfo{}, err
 	}
-	return DBInfo{Version: d.Metadata.Version, UpdatedAt: d.Metadata.UpdatedAt, NextUpdate: d.Metadata.NextUpdate, Source: d.Source}, nil
+	return DBInfo{Version: d.Metadata.Version, UpdatedAt: d.Metadata.UpdatedAt, NextUpdate: d.Metadata.NextUpdate, Source: d.Source, Warnings: d.Warnings}, nil
 }
 
 // layerCache opens Trivy's on-disk layer cache once per process. Another

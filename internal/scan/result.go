@@ -143,7 +143,7 @@ func convert(rep *types.Report, platform, digest string) *Result {
 				FixedVersion:     v.FixedVersion,
 				Status:           v.Status.String(),
 				Title:            v.Title,
-				Target:           firstNonEmpty(v.PkgPath, r.Target),
+				Target:           findingTarget(r, v.PkgPath, res.OS),
 				Platform:         platform,
 				PkgType:          string(r.Type),
 			})
@@ -213,6 +213,15 @@ func SortFindings(f []Finding) {
 		}
 		return false
 	})
+}
+
+// findingTarget names where a package was found: the OS (e.g. "alpine
+// 3.20.3") for OS packages, else the file.
+func findingTarget(r types.Result, pkgPath, os string) string {
+	if r.Class == types.ClassOSPkg && os != "" {
+		return os
+	}
+	return firstNonEmpty(pkgPath, r.Target)
 }
 
 func pkgVersion(version, release string, epoch int) string {

@@ -79,6 +79,9 @@ type DBInfo struct {
 	NextUpdate time.Time
 	// Source says where it came from: a repository, "cache", or a server URL.
 	Source string
+	// Warnings are things the user must hear about, e.g. that the update
+	// failed and a cached copy within max_age was used.
+	Warnings []string
 }
 
 // Backend detects vulnerabilities for an analysed image: the local database,
