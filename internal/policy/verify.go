@@ -1,0 +1,173 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+)
+
+// Condition is a compiled CEL expression over an attestation's predicate,
+// e.g. `predicate.buildDefinition.externalParameters.workflow.repository ==
+// "https://github.com/acme/api"`. It must evaluate to a bool.
+type Condition struct {
+	Expr string
+	prg  cel.Program
+}
+
+// CompileCondition parses and type-checks a CEL expression. The only
+// variable is `predicate`, the attestation's predicate as JSON values.
+func CompileCondition(expr string) (*Condition, error) {
+	env, err := cel.NewEnv(cel.Variable("predicate", cel.DynType))
+	if err != nil {
+		return nil, err
+	}
+	ast, iss := env.Compile(expr)
+	if iss != nil && iss.Err() != nil {
+		return nil, fmt.Errorf("invalid CEL expression %q: %s", expr, strings.TrimSpace(iss.Err().Error()))
+	}
+	if t := ast.OutputType(); t != cel.BoolType && t != cel.DynType {
+		return nil, fmt.Errorf("the CEL expression %q gives a %s; a condition must give a bool", expr, t)
+	}
+	prg, err := env.Program(ast)
+	if err != nil {
+		return nil, fmt.Errorf("invalid CEL expression %q: %v", expr, err)
+	}
+	return &Condition{Expr: expr, prg: prg}, nil
+}
+
+// Eval runs the condition on a predicate (raw JSON). A runtime error (e.g.
+// a missing field) is false with the reason: fail closed.
+func (c *Condition) Eval(predicate json.RawMessage) (bool, string) {
+	var v any
+	if len(predicate) > 0 {
+		if err := json.Unmarshal(predicate, &v); err != nil {
+			return false, fmt.Sprintf("the predicate is not JSON: %v", err)
+		}
+	}
+	out, _, err := c.prg.Eval(map[string]any{"predicate": v})
+	if err != nil {
+		return false, fmt.Sprintf("condition %q could not be evaluated: %v", c.Expr, err)
+	}
+	b, ok := out.(types.Bool)
+	if !ok {
+		return false, fmt.Sprintf("condition %q gave %v, not a bool", c.Expr, out)
+	}
+	if !bool(b) {
+		return false, fmt.Sprintf("condition %q is false", c.Expr)
+	}
+	return true, ""
+}
+
+// VerifiedAttestation is an attestation that verified for an authority.
+type VerifiedAttestation struct {
+	PredicateType string
+	Predicate     json.RawMessage
+}
+
+// AuthorityOutcome is what verification found for one authority.
+type AuthorityOutcome struct {
+	Name string
+	// Signatures is how many signatures verified for it.
+	Signatures   int
+	Attestations []VerifiedAttestation
+	// Reasons say why nothing verified, from the verifier.
+	Reasons []string
+}
+
+// AttestationRule requires an attestation of a predicate type, optionally
+// satisfying a condition.
+type AttestationRule struct {
+	PredicateType string
+	Condition     *Condition
+}
+
+// VerifyRules are the signature gate's settings.
+type VerifyRules struct {
+	// RequireAll: every authority must verify (else any one suffices).
+	RequireAll   bool
+	Attestations []AttestationRule
+}
+
+// EvaluateVerify judges authorities' outcomes: an authority passes when it
+// has a verified signature and, for each attestation rule, a verified
+// attestation of that type whose predicate satisfies the condition.
+func EvaluateVerify(outcomes []AuthorityOutcome, rules VerifyRules) []Violation {
+	type verdict struct {
+		name    string
+		passed  bool
+		reasons []string
+	}
+	var verdicts []verdict
+	for _, o := range outcomes {
+		v := verdict{name: o.Name, passed: true}
+		if o.Signatures == 0 {
+			v.passed = false
+			if len(o.Reasons) == 0 {
+				v.reasons = append(v.reasons, "no signature verified")
+			}
+			v.reasons = append(v.reasons, o.Reasons...)
+		}
+		for _, r := range rules.Attestations {
+			ok, why := attestationSatisfied(o.Attestations, r)
+			if !ok {
+				v.passed = false
+				v.reasons = append(v.reasons, why)
+			}
+		}
+		verdicts = append(verdicts, v)
+	}
+	passed := 0
+	for _, v := range verdicts {
+		if v.passed {
+			passed++
+		}
+	}
+	if len(verdicts) > 0 && ((rules.RequireAll && passed == len(verdicts)) || (!rules.RequireAll && passed > 0)) {
+		return nil
+	}
+	var out []Violation
+	requires := "a verified signature from every authority"
+	if !rules.RequireAll {
+		requires = "a verified signature from at least one authority"
+	}
+	for _, v := range verdicts {
+		if v.passed {
+			continue
+		}
+		out = append(out, Violation{
+			Rule:     "signature",
+			Found:    fmt.Sprintf("authority %q did not verify: %s", v.name, strings.Join(v.reasons, "; ")),
+			Requires: requires,
+			Fix:      "sign the image (and attach the attestations) with this authority's key or identity, or correct the authority",
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Found < out[j].Found })
+	return out
+}
+
+func attestationSatisfied(have []VerifiedAttestation, r AttestationRule) (bool, string) {
+	var reasons []string
+	found := false
+	for _, a := range have {
+		if a.PredicateType != r.PredicateType {
+			continue
+		}
+		found = true
+		if r.Condition == nil {
+			return true, ""
+		}
+		ok, why := r.Condition.Eval(a.Predicate)
+		if ok {
+			return true, ""
+		}
+		reasons = append(reasons, why)
+	}
+	if !found {
+		return false, fmt.Sprintf("attestation of type %s missing", r.PredicateType)
+	}
+	return false, fmt.Sprintf("attestation of type %s present but %s", r.PredicateType, strings.Join(reasons, "; "))
+}
