@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -216,7 +215,7 @@ func (p *imageguardProvider) Configure(ctx context.Context, req provider.Configu
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	scanner := scan.New(client, scan.NewLocal(sharedManager(dbOpts), cacheDir), cacheDir)
+	scanner := scan.New(client, scan.NewLocal(vulndb.NewManager(dbOpts), cacheDir), cacheDir)
 	tflog.Debug(ctx, "imageguard configured", map[string]any{"registries": len(regs), "timeout": timeout.String(), "cache_dir": cacheDir})
 
 	data := &providerData{Registry: client, Timeout: timeout, Version: p.version, Scanner: scanner, DBMaxAge: maxAge, CacheDir: cacheDir}
@@ -232,7 +231,9 @@ func (p *imageguardProvider) DataSources(_ context.Context) []func() datasource.
 }
 
 func (p *imageguardProvider) Resources(_ context.Context) []func() resource.Resource {
-	return nil
+	return []func() resource.Resource{
+		newPinResource,
+	}
 }
 
 // vulnDBOptions converts the `vulnerability_db` block.
@@ -298,25 +299,6 @@ func vulnDBOptions(ctx context.Context, blocks []vulnDBModel, client *registry.C
 
 // defaultDBMaxAge is the oldest database accepted by default.
 const defaultDBMaxAge = 72 * time.Hour
-
-// managers shares one vulnerability database manager per cache directory
-// within the provider process: aliases with the same cache share a download.
-var (
-	managersMu sync.Mutex
-	managers   = map[string]*vulndb.Manager{}
-)
-
-func sharedManager(opts vulndb.Options) *vulndb.Manager {
-	managersMu.Lock()
-	defer managersMu.Unlock()
-	key := fmt.Sprintf("%s|%v|%s|%v", opts.CacheDir, opts.Repositories, opts.MaxAge, opts.SkipUpdate)
-	if m, ok := managers[key]; ok {
-		return m
-	}
-	m := vulndb.NewManager(opts)
-	managers[key] = m
-	return m
-}
 
 // configuredData extracts the provider's data in a data source's Configure.
 func configuredData(raw any) (*providerData, error) {

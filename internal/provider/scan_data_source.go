@@ -201,12 +201,31 @@ type scanSettings struct {
 	Enforcement string
 }
 
-// readScanSettings converts and validates the gate's inputs; base is the
-// path of the block holding them (path.Empty() at the top level).
-func readScanSettings(ctx context.Context, m *scanModel, at func(string) path.Path) (scanSettings, diag.Diagnostics) {
+// scanRulesModel holds the scan gate's settings: the top-level attributes
+// of imageguard_scan, and the `scan` block of imageguard_pin.
+type scanRulesModel struct {
+	SeverityThreshold types.String  `tfsdk:"severity_threshold"`
+	IgnoreUnfixed     types.Bool    `tfsdk:"ignore_unfixed"`
+	Scanners          types.List    `tfsdk:"scanners"`
+	PkgTypes          types.List    `tfsdk:"pkg_types"`
+	Ignore            []ignoreModel `tfsdk:"ignore"`
+	VEX               types.List    `tfsdk:"vex"`
+	Enforcement       types.String  `tfsdk:"enforcement"`
+}
+
+func (m *scanModel) rules() *scanRulesModel {
+	return &scanRulesModel{SeverityThreshold: m.SeverityThreshold, IgnoreUnfixed: m.IgnoreUnfixed, Scanners: m.Scanners,
+		PkgTypes: m.PkgTypes, Ignore: m.Ignore, VEX: m.VEX, Enforcement: m.Enforcement}
+}
+
+// readScanSettings converts and validates the gate's inputs; at names an
+// attribute of the block holding them.
+func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesModel, at func(string) path.Path) (scanSettings, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	var s scanSettings
-	diags.Append(m.Platforms.ElementsAs(ctx, &s.Platforms, false)...)
+	if !platforms.IsNull() && !platforms.IsUnknown() {
+		diags.Append(platforms.ElementsAs(ctx, &s.Platforms, false)...)
+	}
 	for i, p := range s.Platforms {
 		if _, err := registry.ParsePlatform(p); err != nil {
 			diags.AddAttributeError(at("platforms").AtListIndex(i), "Invalid platform", err.Error())
@@ -221,7 +240,9 @@ func readScanSettings(ctx context.Context, m *scanModel, at func(string) path.Pa
 		s.Rules.Threshold = sev
 	}
 	s.Rules.IgnoreUnfixed = m.IgnoreUnfixed.ValueBool()
-	diags.Append(m.Scanners.ElementsAs(ctx, &s.Options.Scanners, false)...)
+	if !m.Scanners.IsNull() && !m.Scanners.IsUnknown() {
+		diags.Append(m.Scanners.ElementsAs(ctx, &s.Options.Scanners, false)...)
+	}
 	for i, v := range s.Options.Scanners {
 		if v != scan.ScannerVuln && v != scan.ScannerSecret {
 			diags.AddAttributeError(at("scanners").AtListIndex(i), "Invalid scanner", fmt.Sprintf("%q is not a scanner: use \"vuln\" and/or \"secret\".", v))
@@ -230,7 +251,9 @@ func readScanSettings(ctx context.Context, m *scanModel, at func(string) path.Pa
 	if !m.Scanners.IsNull() && !m.Scanners.IsUnknown() && len(s.Options.Scanners) == 0 {
 		diags.AddAttributeError(at("scanners"), "No scanner", "`scanners` is empty: nothing would be scanned. Give \"vuln\" and/or \"secret\", or remove it for both.")
 	}
-	diags.Append(m.PkgTypes.ElementsAs(ctx, &s.Options.PkgTypes, false)...)
+	if !m.PkgTypes.IsNull() && !m.PkgTypes.IsUnknown() {
+		diags.Append(m.PkgTypes.ElementsAs(ctx, &s.Options.PkgTypes, false)...)
+	}
 	for i, v := range s.Options.PkgTypes {
 		if v != scan.PkgTypeOS && v != scan.PkgTypeLib {
 			diags.AddAttributeError(at("pkg_types").AtListIndex(i), "Invalid package type", fmt.Sprintf("%q is not a package type: use \"os\" and/or \"library\".", v))
@@ -259,10 +282,14 @@ func readScanSettings(ctx context.Context, m *scanModel, at func(string) path.Pa
 			}
 			rule.Expires = t
 		}
-		diags.Append(ig.Packages.ElementsAs(ctx, &rule.Packages, false)...)
+		if !ig.Packages.IsNull() && !ig.Packages.IsUnknown() {
+			diags.Append(ig.Packages.ElementsAs(ctx, &rule.Packages, false)...)
+		}
 		s.Rules.Ignores = append(s.Rules.Ignores, rule)
 	}
-	diags.Append(m.VEX.ElementsAs(ctx, &s.VEX, false)...)
+	if !m.VEX.IsNull() && !m.VEX.IsUnknown() {
+		diags.Append(m.VEX.ElementsAs(ctx, &s.VEX, false)...)
+	}
 	s.Enforcement = m.Enforcement.ValueString()
 	if s.Enforcement == "" {
 		s.Enforcement = "error"
@@ -279,7 +306,7 @@ func (d *scanDataSource) ValidateConfig(ctx context.Context, req datasource.Vali
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	_, diags := readScanSettings(ctx, &m, path.Root)
+	_, diags := readScanSettings(ctx, m.Platforms, m.rules(), path.Root)
 	resp.Diagnostics.Append(diags...)
 }
 
@@ -289,7 +316,7 @@ func (d *scanDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	settings, diags := readScanSettings(ctx, &m, path.Root)
+	settings, diags := readScanSettings(ctx, m.Platforms, m.rules(), path.Root)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -346,6 +373,9 @@ func runScanGate(ctx context.Context, data *providerData, image string, s scanSe
 			return nil, diags
 		}
 		out.DB = db
+		if pm.Platform == "" {
+			pm.Platform = scan.ReportPlatform(rep)
+		}
 		res, err := scan.Summarize(ctx, rep, pm.Platform, pm.Digest.String(), s.VEX)
 		if err != nil {
 			diags.AddAttributeError(path.Root("vex"), "Invalid VEX document", err.Error())

@@ -407,8 +407,13 @@ func (i *Image) Size() int64 {
 
 // Platforms selects the platform manifests to judge: all runnable platforms
 // of an index when none are given, else the named ones (each must exist).
-// A single-platform image yields its own manifest.
+// A single-platform image yields its own manifest; its Platform is empty
+// unless platforms were asked for (naming it needs the config blob, and
+// a plan whose scans are cached must fetch no blob).
 func (c *Client) Platforms(ctx context.Context, r *Resolved, wanted []string) ([]PlatformManifest, error) {
+	if !r.IsIndex() && len(wanted) == 0 {
+		return []PlatformManifest{{Digest: r.Digest}}, nil
+	}
 	if !r.IsIndex() {
 		img, err := c.Image(ctx, r, "")
 		if err != nil {

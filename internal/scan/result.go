@@ -252,3 +252,17 @@ func allSeverities() []dbTypes.Severity {
 	}
 	return out
 }
+
+// ReportPlatform names the platform of a scanned image from its config, as
+// os/arch[/variant].
+func ReportPlatform(r *types.Report) string {
+	c := r.Metadata.ImageConfig
+	if c.OS == "" || c.Architecture == "" {
+		return ""
+	}
+	p := c.OS + "/" + c.Architecture
+	if c.Variant != "" {
+		p += "/" + c.Variant
+	}
+	return p
+}
