@@ -236,9 +236,31 @@ type PlatformManifest struct {
 // One request per unique reference per client.
 func (c *Client) Resolve(ctx context.Context, ref Reference) (*Resolved, error) {
 	key := ref.Repository.Name() + ":" + ref.Tag + "@" + ref.Digest
-	return remember(c, c.resolved, key, func() (*Resolved, error) {
+	r, err := remember(c, c.resolved, key, func() (*Resolved, error) {
 		return c.resolve(ctx, ref)
 	})
+	if err == nil && ref.Digest == "" {
+		c.rememberByDigest(r)
+	}
+	return r, err
+}
+
+// rememberByDigest records what a tag resolved to under repo@digest as
+// well: the content is addressed by its digest, so a later reference to the
+// same digest (a gate judging the pinned form) needs no request.
+func (c *Client) rememberByDigest(r *Resolved) {
+	key := r.Ref.Repository.Name() + ":@" + r.Digest.String()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.resolved[key]; ok {
+		return
+	}
+	byDigest := *r
+	byDigest.Ref = Reference{Input: r.Pinned(), Repository: r.Ref.Repository, Digest: r.Digest.String()}
+	byDigest.TagDigest = ""
+	m := &memo[*Resolved]{done: make(chan struct{}), val: &byDigest}
+	close(m.done)
+	c.resolved[key] = m
 }
 
 func (c *Client) resolve(ctx context.Context, ref Reference) (*Resolved, error) {
