@@ -38,6 +38,16 @@ type providerModel struct {
 	Registries      []registryModel `tfsdk:"registry"`
 	Timeout         types.String    `tfsdk:"timeout"`
 	VulnerabilityDB []vulnDBModel   `tfsdk:"vulnerability_db"`
+	ScannerServer   []serverModel   `tfsdk:"scanner_server"`
+}
+
+type serverModel struct {
+	URL           types.String `tfsdk:"url"`
+	Token         types.String `tfsdk:"token"`
+	TokenHeader   types.String `tfsdk:"token_header"`
+	CustomHeaders types.Map    `tfsdk:"custom_headers"`
+	CACertPEM     types.String `tfsdk:"ca_cert_pem"`
+	Insecure      types.Bool   `tfsdk:"insecure"`
 }
 
 type vulnDBModel struct {
@@ -124,6 +134,23 @@ func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 							Optional:            true,
 							MarkdownDescription: "Never download: use the database already in `cache_dir` (air-gapped use). `max_age` still applies. Default `false`.",
 						},
+					},
+				},
+			},
+			"scanner_server": schema.ListNestedBlock{
+				MarkdownDescription: "Scan through a shared `trivy server` (client/server mode) instead of a local database. At most one block. " +
+					"The worker reads layers from the registry and analyses only those the server's cache lacks; the server detects vulnerabilities. " +
+					"No local vulnerability database is downloaded or opened, and a failure never falls back to one. `vulnerability_db.max_age` applies to the server's database.",
+				NestedObject: schema.NestedBlockObject{
+					Attributes: map[string]schema.Attribute{
+						"url": schema.StringAttribute{Required: true, MarkdownDescription: "Server URL, e.g. `https://trivy.example.com:4954`. Plain `http://` only on loopback unless `insecure = true`."},
+						"token": schema.StringAttribute{Optional: true, Sensitive: true,
+							MarkdownDescription: "Token for the server's `--token`, sent in `token_header`. Sensitive: never in state, logs or messages."},
+						"token_header": schema.StringAttribute{Optional: true, MarkdownDescription: "Header carrying the token. Default `Trivy-Token`, as Trivy's client."},
+						"custom_headers": schema.MapAttribute{Optional: true, Sensitive: true, ElementType: types.StringType,
+							MarkdownDescription: "Extra headers for every request to the server (e.g. for a gateway in front of it). Sensitive."},
+						"ca_cert_pem": schema.StringAttribute{Optional: true, MarkdownDescription: "PEM certificate(s) of a private CA to trust for the server."},
+						"insecure":    schema.BoolAttribute{Optional: true, MarkdownDescription: "Allow plain HTTP to a non-loopback server and unverified TLS. Default `false`."},
 					},
 				},
 			},
@@ -215,7 +242,21 @@ func (p *imageguardProvider) Configure(ctx context.Context, req provider.Configu
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	scanner := scan.New(client, scan.NewLocal(vulndb.NewManager(dbOpts), cacheDir), cacheDir)
+	var backend scan.Backend = scan.NewLocal(vulndb.NewManager(dbOpts), cacheDir)
+	switch len(cfg.ScannerServer) {
+	case 0:
+	case 1:
+		srv, diags := scannerServer(ctx, cfg.ScannerServer[0], maxAge)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		backend = srv
+	default:
+		resp.Diagnostics.AddAttributeError(path.Root("scanner_server"), "Too many scanner_server blocks", "Give at most one `scanner_server` block.")
+		return
+	}
+	scanner := scan.New(client, backend, cacheDir)
 	tflog.Debug(ctx, "imageguard configured", map[string]any{"registries": len(regs), "timeout": timeout.String(), "cache_dir": cacheDir})
 
 	data := &providerData{Registry: client, Timeout: timeout, Version: p.version, Scanner: scanner, DBMaxAge: maxAge, CacheDir: cacheDir}
@@ -295,6 +336,29 @@ func vulnDBOptions(ctx context.Context, blocks []vulnDBModel, client *registry.C
 	}
 	_ = javaRepos // the Java DB is fetched by Trivy's JAR analyser; see docs
 	return opts, maxAge, cacheDir, diags
+}
+
+// scannerServer converts the `scanner_server` block.
+func scannerServer(ctx context.Context, m serverModel, maxAge time.Duration) (*scan.Server, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	at := path.Root("scanner_server").AtListIndex(0)
+	if m.URL.IsUnknown() || m.Token.IsUnknown() || m.CustomHeaders.IsUnknown() {
+		diags.AddAttributeError(at, "Scanner server settings not known at plan", "The `scanner_server` block depends on values known only after apply; imageguard scans during plan, so they must be known then.")
+		return nil, diags
+	}
+	headers := map[string]string{}
+	if !m.CustomHeaders.IsNull() {
+		diags.Append(m.CustomHeaders.ElementsAs(ctx, &headers, false)...)
+	}
+	srv, err := scan.NewServer(scan.ServerOptions{
+		URL: m.URL.ValueString(), Token: m.Token.ValueString(), TokenHeader: m.TokenHeader.ValueString(), CustomHeaders: headers,
+		CACertPEM: m.CACertPEM.ValueString(), Insecure: m.Insecure.ValueBool(), MaxAge: maxAge, DialContext: testDialContext,
+	})
+	if err != nil {
+		diags.AddAttributeError(at.AtName("url"), "Invalid scanner_server", err.Error()+".")
+		return nil, diags
+	}
+	return srv, diags
 }
 
 // defaultDBMaxAge is the oldest database accepted by default.

@@ -55,6 +55,13 @@ func (m *Manager) Use(ctx context.Context) (*DB, func(), error) {
 
 // openExclusive switches the handle once no scan is reading it.
 func openExclusive(dir string, meta Metadata) error {
+	ident := identOf(dir, meta)
+	proc.mu.Lock()
+	current := proc.opened && proc.ident == ident
+	proc.mu.Unlock()
+	if current {
+		return nil // already open: no need to wait for scans holding it
+	}
 	handle.Lock()
 	defer handle.Unlock()
 	return open(dir, meta)

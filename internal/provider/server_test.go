@@ -1,0 +1,246 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aquasecurity/trivy/pkg/cache"
+	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
+	trivyserver "github.com/aquasecurity/trivy/pkg/rpc/server"
+	"github.com/hashicorp/terraform-plugin-testing/compare"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/acctest"
+	"github.com/imageguard/terraform-provider-imageguard/internal/vulndb"
+)
+
+const serverToken = "s3rver-token-4d1f"
+
+// trivyServer is Trivy's own server package on httptest, detecting with the
+// fixture database in cacheDir/db.
+type trivyServer struct {
+	URL      string
+	scans    atomic.Int64
+	unavail  atomic.Bool
+	cacheDir string
+}
+
+func startTrivyServer(t *testing.T, cacheDir string, updatedAgo time.Duration) *trivyServer {
+	t.Helper()
+	now := time.Now().UTC()
+	acctest.BuildTrivyDB(t, filepath.Join(cacheDir, "db"), []string{acctest.FixtureAdvisories}, acctest.DBMeta{UpdatedAt: now.Add(-updatedAgo), NextUpdate: now.Add(24 * time.Hour)})
+	// Open the database as the server process would, and keep it open for
+	// the test: the server's detectors read trivy-db's global handle.
+	m := vulndb.NewManager(vulndb.Options{CacheDir: cacheDir, SkipUpdate: true, MaxAge: 10000 * time.Hour})
+	_, release, err := m.Use(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := trivyserver.NewServer("0.74.0", "", cacheDir, serverToken, "Trivy-Token", "", nil, ftypes.RegistryOptions{})
+	var dbWg, reqWg sync.WaitGroup
+	mux := srv.NewServeMux(ctx, cache.NewMemoryCache(), &dbWg, &reqWg)
+	ts := &trivyServer{cacheDir: cacheDir}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ts.unavail.Load() {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		if strings.HasSuffix(r.URL.Path, "/Scan") {
+			ts.scans.Add(1)
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	ts.URL = hs.URL
+	t.Cleanup(func() {
+		hs.Close()
+		cancel()
+		release()
+	})
+	return ts
+}
+
+func serverProvider(url, token, cacheDir, extra string) string {
+	return fmt.Sprintf(`
+provider "imageguard" {
+  alias = "server"
+  scanner_server {
+    url   = %q
+    token = %q
+  }
+  vulnerability_db {
+    # No repository is reachable from the test: server mode must not need one.
+    cache_dir = %q
+%s
+  }
+}
+`, url, token, cacheDir, extra)
+}
+
+func TestAccScanServer_passFailAndParity(t *testing.T) {
+	f := newScanFixture(t)
+	srv := startTrivyServer(t, f.cacheDir, 2*time.Hour)
+	images := []string{"alpine/vulnerable:1", "alpine/fixed:1", "debian/app:1", "node/app:1", "secret/app:1", "multi/app:1"}
+	var cfg strings.Builder
+	cfg.WriteString(f.provider())
+	cfg.WriteString(serverProvider(srv.URL, serverToken, t.TempDir(), ""))
+	var checks []statecheck.StateCheck
+	for i, img := range images {
+		fmt.Fprintf(&cfg, `
+data "imageguard_scan" "local_%d" {
+  image       = %q
+  enforcement = "warn"
+}
+data "imageguard_scan" "server_%d" {
+  provider    = imageguard.server
+  image       = %q
+  enforcement = "warn"
+}
+`, i, f.reg.Ref(img), i, f.reg.Ref(img))
+		for _, attr := range []string{"findings", "secrets", "counts", "targets", "passed", "digest"} {
+			checks = append(checks, statecheck.CompareValuePairs(
+				fmt.Sprintf("data.imageguard_scan.local_%d", i), tfjsonpath.New(attr),
+				fmt.Sprintf("data.imageguard_scan.server_%d", i), tfjsonpath.New(attr), compare.ValuesSame()))
+		}
+	}
+	checks = append(checks,
+		check("data.imageguard_scan.server_0", "findings", knownvalue.ListSizeExact(2)),
+		check("data.imageguard_scan.server_4", "secrets", knownvalue.ListSizeExact(2)),
+		check("data.imageguard_scan.server_0", "db", knownvalue.ObjectPartial(map[string]knownvalue.Check{"version": knownvalue.Int64Exact(2)})),
+	)
+
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{Config: cfg.String(), ConfigStateChecks: checks},
+			{
+				Config: serverProvider(srv.URL, serverToken, t.TempDir(), "") + fmt.Sprintf(`
+data "imageguard_scan" "fixed" {
+  provider = imageguard.server
+  image    = %q
+}`, f.reg.Ref("alpine/fixed:1")),
+				ConfigStateChecks: []statecheck.StateCheck{check("data.imageguard_scan.fixed", "passed", knownvalue.Bool(true))},
+			},
+		},
+	})
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{{
+			Config: serverProvider(srv.URL, serverToken, t.TempDir(), "") + fmt.Sprintf(`
+data "imageguard_scan" "vulnerable" {
+  provider = imageguard.server
+  image    = %q
+}`, f.reg.Ref("alpine/vulnerable:1")),
+			ExpectError: wrapped(`(?s)Image has HIGH vulnerabilities.*from trivy server ` + srv.URL + `.*HIGH CVE-2025-26519 in musl 1.2.5-r0 → 1.2.5-r1`),
+		}},
+	})
+	if srv.scans.Load() == 0 {
+		t.Fatal("the Trivy server saw no Scan request: results did not come from it")
+	}
+}
+
+func TestAccScanServer_failures(t *testing.T) {
+	f := newScanFixture(t)
+	srv := startTrivyServer(t, f.cacheDir, 2*time.Hour)
+	down := httptest.NewServer(nil)
+	downURL := down.URL
+	down.Close()
+	image := f.reg.Ref("alpine/fixed:1")
+	scanWith := func(provider string) string {
+		return provider + fmt.Sprintf(`
+data "imageguard_scan" "x" {
+  provider = imageguard.server
+  image    = %q
+}`, image)
+	}
+	cases := []struct{ name, config, want string }{
+		{"wrong token", scanWith(serverProvider(srv.URL, "not-the-token", t.TempDir(), "")),
+			`(?s)rejected the token \(sent in the Trivy-Token header\)`},
+		{"missing token", scanWith(strings.Replace(serverProvider(srv.URL, "", t.TempDir(), ""), `token = ""`, "", 1)),
+			`(?s)requires a token and none is configured`},
+		{"server down", scanWith(serverProvider(downURL, serverToken, t.TempDir(), "")),
+			`(?s)cannot reach the Trivy server ` + downURL + `.*does not fall back to a local database`},
+		{"stale server database", scanWith(serverProvider(srv.URL, serverToken, t.TempDir(), `    max_age = "1h"`)),
+			`(?s)database of the Trivy server .* was updated 2h0m0s ago.*older than max_age \(1h0m0s\)`},
+		{"plain HTTP to a remote server", scanWith(serverProvider("http://trivy.example.com:4954", serverToken, t.TempDir(), "")),
+			`(?s)uses plain HTTP, which is allowed only on loopback`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resource.UnitTest(t, resource.TestCase{
+				PreCheck:                 preCheck(t),
+				ProtoV6ProviderFactories: protoV6Factories,
+				Steps:                    []resource.TestStep{{Config: tc.config, ExpectError: wrapped(tc.want)}},
+			})
+		})
+	}
+	t.Run("server error", func(t *testing.T) {
+		srv.unavail.Store(true)
+		defer srv.unavail.Store(false)
+		resource.UnitTest(t, resource.TestCase{
+			PreCheck:                 preCheck(t),
+			ProtoV6ProviderFactories: protoV6Factories,
+			Steps:                    []resource.TestStep{{Config: scanWith(serverProvider(srv.URL, serverToken, t.TempDir(), "")), ExpectError: wrapped(`(?s)Trivy server ` + srv.URL)}},
+		})
+	})
+}
+
+// A second worker with an empty cache downloads no layer the server already
+// analysed: it fetches the manifest and the config, nothing else.
+func TestAccScanServer_secondWorkerDownloadsNoLayer(t *testing.T) {
+	f := newScanFixture(t)
+	srv := startTrivyServer(t, f.cacheDir, 2*time.Hour)
+	image := f.reg.Ref("node/app:1")
+	cfg := func(cacheDir string) string {
+		return serverProvider(srv.URL, serverToken, cacheDir, "") + fmt.Sprintf(`
+data "imageguard_scan" "x" {
+  provider    = imageguard.server
+  image       = %q
+  enforcement = "warn"
+}`, image)
+	}
+	var firstBlobs, secondBlobs int
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				PreConfig: f.reg.ResetRequests,
+				Config:    cfg(t.TempDir()),
+				Check: func(*terraform.State) error {
+					firstBlobs = f.reg.CountBlobs()
+					return nil
+				},
+			},
+			{
+				PreConfig: f.reg.ResetRequests,
+				Config:    cfg(t.TempDir()),
+				Check: func(*terraform.State) error {
+					secondBlobs = f.reg.CountBlobs()
+					return nil
+				},
+			},
+		},
+	})
+	t.Logf("first worker: %d blob requests; second worker: %d", firstBlobs, secondBlobs)
+	if firstBlobs < 3 {
+		t.Fatalf("the first worker fetched %d blobs; expected the config and every layer", firstBlobs)
+	}
+	if secondBlobs != 1 {
+		t.Fatalf("the second worker fetched %d blobs; want 1 (the config): the server already knows every layer", secondBlobs)
+	}
+}
