@@ -1,0 +1,769 @@
+// Command scanvstrivy checks that imageguard's scanner (Trivy v0.74.0 as a
+// library, internal/scan) finds what the trivy CLI v0.74.0 finds, and times
+// both on a bigger image, cold and warm.
+//
+// It starts the test harness's in-process registry on 127.0.0.1, publishes
+// the fixture vulnerability database and the fixture images there (those of
+// internal/provider's scan tests, plus the benchmark image of
+// internal/scan/bench_test.go), and scans every image with both:
+//
+//   - ours: this program re-executed as a child process (`-mode ours`), so
+//     every run is a new process, as a new terraform plan's provider is:
+//     registry client, database Manager, scan.Scanner, then Summarize;
+//   - trivy: `trivy image --cache-dir <dir> --skip-db-update
+//     --skip-java-db-update --scanners vuln,secret --format json --quiet`,
+//     once per platform (`--platform`) for a multi-platform index.
+//
+// Both read the same database: each cache directory gets a copy of the
+// Manager's <cacheDir>/db (trivy's own layout). The program compares the
+// sets of (vulnerability id, package, installed version) and of (secret
+// rule, target), prints a table and exits 1 on any difference.
+//
+// Timing is on the benchmark image: cold (no layer or report cache; the
+// database present for both) and warm (the same cache directory again: for
+// trivy a second invocation, for ours a new process over the same cache
+// dir), wall time of the whole process, median of -reps runs, and the
+// registry's blob GETs per run.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/acctest"
+	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
+	"github.com/imageguard/terraform-provider-imageguard/internal/vulndb"
+)
+
+// fakeAWSKey looks like an AWS access key id to Trivy's secret rules; it is
+// not a real key (the same as internal/provider's scan tests).
+const fakeAWSKey = "AKIA2E0A8F3B244C9986"
+
+const dbRepoTag = "aquasecurity/trivy-db:2"
+
+func main() {
+	mode := flag.String("mode", "compare", "compare (default), or ours: scan one reference as the provider does and print JSON (used by compare)")
+	trivyBin := flag.String("trivy", "bench/bin/trivy", "the trivy CLI to compare with")
+	workDir := flag.String("work", "", "working directory (default: a new temporary directory, removed at the end)")
+	keep := flag.Bool("keep", false, "keep the working directory")
+	bulkMiB := flag.Int("bulk-mib", 4, "MiB of data in the benchmark image's bulk layer")
+	reps := flag.Int("reps", 5, "timing runs per measurement (the median is reported)")
+	flag.BoolVar(&verbose, "v", false, "print every run's command, registry requests and raw secret targets")
+	ref := flag.String("ref", "", "ours: the reference to scan")
+	cacheDir := flag.String("cache-dir", "", "ours: the provider's cache directory")
+	dbRepo := flag.String("db-repository", "", "ours: the vulnerability database repository")
+	flag.Parse()
+
+	switch *mode {
+	case "ours":
+		if err := runOursChild(*ref, *cacheDir, *dbRepo); err != nil {
+			fmt.Fprintln(os.Stderr, "scanvstrivy ours:", err)
+			os.Exit(2)
+		}
+	case "compare":
+		os.Exit(compare(*trivyBin, *workDir, *keep, *bulkMiB, *reps))
+	default:
+		fmt.Fprintf(os.Stderr, "unknown -mode %q\n", *mode)
+		os.Exit(2)
+	}
+}
+
+// ---------------------------------------------------------------- ours
+
+// oursOutput is what the child prints.
+type oursOutput struct {
+	Results  []*scan.Result
+	Analyses int64
+	DB       scan.DBInfo
+	// InProcess is the time from the start of main to the end of the last
+	// Summarize: database check, resolve, scan, summarize.
+	InProcess time.Duration
+}
+
+var processStart = time.Now()
+
+var verbose bool
+
+// runOursChild does what the provider does for one `imageguard_scan` data
+// source in a fresh provider process.
+func runOursChild(refStr, cacheDir, dbRepo string) error {
+	ctx := context.Background()
+	client, err := registry.New(registry.Options{Keychain: authn.NewMultiKeychain(), UserAgent: "scanvstrivy"})
+	if err != nil {
+		return err
+	}
+	manager := vulndb.NewManager(vulndb.Options{Repositories: []string{dbRepo}, CacheDir: cacheDir, RemoteOptions: client.RemoteOptions()})
+	scanner := scan.New(client, scan.NewLocal(manager, cacheDir), cacheDir)
+	ref, err := client.ParseReference(refStr)
+	if err != nil {
+		return err
+	}
+	resolved, err := client.Resolve(ctx, ref)
+	if err != nil {
+		return err
+	}
+	platforms, err := client.Platforms(ctx, resolved, nil)
+	if err != nil {
+		return err
+	}
+	out := oursOutput{}
+	for _, pm := range platforms {
+		rep, db, err := scanner.Scan(ctx, scan.Target{Resolved: resolved, Platform: pm}, scan.Options{})
+		if err != nil {
+			return err
+		}
+		out.DB = db
+		if pm.Platform == "" {
+			// As the provider does: a single-platform image's platform is
+			// named from the report, so a cached scan fetches no config.
+			pm.Platform = scan.ReportPlatform(rep)
+		}
+		res, err := scan.Summarize(ctx, rep, pm.Platform, pm.Digest.String(), nil)
+		if err != nil {
+			return err
+		}
+		out.Results = append(out.Results, res)
+	}
+	out.Analyses = scanner.Analyses()
+	out.InProcess = time.Since(processStart)
+	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// ---------------------------------------------------------------- fixtures
+
+// harnessTB lets this program use the test harness (acctest), which wants
+// a testing.TB for fatal errors, temporary directories and clean-up.
+type harnessTB struct {
+	testing.TB
+	dir      string
+	cleanups []func()
+}
+
+func (t *harnessTB) Helper()                   {}
+func (t *harnessTB) Cleanup(f func())          { t.cleanups = append(t.cleanups, f) }
+func (t *harnessTB) Fatal(a ...any)            { t.die(fmt.Sprint(a...)) }
+func (t *harnessTB) Fatalf(f string, a ...any) { t.die(fmt.Sprintf(f, a...)) }
+func (t *harnessTB) TempDir() string {
+	d, err := os.MkdirTemp(t.dir, "tmp-")
+	if err != nil {
+		t.die(err.Error())
+	}
+	return d
+}
+
+func (t *harnessTB) close() {
+	for i := len(t.cleanups) - 1; i >= 0; i-- {
+		t.cleanups[i]()
+	}
+	t.cleanups = nil
+}
+
+func (t *harnessTB) die(msg string) {
+	fmt.Fprintln(os.Stderr, "scanvstrivy: fatal:", msg)
+	t.close()
+	os.Exit(2)
+}
+
+// image is one fixture reference and the platforms to scan.
+type image struct {
+	repoTag   string
+	platforms []string // for an index: trivy gets --platform for each
+}
+
+// pushFixtures publishes the images of internal/provider's newScanFixture
+// and the benchmark image.
+func pushFixtures(tb testing.TB, reg *acctest.Registry, bulkBytes int) []image {
+	reg.Push(tb, "alpine/vulnerable:1", acctest.Image(acctest.Config{User: "1000"},
+		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}, acctest.Package{Name: "busybox", Version: "1.36.1-r29"})))
+	reg.Push(tb, "alpine/fixed:1", acctest.Image(acctest.Config{User: "1000"},
+		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}, acctest.Package{Name: "busybox", Version: "1.36.1-r30"})))
+	reg.Push(tb, "debian/app:1", acctest.Image(acctest.Config{},
+		acctest.DebianLayer("12", acctest.Package{Name: "libc6", Version: "2.36-9+deb12u4", Source: "glibc"}, acctest.Package{Name: "zlib1g", Version: "1:1.2.13.dfsg-1", Source: "zlib"})))
+	reg.Push(tb, "node/app:1", acctest.Image(acctest.Config{},
+		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}),
+		acctest.NpmLayer("app", acctest.Package{Name: "lodash", Version: "4.17.20"}, acctest.Package{Name: "express", Version: "4.21.2"})))
+	reg.Push(tb, "secret/app:1", acctest.Image(acctest.Config{Env: []string{"AWS_ACCESS_KEY_ID=" + fakeAWSKey}},
+		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}),
+		acctest.Layer(acctest.File{Path: "app/"}, acctest.File{Path: "app/config.env", Content: "region=eu-west-1\naws_access_key_id=" + fakeAWSKey + "\n"})))
+	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
+	arm := acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}))
+	reg.PushIndex(tb, "multi/app:1", acctest.Index(amd, arm))
+	reg.Push(tb, "distroless/app:1", acctest.Image(acctest.Config{}, acctest.Layer(acctest.File{Path: "app/"}, acctest.File{Path: "app/server", Content: "binary"})))
+	reg.Push(tb, "bench/app:1", benchImage(bulkBytes))
+	return []image{
+		{repoTag: "alpine/vulnerable:1"},
+		{repoTag: "alpine/fixed:1"},
+		{repoTag: "debian/app:1"},
+		{repoTag: "node/app:1"},
+		{repoTag: "secret/app:1"},
+		{repoTag: "multi/app:1", platforms: []string{"linux/amd64", "linux/arm64"}},
+		{repoTag: "distroless/app:1"},
+		{repoTag: "bench/app:1"},
+	}
+}
+
+// benchImage and bulkLayer are BenchImage and BulkLayer of
+// internal/scan/bench_test.go (a test file, so they cannot be imported).
+func benchImage(bulkBytes int) v1.Image {
+	return acctest.Image(acctest.Config{User: "1000"},
+		acctest.AlpineLayer("3.20.3",
+			acctest.Package{Name: "musl", Version: "1.2.5-r0"},
+			acctest.Package{Name: "busybox", Version: "1.36.1-r29"},
+			acctest.Package{Name: "libcrypto3", Version: "3.3.3-r0", Source: "openssl"},
+			acctest.Package{Name: "libssl3", Version: "3.3.3-r0", Source: "openssl"},
+			acctest.Package{Name: "zlib", Version: "1.3.1-r1"}),
+		acctest.NpmLayer("app",
+			acctest.Package{Name: "lodash", Version: "4.17.20"},
+			acctest.Package{Name: "minimist", Version: "1.2.5"},
+			acctest.Package{Name: "express", Version: "4.21.2"}),
+		bulkLayer(42, bulkBytes))
+}
+
+func bulkLayer(seed uint64, n int) v1.Layer {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	files := []acctest.File{{Path: "opt/"}, {Path: "opt/data/"}}
+	const chunk = 1 << 20
+	for i := 0; n > 0; i++ {
+		size := min(n, chunk)
+		n -= size
+		if i%2 == 0 {
+			b := make([]byte, size)
+			for j := range b {
+				b[j] = byte(rng.Uint32())
+			}
+			files = append(files, acctest.File{Path: fmt.Sprintf("opt/data/blob-%d.bin", i), Content: string(b)})
+			continue
+		}
+		var sb strings.Builder
+		raw := make([]byte, 32)
+		for sb.Len() < size {
+			for j := range raw {
+				raw[j] = byte(rng.Uint32())
+			}
+			sb.WriteString(hex.EncodeToString(raw))
+			sb.WriteByte('\n')
+		}
+		files = append(files, acctest.File{Path: fmt.Sprintf("opt/data/text-%d.txt", i), Content: sb.String()[:size]})
+	}
+	return acctest.Layer(files...)
+}
+
+// ---------------------------------------------------------------- compare
+
+type env struct {
+	trivy   string
+	self    string
+	work    string
+	reg     *acctest.Registry
+	dbRepo  string
+	dbDir   string // the Manager's <cacheDir>/db
+	counter int
+}
+
+func compare(trivyBin, workDir string, keep bool, bulkMiB, reps int) int {
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	if trivyBin, err = filepath.Abs(trivyBin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	if _, err := os.Stat(trivyBin); err != nil {
+		fmt.Fprintf(os.Stderr, "no trivy CLI at %s (bench/scan_vs_trivy.sh builds it): %v\n", trivyBin, err)
+		return 2
+	}
+	if workDir == "" {
+		if workDir, err = os.MkdirTemp("", "scanvstrivy-"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		if !keep {
+			defer os.RemoveAll(workDir)
+		}
+	} else if err := os.MkdirAll(workDir, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	tb := &harnessTB{dir: workDir}
+	defer tb.close()
+
+	ver, _ := exec.Command(trivyBin, "--version").Output()
+	fmt.Printf("trivy CLI: %s (%s)\n", trivyBin, strings.TrimSpace(firstLine(string(ver))))
+	fmt.Printf("ours:      internal/scan, Trivy %s as a library\n", scan.TrivyVersion)
+
+	reg := acctest.NewRegistry(tb)
+	reg.PushTrivyDB(tb, dbRepoTag, acctest.TrivyDBArchive(tb, []string{acctest.FixtureAdvisories}, acctest.FreshDBMeta(time.Now())))
+	images := pushFixtures(tb, reg, bulkMiB<<20)
+	e := &env{trivy: trivyBin, self: self, work: workDir, reg: reg, dbRepo: reg.Ref(dbRepoTag)}
+
+	// The database, downloaded once the way the provider does it.
+	client, err := registry.New(registry.Options{Keychain: authn.NewMultiKeychain()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	seed := filepath.Join(workDir, "dbseed")
+	db, err := vulndb.NewManager(vulndb.Options{Repositories: []string{e.dbRepo}, CacheDir: seed, RemoteOptions: client.RemoteOptions()}).Ensure(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.dbDir = db.Dir
+	fmt.Printf("registry:  %s (in-process, counts requests)\ndatabase:  %s, schema %d, updated %s\n\n", reg.Host, e.dbRepo, db.Metadata.Version, db.Metadata.UpdatedAt.Format(time.RFC3339))
+
+	ok := parity(e, images)
+	if err := timing(e, "bench/app:1", reps); err != nil {
+		fmt.Fprintln(os.Stderr, "scanvstrivy: timing:", err)
+		return 2
+	}
+	if !ok {
+		fmt.Println("\nRESULT: our scanner and the trivy CLI DIFFER (see above)")
+		return 1
+	}
+	fmt.Println("\nRESULT: our scanner and the trivy CLI agree on every image and platform")
+	return 0
+}
+
+// freshCache makes a cache directory holding only a copy of the database.
+func (e *env) freshCache(label string) string {
+	e.counter++
+	dir := filepath.Join(e.work, fmt.Sprintf("cache-%02d-%s", e.counter, label))
+	if err := os.MkdirAll(filepath.Join(dir, "db"), 0o700); err != nil {
+		panic(err)
+	}
+	entries, err := os.ReadDir(e.dbDir)
+	if err != nil {
+		panic(err)
+	}
+	for _, en := range entries {
+		if en.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(e.dbDir, en.Name()))
+		if err != nil {
+			panic(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "db", en.Name()), b, 0o600); err != nil {
+			panic(err)
+		}
+	}
+	return dir
+}
+
+// run is one process run: its wall time and the registry requests it made.
+type run struct {
+	wall      time.Duration
+	blobs     int
+	manifests int
+}
+
+func (e *env) measure(cmd *exec.Cmd) (run, []byte, error) {
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	e.reg.ResetRequests()
+	start := time.Now()
+	err := cmd.Run()
+	r := run{wall: time.Since(start), blobs: e.reg.CountBlobs(), manifests: e.reg.CountManifests()}
+	if verbose {
+		fmt.Printf("   [run] %s (%s)\n", strings.Join(cmd.Args, " "), ms(r.wall))
+		for _, q := range e.reg.Requests() {
+			fmt.Printf("   [run]   %s %s\n", q.Method, q.Path)
+		}
+	}
+	if err != nil {
+		return r, nil, fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, stderr.String())
+	}
+	return r, stdout.Bytes(), nil
+}
+
+func (e *env) ours(repoTag, cacheDir string) (*oursOutput, run, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.self, "-mode", "ours", "-ref", e.reg.Ref(repoTag), "-cache-dir", cacheDir, "-db-repository", e.dbRepo)
+	r, out, err := e.measure(cmd)
+	if err != nil {
+		return nil, r, err
+	}
+	var o oursOutput
+	if err := json.Unmarshal(out, &o); err != nil {
+		return nil, r, fmt.Errorf("ours %s: bad output: %w", repoTag, err)
+	}
+	return &o, r, nil
+}
+
+// trivyReport is the part of `trivy image --format json` compared here.
+type trivyReport struct {
+	ArtifactName string
+	Metadata     struct {
+		OS *struct{ Family, Name string }
+	}
+	Results []struct {
+		Target          string
+		Class           string
+		Type            string
+		Vulnerabilities []struct {
+			VulnerabilityID  string
+			PkgName          string
+			InstalledVersion string
+			FixedVersion     string
+			Severity         string
+		}
+		Secrets []struct {
+			RuleID    string
+			StartLine int
+		}
+	}
+}
+
+func (e *env) trivyScan(repoTag, platform, cacheDir string) (*trivyReport, run, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	outFile := filepath.Join(cacheDir, "..", filepath.Base(cacheDir)+fmt.Sprintf("-trivy-%d.json", time.Now().UnixNano()))
+	args := []string{"image",
+		"--cache-dir", cacheDir,
+		"--skip-db-update", "--skip-java-db-update",
+		"--scanners", "vuln,secret",
+		"--format", "json", "--quiet",
+		// No effect on findings: read the registry only (the provider has
+		// no Docker daemon either), and no calls home (no internet here).
+		"--image-src", "remote", "--skip-version-check", "--disable-telemetry",
+		"--output", outFile,
+	}
+	if platform != "" {
+		args = append(args, "--platform", platform)
+	}
+	args = append(args, e.reg.Ref(repoTag))
+	cmd := exec.CommandContext(ctx, e.trivy, args...)
+	cmd.Env = append(os.Environ(), "TRIVY_NO_PROGRESS=true")
+	r, _, err := e.measure(cmd)
+	if err != nil {
+		return nil, r, err
+	}
+	b, err := os.ReadFile(outFile)
+	if err != nil {
+		return nil, r, err
+	}
+	var rep trivyReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, r, fmt.Errorf("trivy %s: bad JSON: %w", repoTag, err)
+	}
+	return &rep, r, nil
+}
+
+// findings are the compared sets for one platform image.
+type findings struct {
+	os      string
+	vulns   map[string]bool // id | package | installed
+	details map[string]string
+	secrets map[string]bool // rule | target
+}
+
+func newFindings() *findings {
+	return &findings{vulns: map[string]bool{}, details: map[string]string{}, secrets: map[string]bool{}}
+}
+
+// imageNames are the names an image goes by in targets: ours names it
+// repo@digest, trivy the reference as given.
+func normalizeTarget(t string, names ...string) string {
+	for _, n := range names {
+		if n != "" {
+			t = strings.ReplaceAll(t, n, "<image>")
+		}
+	}
+	return t
+}
+
+func fromOurs(res *scan.Result, names ...string) *findings {
+	f := newFindings()
+	f.os = res.OS
+	for _, v := range res.Findings {
+		k := v.ID + " | " + v.Package + " | " + v.InstalledVersion
+		f.vulns[k] = true
+		f.details[k] = fmt.Sprintf("%s fixed=%s", v.Severity, v.FixedVersion)
+	}
+	for _, s := range res.Secrets {
+		f.secrets[s.RuleID+" | "+normalizeTarget(s.Target, names...)] = true
+	}
+	return f
+}
+
+func fromTrivy(rep *trivyReport, names ...string) *findings {
+	f := newFindings()
+	if rep.Metadata.OS != nil {
+		f.os = strings.TrimSpace(rep.Metadata.OS.Family + " " + rep.Metadata.OS.Name)
+	}
+	for _, r := range rep.Results {
+		for _, v := range r.Vulnerabilities {
+			k := v.VulnerabilityID + " | " + v.PkgName + " | " + v.InstalledVersion
+			f.vulns[k] = true
+			f.details[k] = fmt.Sprintf("%s fixed=%s", v.Severity, v.FixedVersion)
+		}
+		for _, s := range r.Secrets {
+			f.secrets[s.RuleID+" | "+normalizeTarget(r.Target, names...)] = true
+		}
+	}
+	return f
+}
+
+func diffSets(a, b map[string]bool) (onlyA, onlyB []string) {
+	for k := range a {
+		if !b[k] {
+			onlyA = append(onlyA, k)
+		}
+	}
+	for k := range b {
+		if !a[k] {
+			onlyB = append(onlyB, k)
+		}
+	}
+	sort.Strings(onlyA)
+	sort.Strings(onlyB)
+	return
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func parity(e *env, images []image) bool {
+	fmt.Println("== Parity: cold scans, each in its own cache directory (database copied in)")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tOS (ours / trivy)\tVULNS ours/trivy\tSECRETS ours/trivy\tBLOB GETs ours/trivy\tMATCH")
+	var notes []string
+	allOK := true
+	for _, img := range images {
+		o, or, err := e.ours(img.repoTag, e.freshCache("parity-ours"))
+		if err != nil {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\tERROR (ours)\n", img.repoTag)
+			notes = append(notes, fmt.Sprintf("%s: ours failed: %v", img.repoTag, err))
+			allOK = false
+			continue
+		}
+		byPlatform := map[string]*scan.Result{}
+		for _, r := range o.Results {
+			byPlatform[r.Platform] = r
+		}
+		platforms := img.platforms
+		if len(platforms) == 0 {
+			if len(o.Results) != 1 {
+				notes = append(notes, fmt.Sprintf("%s: ours scanned %d platforms, want 1", img.repoTag, len(o.Results)))
+				allOK = false
+				continue
+			}
+			platforms = []string{o.Results[0].Platform}
+		} else if len(o.Results) != len(platforms) {
+			notes = append(notes, fmt.Sprintf("%s: ours scanned %d platforms, trivy is asked for %d", img.repoTag, len(o.Results), len(platforms)))
+			allOK = false
+		}
+		trivyBlobs := 0
+		for _, p := range platforms {
+			flagPlatform := ""
+			if len(img.platforms) > 0 {
+				flagPlatform = p
+			}
+			ores := byPlatform[p]
+			rep, tr, err := e.trivyScan(img.repoTag, flagPlatform, e.freshCache("parity-trivy"))
+			trivyBlobs += tr.blobs
+			if err != nil || ores == nil {
+				fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\tERROR\n", img.repoTag, p)
+				notes = append(notes, fmt.Sprintf("%s %s: trivy error %v; ours has platform: %t", img.repoTag, p, err, ores != nil))
+				allOK = false
+				continue
+			}
+			names := []string{e.reg.Ref(img.repoTag), repoOf(e.reg.Ref(img.repoTag)) + "@" + ores.Digest}
+			of, tf := fromOurs(ores, names...), fromTrivy(rep, names...)
+			if verbose {
+				for _, sc := range ores.Secrets {
+					fmt.Printf("   [secret] ours  %s %s line %d\n", sc.RuleID, sc.Target, sc.Line)
+				}
+				for _, r := range rep.Results {
+					for _, sc := range r.Secrets {
+						fmt.Printf("   [secret] trivy %s %s line %d\n", sc.RuleID, r.Target, sc.StartLine)
+					}
+				}
+			}
+			ov1, tv1 := diffSets(of.vulns, tf.vulns)
+			os1, ts1 := diffSets(of.secrets, tf.secrets)
+			match := len(ov1)+len(tv1)+len(os1)+len(ts1) == 0 && of.os == tf.os
+			// The same keys must also carry the same severity and fixed version.
+			for k := range of.vulns {
+				if tf.vulns[k] && of.details[k] != tf.details[k] {
+					match = false
+					notes = append(notes, fmt.Sprintf("%s %s: %s: ours %s, trivy %s", img.repoTag, p, k, of.details[k], tf.details[k]))
+				}
+			}
+			status := "yes"
+			if !match {
+				status = "NO"
+				allOK = false
+			}
+			blobCol := "-"
+			if p == platforms[len(platforms)-1] {
+				blobCol = fmt.Sprintf("%d/%d", or.blobs, trivyBlobs)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s / %s\t%d/%d\t%d/%d\t%s\t%s\n", img.repoTag, p, orDash(of.os), orDash(tf.os), len(of.vulns), len(tf.vulns), len(of.secrets), len(tf.secrets), blobCol, status)
+			for _, k := range ov1 {
+				notes = append(notes, fmt.Sprintf("%s %s: vulnerability only in ours: %s", img.repoTag, p, k))
+			}
+			for _, k := range tv1 {
+				notes = append(notes, fmt.Sprintf("%s %s: vulnerability only in trivy: %s", img.repoTag, p, k))
+			}
+			for _, k := range os1 {
+				notes = append(notes, fmt.Sprintf("%s %s: secret only in ours: %s", img.repoTag, p, k))
+			}
+			for _, k := range ts1 {
+				notes = append(notes, fmt.Sprintf("%s %s: secret only in trivy: %s", img.repoTag, p, k))
+			}
+			if of.os != tf.os {
+				notes = append(notes, fmt.Sprintf("%s %s: OS ours %q, trivy %q", img.repoTag, p, of.os, tf.os))
+			}
+			if match {
+				for _, k := range keys(of.vulns) {
+					notes = append(notes, fmt.Sprintf("  %-20s %-12s both: %s (%s)", img.repoTag, p, k, of.details[k]))
+				}
+				for _, k := range keys(of.secrets) {
+					notes = append(notes, fmt.Sprintf("  %-20s %-12s both: secret %s", img.repoTag, p, k))
+				}
+			}
+		}
+	}
+	_ = tw.Flush()
+	if len(notes) > 0 {
+		fmt.Println("\nFindings (\"both\" = found by ours and trivy; anything else is a difference):")
+		for _, n := range notes {
+			fmt.Println(n)
+		}
+	}
+	return allOK
+}
+
+func repoOf(ref string) string {
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[:i]
+	}
+	return ref
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// ---------------------------------------------------------------- timing
+
+type sample struct {
+	run
+	inProcess time.Duration
+}
+
+func median(s []sample) sample {
+	c := slices.Clone(s)
+	sort.Slice(c, func(i, j int) bool { return c[i].wall < c[j].wall })
+	return c[len(c)/2]
+}
+
+func timing(e *env, repoTag string, reps int) error {
+	if reps < 1 {
+		reps = 1
+	}
+	fmt.Printf("\n== Timing: %s, median of %d runs; wall time of the whole process; the database is in place for both\n", repoTag, reps)
+	var oursCold, oursWarm, trivyCold, trivyWarm []sample
+	for i := 0; i < reps; i++ {
+		dir := e.freshCache("time-ours")
+		o, r, err := e.ours(repoTag, dir)
+		if err != nil {
+			return err
+		}
+		oursCold = append(oursCold, sample{r, o.InProcess})
+		if o.Analyses != 1 {
+			fmt.Printf("WARNING: ours cold ran %d analyses, want 1\n", o.Analyses)
+		}
+		o, r, err = e.ours(repoTag, dir)
+		if err != nil {
+			return err
+		}
+		oursWarm = append(oursWarm, sample{r, o.InProcess})
+		if o.Analyses != 0 {
+			fmt.Printf("WARNING: ours warm ran %d analyses, want 0\n", o.Analyses)
+		}
+
+		dir = e.freshCache("time-trivy")
+		_, r, err = e.trivyScan(repoTag, "", dir)
+		if err != nil {
+			return err
+		}
+		trivyCold = append(trivyCold, sample{run: r})
+		_, r, err = e.trivyScan(repoTag, "", dir)
+		if err != nil {
+			return err
+		}
+		trivyWarm = append(trivyWarm, sample{run: r})
+	}
+	// Ours with an empty cache directory: the database is downloaded too.
+	e.counter++
+	empty := filepath.Join(e.work, fmt.Sprintf("cache-%02d-time-ours-nodb", e.counter))
+	o, nodb, err := e.ours(repoTag, empty)
+	if err != nil {
+		return err
+	}
+
+	oc, ow, tc, twm := median(oursCold), median(oursWarm), median(trivyCold), median(trivyWarm)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tWALL\tIN-PROCESS\tBLOB GETs\tMANIFEST reqs\tNOTE")
+	fmt.Fprintf(tw, "ours cold\t%s\t%s\t%d\t%d\tnew process, empty layer + report cache\n", ms(oc.wall), ms(oc.inProcess), oc.blobs, oc.manifests)
+	fmt.Fprintf(tw, "ours warm\t%s\t%s\t%d\t%d\tnew process, same cache dir (report cache)\n", ms(ow.wall), ms(ow.inProcess), ow.blobs, ow.manifests)
+	fmt.Fprintf(tw, "trivy cold\t%s\t-\t%d\t%d\tempty fanal cache\n", ms(tc.wall), tc.blobs, tc.manifests)
+	fmt.Fprintf(tw, "trivy warm\t%s\t-\t%d\t%d\tsecond invocation, same --cache-dir\n", ms(twm.wall), twm.blobs, twm.manifests)
+	fmt.Fprintf(tw, "ours cold, no DB\t%s\t%s\t%d\t%d\tone run, empty cache dir: the database is downloaded too\n", ms(nodb.wall), ms(o.InProcess), nodb.blobs, nodb.manifests)
+	_ = tw.Flush()
+	fmt.Printf("\nratio ours/trivy (wall): cold %.2f, warm %.2f\n", ratio(oc.wall, tc.wall), ratio(ow.wall, twm.wall))
+	fmt.Printf("all runs (ms): ours cold %v, ours warm %v, trivy cold %v, trivy warm %v\n", walls(oursCold), walls(oursWarm), walls(trivyCold), walls(trivyWarm))
+	return nil
+}
+
+func walls(s []sample) []int64 {
+	out := make([]int64, len(s))
+	for i, x := range s {
+		out[i] = x.wall.Milliseconds()
+	}
+	return out
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%dms", d.Milliseconds()) }
+
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
