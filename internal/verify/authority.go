@@ -1,0 +1,246 @@
+package verify
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/kms"
+	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
+)
+
+// keyMaterial is a parsed public key.
+type keyMaterial struct {
+	verifier signature.Verifier
+	// keyID is the hex SHA-256 of the DER public key.
+	keyID string
+	// hint is cosign's bundle key hint: base64 of the same hash.
+	hint string
+}
+
+func newKeyMaterial(pub crypto.PublicKey) (*keyMaterial, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	v, err := signature.LoadDefaultVerifier(pub)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(der)
+	return &keyMaterial{verifier: v, keyID: hex.EncodeToString(sum[:]), hint: base64.StdEncoding.EncodeToString(sum[:])}, nil
+}
+
+// authority is an Authority ready to check signatures against.
+type authority struct {
+	name    string
+	key     *keyMaterial // nil for a KMS key until resolved
+	kmsRef  string
+	keyless *KeylessAuthority
+	// identity is sigstore-go's matcher for a keyless authority.
+	identity sgverify.CertificateIdentity
+}
+
+func prepareAuthority(a Authority, i int) (*authority, error) {
+	out := &authority{name: a.Name}
+	if out.name == "" {
+		out.name = fmt.Sprintf("authority[%d]", i)
+	}
+	switch {
+	case a.Key != nil && a.Keyless != nil:
+		return nil, fmt.Errorf("authority %q sets both key and keyless; give one", out.name)
+	case a.Key != nil:
+		k := a.Key
+		switch {
+		case k.PublicKeyPEM != "" && k.KMSRef != "":
+			return nil, fmt.Errorf("authority %q sets both a public key and a KMS key; give one", out.name)
+		case k.PublicKeyPEM != "":
+			pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(strings.TrimSpace(k.PublicKeyPEM)))
+			if err != nil {
+				return nil, fmt.Errorf("authority %q: the public key is not a PEM-encoded PKIX public key (\"-----BEGIN PUBLIC KEY-----\", as in cosign.pub): %w", out.name, err)
+			}
+			out.key, err = newKeyMaterial(pub)
+			if err != nil {
+				return nil, fmt.Errorf("authority %q: unsupported public key: %w", out.name, err)
+			}
+		case k.KMSRef != "":
+			if !kmsSupported(k.KMSRef) {
+				return nil, fmt.Errorf("authority %q: KMS key %q has no known scheme; use hashivault://, awskms://, gcpkms:// or azurekms://", out.name, k.KMSRef)
+			}
+			out.kmsRef = k.KMSRef
+		default:
+			return nil, fmt.Errorf("authority %q: key needs a public key or a KMS key reference", out.name)
+		}
+	case a.Keyless != nil:
+		k := a.Keyless
+		if k.Issuer == "" && k.IssuerRegexp == "" {
+			return nil, fmt.Errorf("authority %q: keyless needs issuer or issuer_regexp (the OIDC issuer, e.g. https://token.actions.githubusercontent.com)", out.name)
+		}
+		if k.Subject == "" && k.SubjectRegexp == "" {
+			return nil, fmt.Errorf("authority %q: keyless needs subject or subject_regexp (the certificate identity, e.g. an email or a workflow URL)", out.name)
+		}
+		san, err := sgverify.NewSANMatcher(k.Subject, k.SubjectRegexp)
+		if err != nil {
+			return nil, fmt.Errorf("authority %q: subject_regexp %q does not compile: %w", out.name, k.SubjectRegexp, err)
+		}
+		iss, err := sgverify.NewIssuerMatcher(k.Issuer, k.IssuerRegexp)
+		if err != nil {
+			return nil, fmt.Errorf("authority %q: issuer_regexp %q does not compile: %w", out.name, k.IssuerRegexp, err)
+		}
+		out.identity, err = sgverify.NewCertificateIdentity(san, iss, certificate.Extensions{
+			GithubWorkflowTrigger: k.GitHubWorkflowTrigger, GithubWorkflowSHA: k.GitHubWorkflowSHA, GithubWorkflowName: k.GitHubWorkflowName,
+			GithubWorkflowRepository: k.GitHubWorkflowRepository, GithubWorkflowRef: k.GitHubWorkflowRef,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("authority %q: %w", out.name, err)
+		}
+		out.keyless = k
+	default:
+		return nil, fmt.Errorf("authority %q sets neither key nor keyless", out.name)
+	}
+	return out, nil
+}
+
+func kmsSupported(ref string) bool {
+	for _, p := range kms.SupportedProviders() {
+		if strings.HasPrefix(ref, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// kmsKey fetches a KMS key's public key once per Verifier.
+func (v *Verifier) kmsKey(ctx context.Context, ref string) (*keyMaterial, error) {
+	v.mu.Lock()
+	if k, ok := v.kmsKeys[ref]; ok {
+		v.mu.Unlock()
+		return k, nil
+	}
+	v.mu.Unlock()
+	sv, err := kms.Get(ctx, ref, crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("opening KMS key %s: %w", ref, err)
+	}
+	pub, err := sv.PublicKey(sigopts.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("fetching the public key of KMS key %s: %w", ref, err)
+	}
+	k, err := newKeyMaterial(pub)
+	if err != nil {
+		return nil, fmt.Errorf("KMS key %s: %w", ref, err)
+	}
+	v.mu.Lock()
+	v.kmsKeys[ref] = k
+	v.mu.Unlock()
+	return k, nil
+}
+
+// required describes what a keyless authority asks for, for mismatch reasons.
+func (a *authority) required() string {
+	k := a.keyless
+	var parts []string
+	if k.Issuer != "" {
+		parts = append(parts, "issuer "+k.Issuer)
+	}
+	if k.IssuerRegexp != "" {
+		parts = append(parts, "issuer-regexp "+k.IssuerRegexp)
+	}
+	if k.Subject != "" {
+		parts = append(parts, "subject "+k.Subject)
+	}
+	if k.SubjectRegexp != "" {
+		parts = append(parts, "subject-regexp "+k.SubjectRegexp)
+	}
+	for _, e := range a.extensionPairs() {
+		if e.want != "" {
+			parts = append(parts, e.name+" "+e.want)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+type extensionPair struct{ name, want string }
+
+func (a *authority) extensionPairs() []extensionPair {
+	k := a.keyless
+	return []extensionPair{
+		{"github-workflow-repository", k.GitHubWorkflowRepository},
+		{"github-workflow-ref", k.GitHubWorkflowRef},
+		{"github-workflow-trigger", k.GitHubWorkflowTrigger},
+		{"github-workflow-sha", k.GitHubWorkflowSHA},
+		{"github-workflow-name", k.GitHubWorkflowName},
+	}
+}
+
+// checkIdentity matches a verified certificate against a keyless authority,
+// with sigstore-go's matcher, and words a mismatch as found vs required.
+func (a *authority) checkIdentity(s certificate.Summary) string {
+	if err := a.identity.Verify(s); err == nil {
+		return ""
+	}
+	found := fmt.Sprintf("certificate has issuer %s subject %s", orNone(s.Issuer), orNone(s.SubjectAlternativeName))
+	got := map[string]string{
+		"github-workflow-repository": s.GithubWorkflowRepository, "github-workflow-ref": s.GithubWorkflowRef,
+		"github-workflow-trigger": s.GithubWorkflowTrigger, "github-workflow-sha": s.GithubWorkflowSHA, "github-workflow-name": s.GithubWorkflowName,
+	}
+	for _, e := range a.extensionPairs() {
+		if e.want != "" {
+			found += fmt.Sprintf(" %s %s", e.name, orNone(got[e.name]))
+		}
+	}
+	return fmt.Sprintf("identity mismatch: %s; required %s", found, a.required())
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// summarize reads issuer, SAN and extensions from a certificate.
+func summarize(c *x509.Certificate) (certificate.Summary, error) {
+	return certificate.SummarizeCertificate(c)
+}
+
+// expiredWithoutProof is the reason for a certificate that has expired when
+// nothing proves when the signature was made.
+func expiredWithoutProof(c *x509.Certificate, now time.Time) string {
+	if now.Before(c.NotAfter) {
+		return ""
+	}
+	return fmt.Sprintf("certificate expired at %s and there is no transparency log entry or signed timestamp proving it was valid when signing", c.NotAfter.UTC().Format(time.RFC3339))
+}
+
+// keyTrustedMaterial adds a long-lived key to a trusted root (which may be
+// empty when the transparency log is not consulted).
+type keyTrustedMaterial struct {
+	root.TrustedMaterial
+	key root.TimeConstrainedVerifier
+}
+
+func (k *keyTrustedMaterial) PublicKeyVerifier(string) (root.TimeConstrainedVerifier, error) {
+	return k.key, nil
+}
+
+func withKey(base root.TrustedMaterial, km *keyMaterial) root.TrustedMaterial {
+	if base == nil {
+		base = &root.BaseTrustedMaterial{}
+	}
+	return &keyTrustedMaterial{TrustedMaterial: base, key: root.NewExpiringKey(km.verifier, time.Time{}, time.Time{})}
+}
+
+var errNoAuthorities = errors.New("no authority given: add a key or keyless authority")
