@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
+	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
 	"github.com/imageguard/terraform-provider-imageguard/internal/vulndb"
 )
 
@@ -84,6 +86,32 @@ type providerData struct {
 	Scanner  *scan.Scanner
 	DBMaxAge time.Duration
 	CacheDir string
+
+	// verifiers holds one Verifier per trust setting: a Verifier keeps its
+	// trusted root and registry connections for the whole plan.
+	verifiersMu sync.Mutex
+	verifiers   map[string]*verify.Verifier
+}
+
+// verifier returns the process's Verifier for these trust settings.
+func (d *providerData) verifier(opts verify.Options) (*verify.Verifier, error) {
+	key := opts.TLog + "\x00" + opts.TrustedRootJSON
+	d.verifiersMu.Lock()
+	defer d.verifiersMu.Unlock()
+	if v, ok := d.verifiers[key]; ok {
+		return v, nil
+	}
+	opts.CacheDir = d.CacheDir
+	opts.RemoteOptions = d.Registry.RemoteOptions()
+	v, err := verify.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	if d.verifiers == nil {
+		d.verifiers = map[string]*verify.Verifier{}
+	}
+	d.verifiers[key] = v
+	return v, nil
 }
 
 func (p *imageguardProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -268,6 +296,7 @@ func (p *imageguardProvider) DataSources(_ context.Context) []func() datasource.
 	return []func() datasource.DataSource{
 		newImageDataSource,
 		newScanDataSource,
+		newVerifyDataSource,
 	}
 }
 

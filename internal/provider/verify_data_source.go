@@ -1,0 +1,473 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
+)
+
+type verifyDataSource struct {
+	data *providerData
+}
+
+func newVerifyDataSource() datasource.DataSource { return &verifyDataSource{} }
+
+type verifyModel struct {
+	Image           types.String        `tfsdk:"image"`
+	Platforms       types.List          `tfsdk:"platforms"`
+	Require         types.String        `tfsdk:"require"`
+	TrustedRootJSON types.String        `tfsdk:"trusted_root_json"`
+	TLog            types.String        `tfsdk:"tlog"`
+	Enforcement     types.String        `tfsdk:"enforcement"`
+	Authorities     []authorityModel    `tfsdk:"authority"`
+	AttestationReqs []attestationModel  `tfsdk:"attestation"`
+	Pinned          types.String        `tfsdk:"pinned"`
+	Digest          types.String        `tfsdk:"digest"`
+	Passed          types.Bool          `tfsdk:"passed"`
+	Signatures      []signatureModel    `tfsdk:"signatures"`
+	Attestations    []attestationOutput `tfsdk:"attestations"`
+	Violations      []violationModel    `tfsdk:"violations"`
+}
+
+type authorityModel struct {
+	Name    types.String   `tfsdk:"name"`
+	Key     []keyModel     `tfsdk:"key"`
+	Keyless []keylessModel `tfsdk:"keyless"`
+}
+
+type keyModel struct {
+	PublicKeyPEM types.String `tfsdk:"public_key_pem"`
+	KMS          types.String `tfsdk:"kms"`
+}
+
+type keylessModel struct {
+	Issuer                   types.String `tfsdk:"issuer"`
+	IssuerRegexp             types.String `tfsdk:"issuer_regexp"`
+	Subject                  types.String `tfsdk:"subject"`
+	SubjectRegexp            types.String `tfsdk:"subject_regexp"`
+	GitHubWorkflowRepository types.String `tfsdk:"github_workflow_repository"`
+	GitHubWorkflowRef        types.String `tfsdk:"github_workflow_ref"`
+	GitHubWorkflowTrigger    types.String `tfsdk:"github_workflow_trigger"`
+	GitHubWorkflowSHA        types.String `tfsdk:"github_workflow_sha"`
+	GitHubWorkflowName       types.String `tfsdk:"github_workflow_name"`
+}
+
+type attestationModel struct {
+	PredicateType types.String `tfsdk:"predicate_type"`
+	Condition     types.String `tfsdk:"condition"`
+}
+
+type signatureModel struct {
+	Authority      types.String `tfsdk:"authority"`
+	Issuer         types.String `tfsdk:"issuer"`
+	Subject        types.String `tfsdk:"subject"`
+	KeyID          types.String `tfsdk:"key_id"`
+	Format         types.String `tfsdk:"format"`
+	Location       types.String `tfsdk:"location"`
+	IntegratedTime types.String `tfsdk:"integrated_time"`
+	TLogIndex      types.Int64  `tfsdk:"tlog_index"`
+}
+
+type attestationOutput struct {
+	PredicateType types.String `tfsdk:"predicate_type"`
+	Authority     types.String `tfsdk:"authority"`
+	Subject       types.String `tfsdk:"subject"`
+	Digest        types.String `tfsdk:"digest"`
+}
+
+func (d *verifyDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_verify"
+}
+
+func ostr(desc string) schema.StringAttribute {
+	return schema.StringAttribute{Optional: true, MarkdownDescription: desc}
+}
+
+func (d *verifyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Signature and attestation gate, by the cosign v3 and sigstore-go libraries. Resolves `image` to its digest and " +
+			"verifies that it is signed by the given authorities: Sigstore bundles attached through the OCI 1.1 referrers API, bundles under the " +
+			"`sha256-<digest>` referrers tag (registries without that API), and legacy cosign `.sig`/`.att` tags — all of them are searched. " +
+			"A signature must cover this digest. Nothing found is a failure that says where it looked, never a pass.",
+		Attributes: map[string]schema.Attribute{
+			"image": schema.StringAttribute{Required: true, MarkdownDescription: "Image reference; a tag is resolved first and the digest is what must be signed."},
+			"platforms": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "For a multi-platform index: the platforms whose own attestations count when an attestation is not attached to the index. Default all. Signatures are always checked on the digest `pinned` names."},
+			"require": ostr("`all` (default): every authority must verify. `any`: one suffices."),
+			"trusted_root_json": schema.StringAttribute{Optional: true, MarkdownDescription: "Sigstore trusted root (`trusted_root.json`) for a private Sigstore or air-gapped use. " +
+				"Default: Sigstore's public-good trusted root, fetched through TUF and cached in the provider's `cache_dir`."},
+			"tlog":        ostr("`required` (default): every signature needs a verified transparency-log entry. `optional`: key signatures without one are accepted (private setups without Rekor)."),
+			"enforcement": ostr("`error` (default) or `warn`: violations become warnings and `pinned` is set. Errors (registry, trust material) stay errors."),
+			"pinned":      cstr("`registry/repository@digest`, set only when verified, or under `warn`."),
+			"digest":      cstr("Digest that was verified (the index for a multi-platform image)."),
+			"passed":      schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the gate passed."},
+			"signatures": computedObjectList("Each verified signature.", map[string]schema.Attribute{
+				"authority": cstr("Authority it verified for."), "issuer": cstr("OIDC issuer of the signing certificate (keyless)."),
+				"subject": cstr("Identity (SAN) of the signing certificate (keyless)."), "key_id": cstr("Public key or certificate key id."),
+				"format": cstr("`bundle` (Sigstore bundle) or `legacy` (cosign `.sig`)."), "location": cstr("Where it was found."),
+				"integrated_time": cstr("Transparency-log integration time, RFC 3339; null without a log entry."),
+				"tlog_index":      schema.Int64Attribute{Computed: true, MarkdownDescription: "Transparency-log index; -1 without a log entry."},
+			}),
+			"attestations": computedObjectList("Each verified attestation.", map[string]schema.Attribute{
+				"predicate_type": cstr("Predicate type URI."), "authority": cstr("Authority it verified for."),
+				"subject": cstr("Signer identity or key id."), "digest": cstr("Digest it is attached to."),
+			}),
+			"violations": computedObjectList("Why the gate failed.", map[string]schema.Attribute{
+				"rule": cstr("`signature`."), "platform": cstr("Unused for signatures."), "message": cstr("The reason, per authority."),
+			}),
+		},
+		Blocks: map[string]schema.Block{
+			"authority": schema.ListNestedBlock{
+				MarkdownDescription: "Who may sign: a `key` or a `keyless` identity. At least one.",
+				NestedObject: schema.NestedBlockObject{
+					Attributes: map[string]schema.Attribute{
+						"name": schema.StringAttribute{Required: true, MarkdownDescription: "Name used in outputs and messages, e.g. `release`."},
+					},
+					Blocks: map[string]schema.Block{
+						"key": schema.ListNestedBlock{
+							MarkdownDescription: "A public key: `public_key_pem`, or `kms` in cosign's syntax (`hashivault://<key>`, `awskms://…`, `gcpkms://…`, `azurekms://…`).",
+							NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+								"public_key_pem": ostr("PEM public key, e.g. `file(\"cosign.pub\")`."),
+								"kms":            ostr("KMS key reference in cosign's syntax; credentials come from the KMS provider's usual environment (e.g. VAULT_ADDR/VAULT_TOKEN)."),
+							}},
+						},
+						"keyless": schema.ListNestedBlock{
+							MarkdownDescription: "A Fulcio certificate identity, in cosign's vocabulary: an issuer and a subject, each exact or as a regular expression.",
+							NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+								"issuer":                     ostr("OIDC issuer, e.g. `https://token.actions.githubusercontent.com` (cosign `--certificate-oidc-issuer`)."),
+								"issuer_regexp":              ostr("Regular expression for the issuer (`--certificate-oidc-issuer-regexp`)."),
+								"subject":                    ostr("Certificate identity, e.g. `https://github.com/acme/api/.github/workflows/release.yml@refs/tags/v1.4.2` (`--certificate-identity`)."),
+								"subject_regexp":             ostr("Regular expression for the identity (`--certificate-identity-regexp`)."),
+								"github_workflow_repository": ostr("Required GitHub workflow repository extension, e.g. `acme/api`."),
+								"github_workflow_ref":        ostr("Required GitHub workflow ref extension, e.g. `refs/tags/v1.4.2`."),
+								"github_workflow_trigger":    ostr("Required GitHub workflow trigger extension, e.g. `push`."),
+								"github_workflow_sha":        ostr("Required GitHub workflow commit SHA extension."),
+								"github_workflow_name":       ostr("Required GitHub workflow name extension."),
+							}},
+						},
+					},
+				},
+			},
+			"attestation": schema.ListNestedBlock{
+				MarkdownDescription: "An attestation the image must carry, signed by the authority.",
+				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+					"predicate_type": schema.StringAttribute{Required: true, MarkdownDescription: "`slsaprovenance`, `slsaprovenance02`, `slsaprovenance1`, `spdx`, `spdxjson`, `cyclonedx`, `vuln`, `openvex`, `custom`, `link`, or a predicate type URI."},
+					"condition":      ostr("CEL expression over `predicate` that must be true, e.g. `predicate.buildDefinition.externalParameters.workflow.repository == \"https://github.com/acme/api\"`. Checked at plan; an invalid expression is an error."),
+				}},
+			},
+		},
+	}
+}
+
+func (d *verifyDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	data, err := configuredData(req.ProviderData)
+	if err != nil {
+		resp.Diagnostics.AddError("Provider misconfigured", err.Error())
+		return
+	}
+	d.data = data
+}
+
+// verifySettings are the gate's inputs as plain values.
+type verifySettings struct {
+	Platforms   []string
+	Authorities []verify.Authority
+	Rules       policy.VerifyRules
+	Attestation []verify.AttestationRequest
+	Options     verify.Options
+	Enforcement string
+}
+
+func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) path.Path) (verifySettings, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	var s verifySettings
+	if !m.Platforms.IsNull() && !m.Platforms.IsUnknown() {
+		diags.Append(m.Platforms.ElementsAs(ctx, &s.Platforms, false)...)
+	}
+	switch m.Require.ValueString() {
+	case "", "all":
+		s.Rules.RequireAll = true
+	case "any":
+	default:
+		diags.AddAttributeError(at("require"), "Invalid require", fmt.Sprintf("`require` must be \"all\" or \"any\", got %q.", m.Require.ValueString()))
+	}
+	s.Options.TLog = "required"
+	switch m.TLog.ValueString() {
+	case "", "required":
+	case "optional":
+		s.Options.TLog = "optional"
+	default:
+		diags.AddAttributeError(at("tlog"), "Invalid tlog", fmt.Sprintf("`tlog` must be \"required\" or \"optional\", got %q.", m.TLog.ValueString()))
+	}
+	s.Options.TrustedRootJSON = m.TrustedRootJSON.ValueString()
+	s.Enforcement = m.Enforcement.ValueString()
+	if s.Enforcement == "" {
+		s.Enforcement = "error"
+	}
+	if s.Enforcement != "error" && s.Enforcement != "warn" {
+		diags.AddAttributeError(at("enforcement"), "Invalid enforcement", fmt.Sprintf("`enforcement` must be \"error\" or \"warn\", got %q.", s.Enforcement))
+	}
+	if len(m.Authorities) == 0 {
+		diags.AddAttributeError(at("authority"), "No authority", "Give at least one `authority` block: who must have signed the image (a `key` or a `keyless` identity).")
+	}
+	names := map[string]bool{}
+	for i, a := range m.Authorities {
+		ap := at("authority").AtListIndex(i)
+		name := a.Name.ValueString()
+		if names[name] {
+			diags.AddAttributeError(ap.AtName("name"), "Duplicate authority name", fmt.Sprintf("Two authorities are named %q; names must be unique.", name))
+		}
+		names[name] = true
+		auth := verify.Authority{Name: name}
+		switch {
+		case len(a.Key)+len(a.Keyless) != 1:
+			diags.AddAttributeError(ap, "Authority needs one key or keyless block", fmt.Sprintf("Authority %q must have exactly one `key` or one `keyless` block.", name))
+			continue
+		case len(a.Key) == 1:
+			k := a.Key[0]
+			if (k.PublicKeyPEM.ValueString() == "") == (k.KMS.ValueString() == "") && !k.PublicKeyPEM.IsUnknown() && !k.KMS.IsUnknown() {
+				diags.AddAttributeError(ap.AtName("key").AtListIndex(0), "Key needs public_key_pem or kms", fmt.Sprintf("The key of authority %q needs exactly one of `public_key_pem` and `kms`.", name))
+			}
+			if kms := k.KMS.ValueString(); kms != "" && !hasKMSScheme(kms) {
+				diags.AddAttributeError(ap.AtName("key").AtListIndex(0).AtName("kms"), "Unknown KMS reference",
+					fmt.Sprintf("%q is not a KMS reference cosign knows: use hashivault://<key>, awskms://…, gcpkms://… or azurekms://….", kms))
+			}
+			auth.Key = &verify.KeyAuthority{PublicKeyPEM: k.PublicKeyPEM.ValueString(), KMSRef: k.KMS.ValueString()}
+		default:
+			k := a.Keyless[0]
+			kp := ap.AtName("keyless").AtListIndex(0)
+			if (k.Issuer.ValueString() == "") == (k.IssuerRegexp.ValueString() == "") {
+				diags.AddAttributeError(kp, "Keyless needs one issuer", fmt.Sprintf("The keyless identity of authority %q needs exactly one of `issuer` and `issuer_regexp`, as cosign does.", name))
+			}
+			if (k.Subject.ValueString() == "") == (k.SubjectRegexp.ValueString() == "") {
+				diags.AddAttributeError(kp, "Keyless needs one subject", fmt.Sprintf("The keyless identity of authority %q needs exactly one of `subject` and `subject_regexp`, as cosign does.", name))
+			}
+			auth.Keyless = &verify.KeylessAuthority{
+				Issuer: k.Issuer.ValueString(), IssuerRegexp: k.IssuerRegexp.ValueString(),
+				Subject: k.Subject.ValueString(), SubjectRegexp: k.SubjectRegexp.ValueString(),
+				GitHubWorkflowRepository: k.GitHubWorkflowRepository.ValueString(), GitHubWorkflowRef: k.GitHubWorkflowRef.ValueString(),
+				GitHubWorkflowTrigger: k.GitHubWorkflowTrigger.ValueString(), GitHubWorkflowSHA: k.GitHubWorkflowSHA.ValueString(),
+				GitHubWorkflowName: k.GitHubWorkflowName.ValueString(),
+			}
+		}
+		if err := verify.ValidateAuthority(auth); err != nil && !a.Name.IsUnknown() {
+			diags.AddAttributeError(ap, "Invalid authority", fmt.Sprintf("Authority %q: %v.", name, err))
+		}
+		s.Authorities = append(s.Authorities, auth)
+	}
+	for i, a := range m.AttestationReqs {
+		ap := at("attestation").AtListIndex(i)
+		if a.PredicateType.IsUnknown() || a.Condition.IsUnknown() {
+			continue
+		}
+		uri, err := verify.PredicateTypeURI(a.PredicateType.ValueString())
+		if err != nil {
+			diags.AddAttributeError(ap.AtName("predicate_type"), "Invalid predicate_type", err.Error())
+			continue
+		}
+		rule := policy.AttestationRule{PredicateType: uri}
+		if expr := strings.TrimSpace(a.Condition.ValueString()); expr != "" {
+			c, err := policy.CompileCondition(expr)
+			if err != nil {
+				diags.AddAttributeError(ap.AtName("condition"), "Invalid CEL condition", err.Error()+". The predicate is available as `predicate`.")
+				continue
+			}
+			rule.Condition = c
+		}
+		s.Rules.Attestations = append(s.Rules.Attestations, rule)
+		s.Attestation = append(s.Attestation, verify.AttestationRequest{PredicateType: uri})
+	}
+	return s, diags
+}
+
+func hasKMSScheme(ref string) bool {
+	for _, p := range []string{"hashivault://", "awskms://", "gcpkms://", "azurekms://"} {
+		if strings.HasPrefix(ref, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *verifyDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
+	var m verifyModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	_, diags := readVerifySettings(ctx, &m, path.Root)
+	resp.Diagnostics.Append(diags...)
+}
+
+func (d *verifyDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m verifyModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	s, diags := readVerifySettings(ctx, &m, path.Root)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.data.Timeout)
+	defer cancel()
+	out, diags := runVerifyGate(ctx, d.data, m.Image.ValueString(), s, path.Root("image"))
+	resp.Diagnostics.Append(diags...)
+	if out == nil {
+		return
+	}
+	m.Digest = types.StringValue(out.Resolved.Digest.String())
+	m.Passed = types.BoolValue(out.Passed)
+	m.Pinned = types.StringNull()
+	if out.Passed || s.Enforcement == "warn" {
+		m.Pinned = types.StringValue(out.Resolved.Pinned())
+	}
+	m.Signatures = []signatureModel{}
+	m.Attestations = []attestationOutput{}
+	for _, a := range out.Results {
+		for _, sig := range a.Signatures {
+			it := types.StringNull()
+			if !sig.IntegratedTime.IsZero() {
+				it = types.StringValue(sig.IntegratedTime.UTC().Format(time.RFC3339))
+			}
+			m.Signatures = append(m.Signatures, signatureModel{
+				Authority: types.StringValue(sig.Authority), Issuer: types.StringValue(sig.Issuer), Subject: types.StringValue(sig.Subject),
+				KeyID: types.StringValue(sig.KeyID), Format: types.StringValue(sig.Format), Location: types.StringValue(sig.Location),
+				IntegratedTime: it, TLogIndex: types.Int64Value(sig.TLogIndex),
+			})
+		}
+	}
+	for _, a := range out.Attestations {
+		m.Attestations = append(m.Attestations, attestationOutput{PredicateType: types.StringValue(a.PredicateType), Authority: types.StringValue(a.Authority),
+			Subject: types.StringValue(a.Subject), Digest: types.StringValue(a.Digest)})
+	}
+	m.Violations = []violationModel{}
+	for _, v := range out.Violations {
+		m.Violations = append(m.Violations, violationModel{Rule: types.StringValue(v.Rule), Platform: types.StringValue(v.Platform), Message: types.StringValue(v.Found)})
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// verifyOutcome is the signature gate's result for one image.
+type verifyOutcome struct {
+	Resolved     *registry.Resolved
+	Results      []verify.AuthorityResult
+	Attestations []attestationFound
+	Violations   []policy.Violation
+	Passed       bool
+}
+
+type attestationFound struct {
+	PredicateType, Authority, Subject, Digest string
+}
+
+// runVerifyGate resolves the image, verifies signatures on the digest
+// `pinned` names and attestations there or on each platform, and judges.
+func runVerifyGate(ctx context.Context, data *providerData, image string, s verifySettings, at path.Path) (*verifyOutcome, diag.Diagnostics) {
+	resolved, diags := resolveRef(ctx, data.Registry, image, at)
+	if diags.HasError() {
+		return nil, diags
+	}
+	v, err := data.verifier(s.Options)
+	if err != nil {
+		diags.AddAttributeError(path.Root("trusted_root_json"), "Invalid trust material", err.Error())
+		return nil, diags
+	}
+	res, err := v.Verify(ctx, verify.Request{Repository: resolved.Ref.Repository, Digest: resolved.Digest, Authorities: s.Authorities, Attestations: s.Attestation})
+	if err != nil {
+		diags.AddAttributeError(at, "Verification failed", fmt.Sprintf("%s (%s) could not be verified, so it cannot pass: %v", image, resolved.Digest, err))
+		return nil, diags
+	}
+	out := &verifyOutcome{Resolved: resolved, Results: res.Authorities}
+	outcomes := make([]policy.AuthorityOutcome, len(res.Authorities))
+	for i, a := range res.Authorities {
+		outcomes[i] = policy.AuthorityOutcome{Name: a.Authority, Signatures: len(a.Signatures), Reasons: a.Reasons}
+		for _, att := range a.Attestations {
+			outcomes[i].Attestations = append(outcomes[i].Attestations, policy.VerifiedAttestation{PredicateType: att.PredicateType, Predicate: att.Predicate})
+			out.Attestations = append(out.Attestations, attestationFound{att.PredicateType, a.Authority, att.Subject, resolved.Digest.String()})
+		}
+	}
+	// Attestations may be attached per platform: for an index, an
+	// attestation type missing on the index counts when every selected
+	// platform carries it.
+	if resolved.IsIndex() && len(s.Attestation) > 0 {
+		platforms, err := data.Registry.Platforms(ctx, resolved, s.Platforms)
+		if err != nil {
+			diags.AddAttributeError(path.Root("platforms"), registry.KindOf(err).Summary(), err.Error())
+			return nil, diags
+		}
+		perPlatform := make([]map[string][]policy.VerifiedAttestation, len(outcomes))
+		for i := range perPlatform {
+			perPlatform[i] = map[string][]policy.VerifiedAttestation{}
+		}
+		for _, pm := range platforms {
+			pres, err := v.Verify(ctx, verify.Request{Repository: resolved.Ref.Repository, Digest: pm.Digest, Authorities: s.Authorities, Attestations: s.Attestation})
+			if err != nil {
+				diags.AddAttributeError(at, "Verification failed", fmt.Sprintf("%s (%s, platform %s) could not be verified: %v", image, pm.Digest, pm.Platform, err))
+				return nil, diags
+			}
+			for i, a := range pres.Authorities {
+				seen := map[string]bool{}
+				for _, att := range a.Attestations {
+					if !seen[att.PredicateType] {
+						seen[att.PredicateType] = true
+						perPlatform[i][att.PredicateType] = append(perPlatform[i][att.PredicateType], policy.VerifiedAttestation{PredicateType: att.PredicateType, Predicate: att.Predicate})
+					}
+					out.Attestations = append(out.Attestations, attestationFound{att.PredicateType, a.Authority, att.Subject, pm.Digest.String()})
+				}
+			}
+		}
+		for i := range outcomes {
+			for _, rule := range s.Rules.Attestations {
+				if hasType(outcomes[i].Attestations, rule.PredicateType) {
+					continue
+				}
+				// Every platform must carry it; the condition applies to each.
+				if got := perPlatform[i][rule.PredicateType]; len(got) == len(platforms) {
+					outcomes[i].Attestations = append(outcomes[i].Attestations, got...)
+				}
+			}
+		}
+	}
+	out.Violations = policy.EvaluateVerify(outcomes, s.Rules)
+	out.Passed = len(out.Violations) == 0
+	if !out.Passed {
+		summary := "Image signature not verified"
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s (%s) failed the signature gate (require = %q).\n", image, resolved.Digest, map[bool]string{true: "all", false: "any"}[s.Rules.RequireAll])
+		for _, viol := range out.Violations {
+			b.WriteString("  - " + viol.Found + "\n")
+		}
+		if len(res.Searched) > 0 {
+			fmt.Fprintf(&b, "Searched: %s.\n", strings.Join(res.Searched, ", "))
+		}
+		b.WriteString("What to do: sign this digest with the authority's key or identity (cosign sign / cosign attest), check the authority's settings against the signer, or use `enforcement = \"warn\"` to audit without failing.")
+		if s.Enforcement == "warn" {
+			diags.AddAttributeWarning(at, summary+" (enforcement = warn)", b.String())
+		} else {
+			diags.AddAttributeError(at, summary, b.String())
+		}
+	}
+	return out, diags
+}
+
+func hasType(atts []policy.VerifiedAttestation, t string) bool {
+	for _, a := range atts {
+		if a.PredicateType == t {
+			return true
+		}
+	}
+	return false
+}
