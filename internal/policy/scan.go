@@ -126,6 +126,12 @@ type Violation struct {
 	// Rule is the rule id, e.g. "severity" or "secret".
 	Rule     string
 	Platform string
+	// Subject is the thing that violates the rule, e.g. the port "22/tcp",
+	// the package "bash" or the path "/etc/shadow"; exceptions match it.
+	Subject string
+	// Image and Digest name the image judged (set by EvaluateRules).
+	Image  string
+	Digest string
 	// Found says what was found; Requires what the rule requires; Fix what to do.
 	Found    string
 	Requires string
@@ -141,6 +147,10 @@ type Suppression struct {
 	Package  string
 	Platform string
 	Reason   string
+	// Rule and Subject are set for configuration rules excepted by an
+	// Exception (EvaluateRules); ID and Package then repeat them.
+	Rule    string
+	Subject string
 }
 
 // ScanDecision is the scan gate's verdict for one image.

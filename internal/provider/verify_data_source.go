@@ -247,10 +247,12 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 		default:
 			k := a.Keyless[0]
 			kp := ap.AtName("keyless").AtListIndex(0)
-			if (k.Issuer.ValueString() == "") == (k.IssuerRegexp.ValueString() == "") {
+			if authorityUnknown(a) {
+				// Checked again at read, when every value is known.
+			} else if (k.Issuer.ValueString() == "") == (k.IssuerRegexp.ValueString() == "") {
 				diags.AddAttributeError(kp, "Keyless needs one issuer", fmt.Sprintf("The keyless identity of authority %q needs exactly one of `issuer` and `issuer_regexp`, as cosign does.", name))
 			}
-			if (k.Subject.ValueString() == "") == (k.SubjectRegexp.ValueString() == "") {
+			if !authorityUnknown(a) && (k.Subject.ValueString() == "") == (k.SubjectRegexp.ValueString() == "") {
 				diags.AddAttributeError(kp, "Keyless needs one subject", fmt.Sprintf("The keyless identity of authority %q needs exactly one of `subject` and `subject_regexp`, as cosign does.", name))
 			}
 			auth.Keyless = &verify.KeylessAuthority{
@@ -261,8 +263,10 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 				GitHubWorkflowName: k.GitHubWorkflowName.ValueString(),
 			}
 		}
-		if err := verify.ValidateAuthority(auth); err != nil && !a.Name.IsUnknown() {
-			diags.AddAttributeError(ap, "Invalid authority", fmt.Sprintf("Authority %q: %v.", name, err))
+		if !authorityUnknown(a) {
+			if err := verify.ValidateAuthority(auth); err != nil {
+				diags.AddAttributeError(ap, "Invalid authority", err.Error()+".")
+			}
 		}
 		s.Authorities = append(s.Authorities, auth)
 	}
@@ -289,6 +293,27 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 		s.Attestation = append(s.Attestation, verify.AttestationRequest{PredicateType: uri})
 	}
 	return s, diags
+}
+
+// authorityUnknown reports whether an authority depends on values not known
+// yet (variables during validation); its checks then wait for the read.
+func authorityUnknown(a authorityModel) bool {
+	if a.Name.IsUnknown() {
+		return true
+	}
+	for _, k := range a.Key {
+		if k.PublicKeyPEM.IsUnknown() || k.KMS.IsUnknown() {
+			return true
+		}
+	}
+	for _, k := range a.Keyless {
+		for _, v := range []types.String{k.Issuer, k.IssuerRegexp, k.Subject, k.SubjectRegexp, k.GitHubWorkflowRepository, k.GitHubWorkflowRef, k.GitHubWorkflowTrigger, k.GitHubWorkflowSHA, k.GitHubWorkflowName} {
+			if v.IsUnknown() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func hasKMSScheme(ref string) bool {
