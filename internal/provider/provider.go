@@ -297,6 +297,7 @@ func (p *imageguardProvider) DataSources(_ context.Context) []func() datasource.
 		newImageDataSource,
 		newScanDataSource,
 		newVerifyDataSource,
+		newPolicyDataSource,
 	}
 }
 

@@ -1,0 +1,427 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
+	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
+)
+
+type policyDataSource struct {
+	data *providerData
+	now  func() time.Time
+}
+
+func newPolicyDataSource() datasource.DataSource { return &policyDataSource{now: time.Now} }
+
+type policyModel struct {
+	rulesModel
+	Images      types.Map             `tfsdk:"images"`
+	Platforms   types.List            `tfsdk:"platforms"`
+	Scan        *scanRulesModel       `tfsdk:"scan"`
+	Verify      *policyVerifyModel    `tfsdk:"verify"`
+	Enforcement types.String          `tfsdk:"enforcement"`
+	Concurrency types.Int64           `tfsdk:"concurrency"`
+	Pinned      types.Map             `tfsdk:"pinned"`
+	Results     map[string]resultItem `tfsdk:"results"`
+	ReportJSON  types.String          `tfsdk:"report_json"`
+	ReportSARIF types.String          `tfsdk:"report_sarif"`
+}
+
+type policyVerifyModel struct {
+	Require         types.String       `tfsdk:"require"`
+	TrustedRootJSON types.String       `tfsdk:"trusted_root_json"`
+	TLog            types.String       `tfsdk:"tlog"`
+	Authorities     []authorityModel   `tfsdk:"authority"`
+	AttestationReqs []attestationModel `tfsdk:"attestation"`
+}
+
+type resultItem struct {
+	Digest     types.String `tfsdk:"digest"`
+	Passed     types.Bool   `tfsdk:"passed"`
+	Violations types.List   `tfsdk:"violations"`
+	Counts     types.Map    `tfsdk:"counts"`
+}
+
+// defaultConcurrency is how many unique digests are judged at once.
+const defaultConcurrency = 4
+
+func (d *policyDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_policy"
+}
+
+func (d *policyDataSource) Schema(ctx context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	attrs := ruleAttributes()
+	attrs["images"] = schema.MapAttribute{Required: true, ElementType: types.StringType,
+		MarkdownDescription: "Images to judge: name → reference, e.g. `{ api = \"registry.example.com/team/api:1.4.2\" }`. Names pointing at the same digest are judged once."}
+	attrs["platforms"] = schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Platforms of multi-platform indexes to judge. Default all."}
+	attrs["enforcement"] = schema.StringAttribute{Optional: true, MarkdownDescription: "`error` (default): one error per failing image. `warn`: warnings, and every image is pinned."}
+	attrs["concurrency"] = schema.Int64Attribute{Optional: true, MarkdownDescription: fmt.Sprintf("Unique digests judged at once. Default %d.", defaultConcurrency)}
+	attrs["pinned"] = schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Name → digest-pinned reference, only for images that passed (all under `warn`)."}
+	attrs["results"] = schema.MapNestedAttribute{Computed: true, MarkdownDescription: "Name → verdict.",
+		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+			"digest":     cstr("Digest judged."),
+			"passed":     schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the image passed every rule and gate."},
+			"violations": schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Each violation as `rule: what was found (requires …)`, sorted."},
+			"counts":     schema.MapAttribute{Computed: true, ElementType: types.Int64Type, MarkdownDescription: "Findings per severity (when scanned)."},
+		}}}
+	attrs["report_json"] = cstr("The verdict as JSON, schema `imageguard.report/v1` (see the docs), stable and sorted.")
+	attrs["report_sarif"] = cstr("The violations as SARIF 2.1.0, for GitHub code scanning.")
+
+	var scanSchema, verifySchema schema.Block
+	{
+		var tmp datasource.SchemaResponse
+		(&scanDataSource{}).Schema(ctx, datasource.SchemaRequest{}, &tmp)
+		sa := map[string]schema.Attribute{}
+		for _, k := range []string{"severity_threshold", "ignore_unfixed", "scanners", "pkg_types", "vex", "enforcement"} {
+			sa[k] = tmp.Schema.Attributes[k]
+		}
+		scanSchema = schema.SingleNestedBlock{MarkdownDescription: "Run the scan gate (as `imageguard_scan`) on every image. Its `enforcement` is ignored: the policy's applies.",
+			Attributes: sa, Blocks: map[string]schema.Block{"ignore": tmp.Schema.Blocks["ignore"]}}
+		var vtmp datasource.SchemaResponse
+		(&verifyDataSource{}).Schema(ctx, datasource.SchemaRequest{}, &vtmp)
+		va := map[string]schema.Attribute{}
+		for _, k := range []string{"require", "trusted_root_json", "tlog"} {
+			va[k] = vtmp.Schema.Attributes[k]
+		}
+		verifySchema = schema.SingleNestedBlock{MarkdownDescription: "Run the signature gate (as `imageguard_verify`) on every image.",
+			Attributes: va, Blocks: map[string]schema.Block{"authority": vtmp.Schema.Blocks["authority"], "attestation": vtmp.Schema.Blocks["attestation"]}}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "One policy over many images: hardening rules, the scan gate and the signature gate, judged during plan. " +
+			"Each unique digest is resolved, scanned and verified once however many names point at it. A failing image is one error " +
+			"diagnostic, complete on its own; `pinned` holds only the images that passed.",
+		Attributes: attrs,
+		Blocks:     map[string]schema.Block{"exception": exceptionBlock(), "scan": scanSchema, "verify": verifySchema},
+	}
+}
+
+func (d *policyDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	data, err := configuredData(req.ProviderData)
+	if err != nil {
+		resp.Diagnostics.AddError("Provider misconfigured", err.Error())
+		return
+	}
+	d.data = data
+}
+
+// policySettings are all of the policy's inputs as plain values.
+type policySettings struct {
+	Rules       policy.Rules
+	Scan        *scanSettings
+	Verify      *verifySettings
+	Platforms   []string
+	Enforcement string
+	Concurrency int
+}
+
+func readPolicySettings(ctx context.Context, m *policyModel) (policySettings, diag.Diagnostics) {
+	var s policySettings
+	rules, diags := readRules(ctx, &m.rulesModel, path.Root)
+	s.Rules = rules
+	s.Platforms = stringsOf(ctx, m.Platforms, &diags)
+	if m.Scan != nil || rulesNeedScan(rules) {
+		sm := m.Scan
+		if sm == nil {
+			sm = (&pinModel{}).rules()
+		}
+		ss, d := readScanSettings(ctx, m.Platforms, sm, func(n string) path.Path { return path.Root("scan").AtName(n) })
+		diags.Append(d...)
+		ss.Enforcement = "warn" // the policy decides; see runPolicyImage
+		s.Scan = &ss
+	}
+	if m.Verify != nil {
+		vm := verifyModel{Require: m.Verify.Require, TrustedRootJSON: m.Verify.TrustedRootJSON, TLog: m.Verify.TLog, Enforcement: types.StringNull(),
+			Authorities: m.Verify.Authorities, AttestationReqs: m.Verify.AttestationReqs, Platforms: m.Platforms}
+		vs, d := readVerifySettings(ctx, &vm, func(n string) path.Path { return path.Root("verify").AtName(n) })
+		diags.Append(d...)
+		vs.Enforcement = "warn"
+		s.Verify = &vs
+	}
+	s.Enforcement = m.Enforcement.ValueString()
+	if s.Enforcement == "" {
+		s.Enforcement = "error"
+	}
+	if s.Enforcement != "error" && s.Enforcement != "warn" {
+		diags.AddAttributeError(path.Root("enforcement"), "Invalid enforcement", fmt.Sprintf("`enforcement` must be \"error\" or \"warn\", got %q.", s.Enforcement))
+	}
+	s.Concurrency = defaultConcurrency
+	if !m.Concurrency.IsNull() && !m.Concurrency.IsUnknown() {
+		if c := m.Concurrency.ValueInt64(); c < 1 || c > 64 {
+			diags.AddAttributeError(path.Root("concurrency"), "Invalid concurrency", fmt.Sprintf("`concurrency` must be between 1 and 64, got %d.", c))
+		} else {
+			s.Concurrency = int(c)
+		}
+	}
+	return s, diags
+}
+
+func (d *policyDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
+	var m policyModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	_, diags := readPolicySettings(ctx, &m)
+	resp.Diagnostics.Append(diags...)
+}
+
+// imageVerdict is the policy's judgement of one unique digest.
+type imageVerdict struct {
+	resolved   *registry.Resolved
+	violations []policy.Violation
+	ignored    []policy.Suppression
+	warnings   []string
+	counts     map[string]int64
+	db         *scan.DBInfo
+	err        diag.Diagnostics
+}
+
+func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m policyModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	s, diags := readPolicySettings(ctx, &m)
+	resp.Diagnostics.Append(diags...)
+	images := map[string]string{}
+	resp.Diagnostics.Append(m.Images.ElementsAs(ctx, &images, false)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if len(images) == 0 {
+		resp.Diagnostics.AddAttributeError(path.Root("images"), "No images", "`images` is empty: give at least one name → reference.")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.data.Timeout)
+	defer cancel()
+	now := d.now().UTC()
+
+	names := make([]string, 0, len(images))
+	for n := range images {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+
+	// Resolve every name, then judge each unique digest once.
+	resolved := map[string]*registry.Resolved{}
+	for _, n := range names {
+		r, ds := resolveRef(ctx, d.data.Registry, images[n], path.Root("images").AtMapKey(n))
+		resp.Diagnostics.Append(ds...)
+		if r != nil {
+			resolved[n] = r
+		}
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	verdicts := map[string]*imageVerdict{}
+	var order []string
+	for _, n := range names {
+		key := resolved[n].Pinned()
+		if _, ok := verdicts[key]; !ok {
+			verdicts[key] = &imageVerdict{resolved: resolved[n]}
+			order = append(order, key)
+		}
+	}
+	sem := make(chan struct{}, s.Concurrency)
+	var wg sync.WaitGroup
+	for _, key := range order {
+		v := verdicts[key]
+		name := firstNameFor(names, resolved, key)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d.judge(ctx, name, v, s, now)
+		}()
+	}
+	wg.Wait()
+
+	m.Results = map[string]resultItem{}
+	pinned := map[string]attr.Value{}
+	rep := report.Report{GeneratedAt: now}
+	for _, n := range names {
+		v := verdicts[resolved[n].Pinned()]
+		if v.err.HasError() {
+			resp.Diagnostics.Append(v.err...)
+			continue
+		}
+		if v.db != nil && rep.DB == nil {
+			rep.DB = &report.DB{Version: v.db.Version, UpdatedAt: v.db.UpdatedAt, Source: v.db.Source}
+		}
+		passed := len(v.violations) == 0
+		var lines []string
+		var exceptBy []policy.Violation
+		for _, viol := range v.violations {
+			viol.Image = images[n]
+			exceptBy = append(exceptBy, viol)
+			lines = append(lines, violationLine(viol))
+		}
+		if !passed {
+			detail := fmt.Sprintf("%s = %s (%s) violates the policy:\n  - %s\n\nFix the image, or accept a violation with an `exception { rule = \"…\", reason = \"…\", expires = \"YYYY-MM-DD\" }` (or an `ignore` in the `scan` block for a finding).",
+				n, images[n], v.resolved.Digest, strings.Join(lines, "\n  - "))
+			summary := fmt.Sprintf("Image %q violates the policy (%d violation(s))", n, len(lines))
+			if s.Enforcement == "warn" {
+				resp.Diagnostics.AddAttributeWarning(path.Root("images").AtMapKey(n), summary+" (enforcement = warn)", detail)
+			} else {
+				resp.Diagnostics.AddAttributeError(path.Root("images").AtMapKey(n), summary, detail)
+			}
+		}
+		for _, w := range v.warnings {
+			resp.Diagnostics.AddAttributeWarning(path.Root("images").AtMapKey(n), "Policy warning", fmt.Sprintf("%s: %s", n, w))
+		}
+		if passed || s.Enforcement == "warn" {
+			pinned[n] = types.StringValue(v.resolved.Pinned())
+		}
+		counts := map[string]attr.Value{}
+		for _, sev := range policy.SeverityNames {
+			counts[sev] = types.Int64Value(v.counts[sev])
+		}
+		cm, _ := types.MapValue(types.Int64Type, counts)
+		vl, _ := types.ListValueFrom(ctx, types.StringType, nonNil(lines))
+		m.Results[n] = resultItem{Digest: types.StringValue(v.resolved.Digest.String()), Passed: types.BoolValue(passed), Violations: vl, Counts: cm}
+		img := report.ImageResult{Name: n, Ref: images[n], Digest: v.resolved.Digest.String(), Warnings: v.warnings}
+		for _, viol := range exceptBy {
+			img.Violations = append(img.Violations, report.FromViolation(viol))
+		}
+		for _, sup := range v.ignored {
+			img.Suppressed = append(img.Suppressed, report.FromSuppression(sup))
+		}
+		rep.Images = append(rep.Images, img)
+	}
+	if resp.Diagnostics.HasError() && len(m.Results) < len(names) {
+		return
+	}
+	var cd diag.Diagnostics
+	m.Pinned, cd = types.MapValue(types.StringType, pinned)
+	resp.Diagnostics.Append(cd...)
+	js, err := report.JSON(rep)
+	if err != nil {
+		resp.Diagnostics.AddError("Report failed", err.Error())
+		return
+	}
+	sarif, err := report.SARIF(rep, d.data.Version)
+	if err != nil {
+		resp.Diagnostics.AddError("Report failed", err.Error())
+		return
+	}
+	m.ReportJSON = types.StringValue(string(js))
+	m.ReportSARIF = types.StringValue(string(sarif))
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func firstNameFor(names []string, resolved map[string]*registry.Resolved, key string) string {
+	for _, n := range names {
+		if resolved[n].Pinned() == key {
+			return n
+		}
+	}
+	return ""
+}
+
+// violationLine is one violation in a sentence.
+func violationLine(v policy.Violation) string {
+	if v.Finding != nil || v.Secret != nil {
+		return v.Rule + ": " + report.Line(v)
+	}
+	s := v.Rule + ": " + v.Found
+	if v.Platform != "" {
+		s += " [" + v.Platform + "]"
+	}
+	if v.Requires != "" {
+		s += " (requires " + v.Requires + ")"
+	}
+	if v.Fix != "" {
+		s += "; fix: " + v.Fix
+	}
+	return s
+}
+
+// judge evaluates one unique digest: rules per platform, the scan gate and
+// the signature gate. Errors stay errors, recorded on the verdict.
+func (d *policyDataSource) judge(ctx context.Context, name string, v *imageVerdict, s policySettings, now time.Time) {
+	at := path.Root("images").AtMapKey(name)
+	ref := v.resolved.Pinned()
+	v.counts = map[string]int64{}
+	results := map[string]*scan.Result{}
+	if s.Scan != nil {
+		out, diags := runScanGate(ctx, d.data, ref, *s.Scan, at, now)
+		if diags.HasError() {
+			v.err = diags
+			return
+		}
+		db := out.DB
+		v.db = &db
+		for _, r := range out.Results {
+			results[r.Digest] = r
+			for _, f := range r.Findings {
+				v.counts[strings.ToUpper(firstNonEmpty(f.Severity, "UNKNOWN"))]++
+			}
+		}
+		v.violations = append(v.violations, out.Decision.Violations...)
+		v.ignored = append(v.ignored, out.Decision.Ignored...)
+		v.warnings = append(v.warnings, out.Decision.Warnings...)
+	}
+	platforms, err := d.data.Registry.Platforms(ctx, v.resolved, s.Platforms)
+	if err != nil {
+		v.err.AddAttributeError(at, registry.KindOf(err).Summary(), err.Error())
+		return
+	}
+	for _, pm := range platforms {
+		facts, err := imageFacts(ctx, d.data, name, v.resolved, pm, s.Rules, results[pm.Digest.String()])
+		if err != nil {
+			v.err.AddAttributeError(at, registry.KindOf(err).Summary(), fmt.Sprintf("%s (%s, %s) could not be judged, so it cannot pass: %v", ref, pm.Digest, firstNonEmpty(pm.Platform, "single platform"), err))
+			return
+		}
+		viols, excepted, warnings := policy.EvaluateRules(facts, s.Rules, now)
+		v.violations = append(v.violations, viols...)
+		v.ignored = append(v.ignored, excepted...)
+		v.warnings = append(v.warnings, warnings...)
+	}
+	if s.Verify != nil {
+		out, diags := runVerifyGate(ctx, d.data, ref, *s.Verify, at)
+		if diags.HasError() {
+			v.err = diags
+			return
+		}
+		v.violations = append(v.violations, out.Violations...)
+	}
+	sort.SliceStable(v.violations, func(i, j int) bool { return violationLine(v.violations[i]) < violationLine(v.violations[j]) })
+	v.warnings = dedupe(v.warnings)
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

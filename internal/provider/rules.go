@@ -1,0 +1,224 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
+)
+
+// rulesModel holds the hardening rules: the top-level attributes of
+// imageguard_policy and the `rules` block of imageguard_image.
+type rulesModel struct {
+	TrustedRegistries types.List       `tfsdk:"trusted_registries"`
+	RequireNonRoot    types.Bool       `tfsdk:"require_non_root"`
+	RequiredLabels    types.Map        `tfsdk:"required_labels"`
+	ForbiddenPorts    types.List       `tfsdk:"forbidden_ports"`
+	AllowedPorts      types.List       `tfsdk:"allowed_ports"`
+	ForbiddenPackages types.List       `tfsdk:"forbidden_packages"`
+	ForbiddenPaths    types.List       `tfsdk:"forbidden_paths"`
+	MaxSize           types.Int64      `tfsdk:"max_size"`
+	MaxLayers         types.Int64      `tfsdk:"max_layers"`
+	MaxImageAge       types.String     `tfsdk:"max_image_age"`
+	AllowedBaseImages types.List       `tfsdk:"allowed_base_images"`
+	LayerEncryption   types.String     `tfsdk:"layer_encryption"`
+	SecretsInConfig   types.Bool       `tfsdk:"secrets_in_config"`
+	Exceptions        []exceptionModel `tfsdk:"exception"`
+}
+
+type exceptionModel struct {
+	Rule    types.String `tfsdk:"rule"`
+	Finding types.String `tfsdk:"finding"`
+	Image   types.String `tfsdk:"image"`
+	Reason  types.String `tfsdk:"reason"`
+	Expires types.String `tfsdk:"expires"`
+	Owner   types.String `tfsdk:"owner"`
+}
+
+// ruleAttributes is the schema of the rules, shared by the data sources.
+func ruleAttributes() map[string]schema.Attribute {
+	list := func(desc string) schema.ListAttribute {
+		return schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: desc}
+	}
+	return map[string]schema.Attribute{
+		"trusted_registries": list("Allowed `registry/repository` prefixes or globs: `\"registry.example.com/team\"` (a prefix ending at a path boundary), `\"*.example.com/**\"` (`*` within a segment, `**` across)."),
+		"require_non_root":   schema.BoolAttribute{Optional: true, MarkdownDescription: "The config's `User` must not be empty, `root`, or UID 0 (`0`, `0:0`, `root:root`, `0:<group>`). `1000:0` passes."},
+		"required_labels": schema.MapAttribute{Optional: true, ElementType: types.StringType,
+			MarkdownDescription: "Label → RE2 regular expression its value must match, e.g. `{ \"org.opencontainers.image.source\" = \"^https://github\\\\.com/acme/\" }`. Unanchored unless you anchor with `^`/`$`; `\"\"` only requires the label."},
+		"forbidden_ports":     list("Exposed ports that fail the rule: `\"22\"` (any protocol), `\"22/tcp\"`, ranges `\"8000-8100\"`."),
+		"allowed_ports":       list("When set, every exposed port must match one entry (same syntax)."),
+		"forbidden_packages":  list("Installed packages (from the scan's package inventory) that fail the rule, e.g. `[\"apk-tools\", \"bash\", \"openssh-server\"]`; `*` is a wildcard."),
+		"forbidden_paths":     list("Paths that must not exist in the final filesystem (whiteouts applied), e.g. `[\"/bin/sh\", \"/usr/bin/nc\"]`. Reads the layers."),
+		"max_size":            schema.Int64Attribute{Optional: true, MarkdownDescription: "Largest compressed size in bytes. Unset or 0: off."},
+		"max_layers":          schema.Int64Attribute{Optional: true, MarkdownDescription: "Most layers. Unset or 0: off."},
+		"max_image_age":       schema.StringAttribute{Optional: true, MarkdownDescription: "Oldest image by its `created` time, as a Go duration, e.g. `\"720h\"`. A stale image carries stale patches."},
+		"allowed_base_images": list("Allowed base images, by the `org.opencontainers.image.base.name` annotation or label (and `@sha256:` for an exact base digest). A missing annotation fails when set."),
+		"layer_encryption":    schema.StringAttribute{Optional: true, MarkdownDescription: "`require`, `forbid` or `allow` (default) ocicrypt layers (`+encrypted` media types)."},
+		"secrets_in_config":   schema.BoolAttribute{Optional: true, MarkdownDescription: "Fail on secret-looking env values or build-history commands (Trivy's config secret scanner and well-known token formats)."},
+	}
+}
+
+func exceptionBlock() schema.ListNestedBlock {
+	return schema.ListNestedBlock{
+		MarkdownDescription: "An accepted violation of a rule, until `expires`. An expired exception stops applying and warns.",
+		NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+			"rule":    schema.StringAttribute{Required: true, MarkdownDescription: "Rule id, e.g. `forbidden_ports`."},
+			"finding": schema.StringAttribute{Optional: true, MarkdownDescription: "Only this subject: a port (`\"22\"`), a package, a path, a label, …"},
+			"image":   schema.StringAttribute{Optional: true, MarkdownDescription: "Only this image: its name in `images`, its reference, or `registry/repository`."},
+			"reason":  schema.StringAttribute{Required: true, MarkdownDescription: "Why it is accepted."},
+			"expires": schema.StringAttribute{Required: true, MarkdownDescription: "Last day it applies, `YYYY-MM-DD` (UTC)."},
+			"owner":   schema.StringAttribute{Optional: true, MarkdownDescription: "Who to ask when it expires."},
+		}},
+	}
+}
+
+func stringsOf(ctx context.Context, l types.List, diags *diag.Diagnostics) []string {
+	if l.IsNull() || l.IsUnknown() {
+		return nil
+	}
+	var out []string
+	diags.Append(l.ElementsAs(ctx, &out, false)...)
+	return out
+}
+
+// readRules converts and validates the rules; at names an attribute.
+func readRules(ctx context.Context, m *rulesModel, at func(string) path.Path) (policy.Rules, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	var r policy.Rules
+	if m == nil {
+		return r, diags
+	}
+	r.TrustedRegistries = stringsOf(ctx, m.TrustedRegistries, &diags)
+	r.RequireNonRoot = m.RequireNonRoot.ValueBool()
+	if !m.RequiredLabels.IsNull() && !m.RequiredLabels.IsUnknown() {
+		r.RequiredLabels = map[string]string{}
+		diags.Append(m.RequiredLabels.ElementsAs(ctx, &r.RequiredLabels, false)...)
+	}
+	r.ForbiddenPorts = stringsOf(ctx, m.ForbiddenPorts, &diags)
+	r.AllowedPorts = stringsOf(ctx, m.AllowedPorts, &diags)
+	r.ForbiddenPackages = stringsOf(ctx, m.ForbiddenPackages, &diags)
+	r.ForbiddenPaths = stringsOf(ctx, m.ForbiddenPaths, &diags)
+	r.MaxSize = m.MaxSize.ValueInt64()
+	r.MaxLayers = int(m.MaxLayers.ValueInt64())
+	if s := m.MaxImageAge.ValueString(); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			diags.AddAttributeError(at("max_image_age"), "Invalid max_image_age", fmt.Sprintf("`max_image_age` must be a positive Go duration such as \"720h\", got %q.", s))
+		}
+		r.MaxImageAge = d
+	}
+	r.AllowedBaseImages = stringsOf(ctx, m.AllowedBaseImages, &diags)
+	r.LayerEncryption = m.LayerEncryption.ValueString()
+	r.SecretsInConfig = m.SecretsInConfig.ValueBool()
+	for i, e := range m.Exceptions {
+		if e.Rule.IsUnknown() || e.Expires.IsUnknown() || e.Reason.IsUnknown() {
+			continue
+		}
+		ex := policy.Exception{Rule: e.Rule.ValueString(), Finding: e.Finding.ValueString(), Image: e.Image.ValueString(), Reason: strings.TrimSpace(e.Reason.ValueString()), Owner: e.Owner.ValueString()}
+		t, err := time.Parse("2006-01-02", e.Expires.ValueString())
+		if err != nil {
+			diags.AddAttributeError(at("exception").AtListIndex(i).AtName("expires"), "Invalid expires", fmt.Sprintf("`expires` of the exception for %q must be a date as YYYY-MM-DD, got %q.", ex.Rule, e.Expires.ValueString()))
+			continue
+		}
+		ex.Expires = t
+		if err := ex.Validate(); err != nil {
+			diags.AddAttributeError(at("exception").AtListIndex(i), "Invalid exception", err.Error()+".")
+			continue
+		}
+		r.Exceptions = append(r.Exceptions, ex)
+	}
+	for _, err := range policy.ValidateRules(r) {
+		diags.AddAttributeError(at(ruleField(err.Error())), "Invalid rule", err.Error()+".")
+	}
+	return r, diags
+}
+
+// ruleField picks the attribute an error from ValidateRules names
+// ("forbidden_ports[1]: …" → forbidden_ports).
+func ruleField(msg string) string {
+	name := msg
+	if i := strings.IndexAny(name, "[: "); i > 0 {
+		name = name[:i]
+	}
+	if _, ok := ruleAttributes()[name]; ok {
+		return name
+	}
+	return "exception"
+}
+
+// rulesNeedScan: package inventory and config secrets come from Trivy.
+func rulesNeedScan(r policy.Rules) bool {
+	return len(r.ForbiddenPackages) > 0 || r.SecretsInConfig
+}
+
+// imageFacts gathers what the rules judge about one platform image.
+func imageFacts(ctx context.Context, data *providerData, name string, resolved *registry.Resolved, pm registry.PlatformManifest, rules policy.Rules, res *scan.Result) (policy.ImageFacts, error) {
+	img, err := data.Registry.ImageByDigest(ctx, resolved.Ref, pm.Digest, nil)
+	if err != nil {
+		return policy.ImageFacts{}, err
+	}
+	cfg := img.Config
+	f := policy.ImageFacts{
+		Name: name, Ref: resolved.Ref.Input, Registry: resolved.Ref.Registry(), Repository: resolved.Ref.Repository.RepositoryStr(),
+		Digest: pm.Digest.String(), Platform: firstNonEmpty(pm.Platform, img.Platform),
+		User: cfg.Config.User, Labels: cfg.Config.Labels, Annotations: map[string]string{},
+		Env: cfg.Config.Env, Created: cfg.Created.Time, Size: img.Size(), Layers: len(img.Manifest.Layers),
+	}
+	if resolved.IsIndex() {
+		if a, err := indexAnnotations(resolved.Manifest); err == nil {
+			for k, v := range a {
+				f.Annotations[k] = v
+			}
+		}
+	}
+	for k, v := range img.Manifest.Annotations {
+		f.Annotations[k] = v
+	}
+	for p := range cfg.Config.ExposedPorts {
+		f.ExposedPorts = append(f.ExposedPorts, p)
+	}
+	for _, h := range cfg.History {
+		f.History = append(f.History, h.CreatedBy)
+	}
+	for _, l := range img.Manifest.Layers {
+		f.LayerMediaTypes = append(f.LayerMediaTypes, string(l.MediaType))
+	}
+	f.BaseName = firstNonEmpty(f.Annotations[policy.AnnotationBaseName], f.Labels[policy.AnnotationBaseName])
+	f.BaseDigest = firstNonEmpty(f.Annotations[policy.AnnotationBaseDigest], f.Labels[policy.AnnotationBaseDigest])
+	if len(rules.ForbiddenPaths) > 0 {
+		present, err := data.Registry.FilesPresent(ctx, resolved.Ref, img, rules.ForbiddenPaths)
+		if err != nil {
+			return policy.ImageFacts{}, err
+		}
+		f.FilesPresent = present
+	}
+	if res != nil {
+		for _, p := range res.Packages {
+			f.Packages = append(f.Packages, policy.PackageFact{Name: p.Name, Version: p.Version, Type: p.Type})
+		}
+		for _, s := range res.Secrets {
+			if strings.Contains(s.Target, "@sha256:") || !strings.HasPrefix(s.Target, "/") {
+				f.ConfigSecrets = append(f.ConfigSecrets, s) // the image config, not a file
+			}
+		}
+	}
+	return f, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
