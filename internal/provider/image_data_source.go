@@ -13,7 +13,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 )
 
 type imageDataSource struct {
@@ -23,26 +25,35 @@ type imageDataSource struct {
 func newImageDataSource() datasource.DataSource { return &imageDataSource{} }
 
 type imageModel struct {
-	Ref            types.String    `tfsdk:"ref"`
-	Platform       types.String    `tfsdk:"platform"`
-	Digest         types.String    `tfsdk:"digest"`
-	Pinned         types.String    `tfsdk:"pinned"`
-	MediaType      types.String    `tfsdk:"media_type"`
-	Platforms      []platformModel `tfsdk:"platforms"`
-	PlatformDigest types.String    `tfsdk:"platform_digest"`
-	TagDigest      types.String    `tfsdk:"tag_digest"`
-	OS             types.String    `tfsdk:"os"`
-	Architecture   types.String    `tfsdk:"architecture"`
-	User           types.String    `tfsdk:"user"`
-	Labels         types.Map       `tfsdk:"labels"`
-	ExposedPorts   types.List      `tfsdk:"exposed_ports"`
-	EnvNames       types.List      `tfsdk:"env_names"`
-	Entrypoint     types.List      `tfsdk:"entrypoint"`
-	Cmd            types.List      `tfsdk:"cmd"`
-	Created        types.String    `tfsdk:"created"`
-	Layers         types.Int64     `tfsdk:"layers"`
-	Size           types.Int64     `tfsdk:"size"`
-	Annotations    types.Map       `tfsdk:"annotations"`
+	Ref            types.String     `tfsdk:"ref"`
+	Platform       types.String     `tfsdk:"platform"`
+	Digest         types.String     `tfsdk:"digest"`
+	Pinned         types.String     `tfsdk:"pinned"`
+	MediaType      types.String     `tfsdk:"media_type"`
+	Platforms      []platformModel  `tfsdk:"platforms"`
+	PlatformDigest types.String     `tfsdk:"platform_digest"`
+	TagDigest      types.String     `tfsdk:"tag_digest"`
+	OS             types.String     `tfsdk:"os"`
+	Architecture   types.String     `tfsdk:"architecture"`
+	User           types.String     `tfsdk:"user"`
+	Labels         types.Map        `tfsdk:"labels"`
+	ExposedPorts   types.List       `tfsdk:"exposed_ports"`
+	EnvNames       types.List       `tfsdk:"env_names"`
+	Entrypoint     types.List       `tfsdk:"entrypoint"`
+	Cmd            types.List       `tfsdk:"cmd"`
+	Created        types.String     `tfsdk:"created"`
+	Layers         types.Int64      `tfsdk:"layers"`
+	Size           types.Int64      `tfsdk:"size"`
+	Annotations    types.Map        `tfsdk:"annotations"`
+	Rules          *imageRulesModel `tfsdk:"rules"`
+	Passed         types.Bool       `tfsdk:"passed"`
+	Violations     types.List       `tfsdk:"violations"`
+}
+
+// imageRulesModel is the `rules` block: the policy's rules on one image.
+type imageRulesModel struct {
+	rulesModel
+	Enforcement types.String `tfsdk:"enforcement"`
 }
 
 type platformModel struct {
@@ -108,7 +119,23 @@ func (d *imageDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 				Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "Annotations of the image manifest, on top of those of the index that `ref` names (the manifest's win).",
 			},
+			"passed": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the image passes the `rules` (true without a `rules` block)."},
+			"violations": schema.ListAttribute{Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "The `rules` the image violates, one sentence each, sorted."},
 		},
+		Blocks: map[string]schema.Block{
+			"rules": imageRulesBlock(),
+		},
+	}
+}
+
+func imageRulesBlock() schema.SingleNestedBlock {
+	attrs := ruleAttributes()
+	attrs["enforcement"] = schema.StringAttribute{Optional: true, MarkdownDescription: "`error` (default): a violation fails the plan. `warn`: warnings only."}
+	return schema.SingleNestedBlock{
+		MarkdownDescription: "Hardening rules for this image, as in `imageguard_policy` (so a module can start small). `forbidden_packages` and `secrets_in_config` scan the image.",
+		Attributes:          attrs,
+		Blocks:              map[string]schema.Block{"exception": exceptionBlock()},
 	}
 }
 
@@ -200,7 +227,71 @@ func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	}
 	m.Annotations = stringMap(ctx, annotations, &resp.Diagnostics)
 
+	m.Passed = types.BoolValue(true)
+	var lines []string
+	if m.Rules != nil {
+		lines = d.judgeRules(ctx, &m, resolved, img, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		m.Passed = types.BoolValue(len(lines) == 0)
+	}
+	m.Violations = stringList(ctx, lines, &resp.Diagnostics)
+
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// judgeRules applies the `rules` block to the described image.
+func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolved *registry.Resolved, img *registry.Image, diags *diag.Diagnostics) []string {
+	at := func(n string) path.Path { return path.Root("rules").AtName(n) }
+	rules, ds := readRules(ctx, &m.Rules.rulesModel, at)
+	diags.Append(ds...)
+	enforcement := firstNonEmpty(m.Rules.Enforcement.ValueString(), "error")
+	if enforcement != "error" && enforcement != "warn" {
+		diags.AddAttributeError(at("enforcement"), "Invalid enforcement", fmt.Sprintf("`enforcement` must be \"error\" or \"warn\", got %q.", enforcement))
+	}
+	if diags.HasError() {
+		return nil
+	}
+	pm := registry.PlatformManifest{Platform: img.Platform, Digest: img.Digest}
+	var res *scan.Result
+	if rulesNeedScan(rules) {
+		rep, _, err := d.data.Scanner.Scan(ctx, scan.Target{Resolved: resolved, Platform: pm}, scan.Options{})
+		if err != nil {
+			diags.AddAttributeError(path.Root("ref"), "Scan failed", fmt.Sprintf("%s (%s) could not be scanned for the rules, so it cannot pass: %v", m.Ref.ValueString(), img.Digest, err))
+			return nil
+		}
+		res, err = scan.Summarize(ctx, rep, pm.Platform, pm.Digest.String(), nil)
+		if err != nil {
+			diags.AddError("Scan failed", err.Error())
+			return nil
+		}
+	}
+	facts, err := imageFacts(ctx, d.data, "", resolved, pm, rules, res)
+	if err != nil {
+		diags.AddAttributeError(path.Root("ref"), registry.KindOf(err).Summary(), fmt.Sprintf("%s (%s) could not be judged, so it cannot pass: %v", m.Ref.ValueString(), img.Digest, err))
+		return nil
+	}
+	viols, _, warnings := policy.EvaluateRules(facts, rules, time.Now())
+	for _, w := range warnings {
+		diags.AddAttributeWarning(path.Root("rules"), "Rule warning", w)
+	}
+	var lines []string
+	for _, v := range viols {
+		lines = append(lines, violationLine(v))
+	}
+	sort.Strings(lines)
+	if len(lines) > 0 {
+		summary := fmt.Sprintf("Image violates %d rule(s)", len(lines))
+		detail := fmt.Sprintf("%s (%s) violates the rules:\n  - %s\n\nFix the image, or accept a violation with an `exception { rule = \"…\", reason = \"…\", expires = \"YYYY-MM-DD\" }` in the `rules` block.",
+			m.Ref.ValueString(), img.Digest, strings.Join(lines, "\n  - "))
+		if enforcement == "warn" {
+			diags.AddAttributeWarning(path.Root("rules"), summary+" (enforcement = warn)", detail)
+		} else {
+			diags.AddAttributeError(path.Root("ref"), summary, detail)
+		}
+	}
+	return lines
 }
 
 // resolveRef parses and resolves a reference, turning failures into

@@ -277,3 +277,49 @@ func wrapped(pattern string) *regexp.Regexp {
 func check(addr, attr string, v knownvalue.Check) statecheck.StateCheck {
 	return statecheck.ExpectKnownValue(addr, tfjsonpath.New(attr), v)
 }
+
+func TestAccImageDataSource_rules(t *testing.T) {
+	reg := acctest.NewRegistry(t)
+	reg.Push(t, "team/root:1", acctest.Image(acctest.Config{User: "root", ExposedPorts: []string{"22/tcp"}}, acctest.AlpineLayer("3.20.3")))
+	reg.Push(t, "team/ok:1", acctest.Image(acctest.Config{User: "1000:0", Labels: map[string]string{"version": "v12"}}, acctest.AlpineLayer("3.20.3")))
+	cfg := func(ref, extra string) string {
+		return fmt.Sprintf(`
+data "imageguard_image" "x" {
+  ref = %q
+  rules {
+    require_non_root = true
+    forbidden_ports  = ["22"]
+    required_labels  = { version = "^v\\d+$" }
+%s
+  }
+}`, ref, extra)
+	}
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg(reg.Ref("team/ok:1"), ""),
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("data.imageguard_image.x", "passed", knownvalue.Bool(true)),
+					check("data.imageguard_image.x", "violations", knownvalue.ListSizeExact(0)),
+				},
+			},
+			{
+				Config: cfg(reg.Ref("team/root:1"), `    enforcement = "warn"`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("data.imageguard_image.x", "passed", knownvalue.Bool(false)),
+					check("data.imageguard_image.x", "violations", knownvalue.ListSizeExact(3)),
+				},
+			},
+		},
+	})
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{{
+			Config:      cfg(reg.Ref("team/root:1"), ""),
+			ExpectError: wrapped(`(?s)Image violates 3 rule\(s\).*forbidden_ports: exposes port 22/tcp.*require_non_root: runs as root`),
+		}},
+	})
+}
