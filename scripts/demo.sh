@@ -20,7 +20,8 @@ go build -o "$work/bin/terraform-provider-imageguard" .
 go build -o "$work/demoregistry" ./internal/demoregistry
 
 echo "==> starting the demo registry on loopback"
-"$work/demoregistry" -addr-file "$work/addr" >"$work/registry.log" 2>&1 &
+mkdir -p "$work/trust"
+"$work/demoregistry" -addr-file "$work/addr" -trust-dir "$work/trust" >"$work/registry.log" 2>&1 &
 registry_pid=$!
 for _ in $(seq 1 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
 [ -s "$work/addr" ] || { cat "$work/registry.log"; echo "demo registry did not start"; exit 1; }
@@ -41,12 +42,12 @@ export DOCKER_CONFIG="$work/docker" # no credentials needed for the demo registr
 cp -r examples/demo "$work/demo"
 quiet() { grep -v -e "^ *$" -e "^configuration:$" -e "The following provider" -e "dev_overrides" -e "development overrides" -e "imageguard/imageguard in" -e "may therefore not match" -e "applying changes may" -e "releases\.$" -e "^╷" -e "^╵" -e "^│ *$" -e "^│ *Warning: Provider development" || true; }
 
-echo "==> $TF plan (examples/demo): pin two images, scan one patched image"
-"$TF" -chdir="$work/demo" plan -input=false -no-color -var "registry=$addr" -var "cache_dir=$work/cache" 2>&1 | quiet
+echo "==> $TF plan (examples/demo): pin two images; scan, verify and police the patched one"
+"$TF" -chdir="$work/demo" plan -input=false -no-color -var "registry=$addr" -var "cache_dir=$work/cache" -var "trust_dir=$work/trust" 2>&1 | quiet
 
 echo
-echo "==> $TF plan with a vulnerable image: the plan fails before anything is provisioned"
-if "$TF" -chdir="$work/demo" plan -input=false -no-color -var "registry=$addr" -var "cache_dir=$work/cache" -var include_failing=true >"$work/failing.log" 2>&1; then
+echo "==> $TF plan with a vulnerable, unsigned image: the plan fails before anything is provisioned"
+if "$TF" -chdir="$work/demo" plan -input=false -no-color -var "registry=$addr" -var "cache_dir=$work/cache" -var "trust_dir=$work/trust" -var include_failing=true >"$work/failing.log" 2>&1; then
   cat "$work/failing.log"; echo "expected the plan to fail"; exit 1
 fi
 quiet <"$work/failing.log"

@@ -18,6 +18,11 @@ variable "cache_dir" {
   description = "Where the provider keeps the database and its caches."
 }
 
+variable "trust_dir" {
+  type        = string
+  description = "Directory with the demo signing key (cosign.pub) and Sigstore trusted root."
+}
+
 variable "include_failing" {
   type        = bool
   default     = false
@@ -49,11 +54,50 @@ data "imageguard_scan" "payments" {
   severity_threshold = "HIGH"
 }
 
+# The patched image is signed (a cosign v3 bundle): the signature gate passes.
+data "imageguard_verify" "payments" {
+  image             = "${var.registry}/demo/payments:2.0"
+  trusted_root_json = file("${var.trust_dir}/trusted_root.json")
+  authority {
+    name = "release"
+    key {
+      public_key_pem = file("${var.trust_dir}/cosign.pub")
+    }
+  }
+}
+
+# One policy over several images; each unique digest is judged once.
+data "imageguard_policy" "platform" {
+  images = {
+    api      = "${var.registry}/demo/api:1.0"
+    payments = "${var.registry}/demo/payments:2.0"
+  }
+  trusted_registries = ["${var.registry}/demo"]
+  require_non_root   = true
+  forbidden_ports    = ["22"]
+  scan {
+    severity_threshold = "HIGH"
+  }
+}
+
 # An image with a HIGH musl vulnerability and a vulnerable lodash: the plan
 # fails with the findings, before anything is provisioned.
 data "imageguard_scan" "legacy" {
   count = var.include_failing ? 1 : 0
   image = "${var.registry}/demo/legacy:0.9"
+}
+
+# ... and it is not signed: the signature gate fails too, saying where it looked.
+data "imageguard_verify" "legacy" {
+  count             = var.include_failing ? 1 : 0
+  image             = "${var.registry}/demo/legacy:0.9"
+  trusted_root_json = file("${var.trust_dir}/trusted_root.json")
+  authority {
+    name = "release"
+    key {
+      public_key_pem = file("${var.trust_dir}/cosign.pub")
+    }
+  }
 }
 
 output "api_pinned" {
@@ -70,6 +114,14 @@ output "web_platforms" {
 
 output "payments_pinned" {
   value = data.imageguard_scan.payments.pinned
+}
+
+output "payments_signed_by" {
+  value = [for s in data.imageguard_verify.payments.signatures : "${s.authority} (${s.format}, ${s.location})"]
+}
+
+output "policy_pinned" {
+  value = data.imageguard_policy.platform.pinned
 }
 
 output "payments_findings" {

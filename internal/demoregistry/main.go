@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 
 func main() {
 	addrFile := flag.String("addr-file", "", "write host:port here once the images are pushed")
+	trustDir := flag.String("trust-dir", "", "write the demo signing public key (cosign.pub) and Sigstore trusted root (trusted_root.json) here")
 	flag.Parse()
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -37,7 +39,7 @@ func main() {
 	host := ln.Addr().String()
 
 	api := acctest.Image(acctest.Config{User: "10001", Labels: map[string]string{"org.opencontainers.image.source": "https://example.com/demo/api"}, ExposedPorts: []string{"8080/tcp"}},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}))
+		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
 	push(host+"/demo/api:1.0", func(ref name.Reference) error { return remote.Write(ref, api) })
 
 	amd := acctest.Image(acctest.Config{User: "10001"}, acctest.DebianLayer("12", acctest.Package{Name: "libc6", Version: "2.36-9+deb12u4", Source: "glibc"}))
@@ -57,6 +59,25 @@ func main() {
 	legacy := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}, acctest.Package{Name: "busybox", Version: "1.36.1-r29"}),
 		acctest.NpmLayer("srv/app", acctest.Package{Name: "lodash", Version: "4.17.20"}))
 	push(host+"/demo/legacy:0.9", func(ref name.Reference) error { return remote.Write(ref, legacy) })
+
+	// Sign the patched image as `cosign sign` v3 does (a Sigstore bundle
+	// attached as an OCI referrer, logged in an in-memory transparency log);
+	// the legacy image stays unsigned.
+	key := acctest.NewKeyPair(tb)
+	sigstore := acctest.NewSigstore(tb)
+	payments, err := patched.Digest()
+	if err != nil {
+		log.Fatal(err)
+	}
+	reg.SignBundle(tb, "demo/payments", payments, acctest.Signer{Key: key, Sigstore: sigstore, TLog: true})
+	if *trustDir != "" {
+		if err := os.WriteFile(filepath.Join(*trustDir, "cosign.pub"), []byte(key.PublicKeyPEM), 0o600); err != nil {
+			log.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(*trustDir, "trusted_root.json"), []byte(sigstore.TrustedRootJSON(tb)), 0o600); err != nil {
+			log.Fatal(err)
+		}
+	}
 
 	if *addrFile != "" {
 		if err := os.WriteFile(*addrFile, []byte(host), 0o600); err != nil {

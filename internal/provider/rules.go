@@ -81,12 +81,36 @@ func exceptionBlock() schema.ListNestedBlock {
 	}
 }
 
+// stringsOf reads a list of strings; elements not known yet (during
+// validation) are left out, and checked again at read.
 func stringsOf(ctx context.Context, l types.List, diags *diag.Diagnostics) []string {
 	if l.IsNull() || l.IsUnknown() {
 		return nil
 	}
+	var vals []types.String
+	diags.Append(l.ElementsAs(ctx, &vals, false)...)
 	var out []string
-	diags.Append(l.ElementsAs(ctx, &out, false)...)
+	for _, v := range vals {
+		if !v.IsUnknown() && !v.IsNull() {
+			out = append(out, v.ValueString())
+		}
+	}
+	return out
+}
+
+// stringMapOf reads a map of strings, leaving out unknown values.
+func stringMapOf(ctx context.Context, m types.Map, diags *diag.Diagnostics) map[string]string {
+	if m.IsNull() || m.IsUnknown() {
+		return nil
+	}
+	var vals map[string]types.String
+	diags.Append(m.ElementsAs(ctx, &vals, false)...)
+	out := map[string]string{}
+	for k, v := range vals {
+		if !v.IsUnknown() && !v.IsNull() {
+			out[k] = v.ValueString()
+		}
+	}
 	return out
 }
 
@@ -99,10 +123,7 @@ func readRules(ctx context.Context, m *rulesModel, at func(string) path.Path) (p
 	}
 	r.TrustedRegistries = stringsOf(ctx, m.TrustedRegistries, &diags)
 	r.RequireNonRoot = m.RequireNonRoot.ValueBool()
-	if !m.RequiredLabels.IsNull() && !m.RequiredLabels.IsUnknown() {
-		r.RequiredLabels = map[string]string{}
-		diags.Append(m.RequiredLabels.ElementsAs(ctx, &r.RequiredLabels, false)...)
-	}
+	r.RequiredLabels = stringMapOf(ctx, m.RequiredLabels, &diags)
 	r.ForbiddenPorts = stringsOf(ctx, m.ForbiddenPorts, &diags)
 	r.AllowedPorts = stringsOf(ctx, m.AllowedPorts, &diags)
 	r.ForbiddenPackages = stringsOf(ctx, m.ForbiddenPackages, &diags)

@@ -223,9 +223,7 @@ func (m *scanModel) rules() *scanRulesModel {
 func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesModel, at func(string) path.Path) (scanSettings, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	var s scanSettings
-	if !platforms.IsNull() && !platforms.IsUnknown() {
-		diags.Append(platforms.ElementsAs(ctx, &s.Platforms, false)...)
-	}
+	s.Platforms = stringsOf(ctx, platforms, &diags)
 	for i, p := range s.Platforms {
 		if _, err := registry.ParsePlatform(p); err != nil {
 			diags.AddAttributeError(at("platforms").AtListIndex(i), "Invalid platform", err.Error())
@@ -240,9 +238,7 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 		s.Rules.Threshold = sev
 	}
 	s.Rules.IgnoreUnfixed = m.IgnoreUnfixed.ValueBool()
-	if !m.Scanners.IsNull() && !m.Scanners.IsUnknown() {
-		diags.Append(m.Scanners.ElementsAs(ctx, &s.Options.Scanners, false)...)
-	}
+	s.Options.Scanners = stringsOf(ctx, m.Scanners, &diags)
 	for i, v := range s.Options.Scanners {
 		if v != scan.ScannerVuln && v != scan.ScannerSecret {
 			diags.AddAttributeError(at("scanners").AtListIndex(i), "Invalid scanner", fmt.Sprintf("%q is not a scanner: use \"vuln\" and/or \"secret\".", v))
@@ -251,9 +247,7 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 	if !m.Scanners.IsNull() && !m.Scanners.IsUnknown() && len(s.Options.Scanners) == 0 {
 		diags.AddAttributeError(at("scanners"), "No scanner", "`scanners` is empty: nothing would be scanned. Give \"vuln\" and/or \"secret\", or remove it for both.")
 	}
-	if !m.PkgTypes.IsNull() && !m.PkgTypes.IsUnknown() {
-		diags.Append(m.PkgTypes.ElementsAs(ctx, &s.Options.PkgTypes, false)...)
-	}
+	s.Options.PkgTypes = stringsOf(ctx, m.PkgTypes, &diags)
 	for i, v := range s.Options.PkgTypes {
 		if v != scan.PkgTypeOS && v != scan.PkgTypeLib {
 			diags.AddAttributeError(at("pkg_types").AtListIndex(i), "Invalid package type", fmt.Sprintf("%q is not a package type: use \"os\" and/or \"library\".", v))
@@ -282,14 +276,10 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 			}
 			rule.Expires = t
 		}
-		if !ig.Packages.IsNull() && !ig.Packages.IsUnknown() {
-			diags.Append(ig.Packages.ElementsAs(ctx, &rule.Packages, false)...)
-		}
+		rule.Packages = stringsOf(ctx, ig.Packages, &diags)
 		s.Rules.Ignores = append(s.Rules.Ignores, rule)
 	}
-	if !m.VEX.IsNull() && !m.VEX.IsUnknown() {
-		diags.Append(m.VEX.ElementsAs(ctx, &s.VEX, false)...)
-	}
+	s.VEX = stringsOf(ctx, m.VEX, &diags)
 	s.Enforcement = m.Enforcement.ValueString()
 	if s.Enforcement == "" {
 		s.Enforcement = "error"

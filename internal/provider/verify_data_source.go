@@ -192,9 +192,7 @@ type verifySettings struct {
 func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) path.Path) (verifySettings, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	var s verifySettings
-	if !m.Platforms.IsNull() && !m.Platforms.IsUnknown() {
-		diags.Append(m.Platforms.ElementsAs(ctx, &s.Platforms, false)...)
-	}
+	s.Platforms = stringsOf(ctx, m.Platforms, &diags)
 	switch m.Require.ValueString() {
 	case "", "all":
 		s.Rules.RequireAll = true
