@@ -212,47 +212,11 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	defer cancel()
 	now := d.now().UTC()
 
-	names := make([]string, 0, len(images))
-	for n := range images {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-
-	// Resolve every name, then judge each unique digest once.
-	resolved := map[string]*registry.Resolved{}
-	for _, n := range names {
-		r, ds := resolveRef(ctx, d.data.Registry, images[n], path.Root("images").AtMapKey(n))
-		resp.Diagnostics.Append(ds...)
-		if r != nil {
-			resolved[n] = r
-		}
-	}
+	names, resolved, verdicts, diags := d.evaluate(ctx, images, s, now)
+	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	verdicts := map[string]*imageVerdict{}
-	var order []string
-	for _, n := range names {
-		key := resolved[n].Pinned()
-		if _, ok := verdicts[key]; !ok {
-			verdicts[key] = &imageVerdict{resolved: resolved[n]}
-			order = append(order, key)
-		}
-	}
-	sem := make(chan struct{}, s.Concurrency)
-	var wg sync.WaitGroup
-	for _, key := range order {
-		v := verdicts[key]
-		name := firstNameFor(names, resolved, key)
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			d.judge(ctx, name, v, s, now)
-		}()
-	}
-	wg.Wait()
 
 	m.Results = map[string]resultItem{}
 	pinned := map[string]attr.Value{}
@@ -325,6 +289,53 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	m.ReportJSON = types.StringValue(string(js))
 	m.ReportSARIF = types.StringValue(string(sarif))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// evaluate resolves every name and judges each unique digest once, at most
+// s.Concurrency at a time.
+func (d *policyDataSource) evaluate(ctx context.Context, images map[string]string, s policySettings, now time.Time) ([]string, map[string]*registry.Resolved, map[string]*imageVerdict, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	names := make([]string, 0, len(images))
+	for n := range images {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+
+	resolved := map[string]*registry.Resolved{}
+	for _, n := range names {
+		r, ds := resolveRef(ctx, d.data.Registry, images[n], path.Root("images").AtMapKey(n))
+		diags.Append(ds...)
+		if r != nil {
+			resolved[n] = r
+		}
+	}
+	if diags.HasError() {
+		return nil, nil, nil, diags
+	}
+	verdicts := map[string]*imageVerdict{}
+	var order []string
+	for _, n := range names {
+		key := resolved[n].Pinned()
+		if _, ok := verdicts[key]; !ok {
+			verdicts[key] = &imageVerdict{resolved: resolved[n]}
+			order = append(order, key)
+		}
+	}
+	sem := make(chan struct{}, s.Concurrency)
+	var wg sync.WaitGroup
+	for _, key := range order {
+		v := verdicts[key]
+		name := firstNameFor(names, resolved, key)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d.judge(ctx, name, v, s, now)
+		}()
+	}
+	wg.Wait()
+	return names, resolved, verdicts, diags
 }
 
 func nonNil(s []string) []string {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -91,6 +92,8 @@ type providerData struct {
 	// trusted root and registry connections for the whole plan.
 	verifiersMu sync.Mutex
 	verifiers   map[string]*verify.Verifier
+	// verifications counts signature-gate evaluations (benchmarks).
+	verifications atomic.Int64
 }
 
 // verifier returns the process's Verifier for these trust settings.

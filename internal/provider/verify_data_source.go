@@ -408,6 +408,7 @@ func runVerifyGate(ctx context.Context, data *providerData, image string, s veri
 		diags.AddAttributeError(path.Root("trusted_root_json"), "Invalid trust material", err.Error())
 		return nil, diags
 	}
+	data.verifications.Add(1)
 	res, err := v.Verify(ctx, verify.Request{Repository: resolved.Ref.Repository, Digest: resolved.Digest, Authorities: s.Authorities, Attestations: s.Attestation})
 	if err != nil {
 		diags.AddAttributeError(at, "Verification failed", fmt.Sprintf("%s (%s) could not be verified, so it cannot pass: %v", image, resolved.Digest, err))
