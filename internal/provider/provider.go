@@ -13,6 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
+	"github.com/aquasecurity/trivy/pkg/javadb"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -149,7 +152,9 @@ func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 						"java_repositories": schema.ListAttribute{
 							Optional: true, ElementType: types.StringType,
 							MarkdownDescription: "OCI repositories of the Trivy Java DB (for JAR scanning), tried in order. Default: Trivy's own, " +
-								"`[\"mirror.gcr.io/aquasec/trivy-java-db:1\", \"ghcr.io/aquasecurity/trivy-java-db:1\"]`.",
+								"`[\"mirror.gcr.io/aquasec/trivy-java-db:1\", \"ghcr.io/aquasecurity/trivy-java-db:1\"]`. " +
+								"Downloaded by Trivy's JAR analyser into `cache_dir/java-db` only when an image holds a JAR; its credentials come from the docker config " +
+								"(the `registry` blocks do not apply to it). Without a reachable Java DB, an image with JARs is a scan error, never a pass.",
 						},
 						"cache_dir": schema.StringAttribute{
 							Optional: true,
@@ -367,7 +372,21 @@ func vulnDBOptions(ctx context.Context, blocks []vulnDBModel, client *registry.C
 		RemoteOptions: client.RemoteOptions(),
 		Insecure:      client.IsInsecure,
 	}
-	_ = javaRepos // the Java DB is fetched by Trivy's JAR analyser; see docs
+	// Trivy's JAR analyser fetches the Java DB itself, only when an image
+	// holds a JAR; it keeps its settings in a process-global updater.
+	if len(javaRepos) == 0 {
+		javaRepos = vulndb.DefaultJavaRepositories
+	}
+	var javaRefs []name.Reference
+	for i, r := range javaRepos {
+		ref, err := name.ParseReference(r, name.WeakValidation)
+		if err != nil {
+			diags.AddAttributeError(at.AtName("java_repositories").AtListIndex(i), "Invalid Java DB repository", fmt.Sprintf("%q is not a repository reference: %v.", r, err))
+			continue
+		}
+		javaRefs = append(javaRefs, ref)
+	}
+	javadb.Init(cacheDir, javaRefs, m.SkipUpdate.ValueBool(), true, ftypes.RegistryOptions{})
 	return opts, maxAge, cacheDir, diags
 }
 
