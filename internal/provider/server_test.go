@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -242,5 +243,59 @@ data "imageguard_scan" "x" {
 	}
 	if secondBlobs != 1 {
 		t.Fatalf("the second worker fetched %d blobs; want 1 (the config): the server already knows every layer", secondBlobs)
+	}
+}
+
+// The token reaches neither the TRACE log nor state nor a message.
+func TestAccScanServer_tokenNeverLeaks(t *testing.T) {
+	f := newScanFixture(t)
+	srv := startTrivyServer(t, f.cacheDir, 2*time.Hour)
+	logPath := filepath.Join(t.TempDir(), "tf.log")
+	t.Setenv("TF_LOG", "TRACE")
+	t.Setenv("TF_LOG_PATH", logPath)
+	// The token comes in as a sensitive variable, as users give it; the
+	// configuration text itself holds none.
+	cfg := func(token string) string {
+		t.Setenv("TF_VAR_server_token", token)
+		return strings.Replace(serverProvider(srv.URL, "TOKEN", t.TempDir(), ""), `"TOKEN"`, "var.server_token", 1) + fmt.Sprintf(`
+variable "server_token" {
+  type      = string
+  sensitive = true
+}
+data "imageguard_scan" "x" {
+  provider = imageguard.server
+  image    = %q
+}`, f.reg.Ref("alpine/fixed:1"))
+	}
+	const wrong = "wrong-token-9c2e7"
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg(serverToken),
+				Check: func(s *terraform.State) error {
+					return assertNotInState(s, serverToken)
+				},
+			},
+		},
+	})
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps:                    []resource.TestStep{{Config: cfg(wrong), ExpectError: wrapped(`(?s)rejected the token`)}},
+	})
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{serverToken, wrong} {
+		if i := strings.Index(string(b), tok); i >= 0 {
+			lo := max(0, i-300)
+			t.Fatalf("a scanner_server token appears in the TRACE log: ...%s...", string(b)[lo:min(len(b), i+100)])
+		}
+	}
+	if !strings.Contains(string(b), "imageguard") {
+		t.Fatal("the TRACE log was not captured")
 	}
 }

@@ -132,6 +132,9 @@ func ArtifactOption(opts Options) artifact.Option {
 		NoProgress:        true,
 		// Never ask Maven Central about JARs: plans must not depend on it.
 		Offline: true,
+		// Trivy's CLI default: part of the layer cache key, so the provider
+		// and `trivy image --server` share a server's layer cache.
+		DetectionPriority: ftypes.PriorityPrecise,
 	}
 }
 

@@ -34,7 +34,7 @@ import (
 const TrivyVersion = "0.74.0"
 
 // cacheSchema versions the on-disk report cache format.
-const cacheSchema = 1
+const cacheSchema = 2
 
 // Scanner kinds, as Trivy names them.
 const (

@@ -1,0 +1,533 @@
+// Command serverparity checks that a plan against a `trivy server` reports
+// the same findings as `trivy image --server` for the same image: the
+// provider's server mode (scanner_server) and Trivy's own client, against
+// the same server build (bench/bin/trivy, Trivy v0.74.0 built from the Go
+// module proxy's source) and the same database.
+//
+// It starts the test harness's in-process registry on 127.0.0.1 with the
+// fixture database and the fixture images of bench/scanvstrivy (the images
+// of internal/provider's scan tests plus the benchmark image), and two
+// `trivy server --skip-db-update` processes with the same database copy,
+// each behind a counting proxy: one for the trivy CLI, one for the provider,
+// so that neither reuses layer analyses the other uploaded (-shared-server
+// uses one server for both, provider first).
+//
+//   - trivy: `trivy image --server URL --token T --scanners vuln,secret
+//     --format json --image-src remote` per image (and per platform of the
+//     multi-platform index, with --platform);
+//   - provider: examples/e2e-fleet with every image and scanner_server
+//     { url, token }, no database repository, an empty cache_dir: the real
+//     terraform runs `plan -out`, `apply` of that plan, `output -json`.
+//
+// Compared per image and platform: the vulnerability ids, the (id, package,
+// installed version) triples and the secret rule ids. Exit 1 on a
+// difference, 2 on an error.
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imageguard/terraform-provider-imageguard/bench/internal/benchkit"
+	"github.com/imageguard/terraform-provider-imageguard/internal/acctest"
+)
+
+const (
+	dbRepoTag  = "aquasecurity/trivy-db:2"
+	token      = "parity-token-7a3e"
+	fakeAWSKey = "AKIA2E0A8F3B244C9986" // not a real key (as in the scan tests)
+)
+
+type image struct {
+	repoTag   string
+	platforms []string // for an index: trivy gets --platform for each
+}
+
+// pushFixtures is bench/scanvstrivy's: the images of internal/provider's
+// scan tests and the benchmark image.
+func pushFixtures(tb *benchkit.TB, reg *acctest.Registry, bulkBytes int) []image {
+	reg.Push(tb, "alpine/vulnerable:1", acctest.Image(acctest.Config{User: "1000"},
+		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}, acctest.Package{Name: "busybox", Version: "1.36.1-r29"})))
+	reg.Push(tb, "alpine/fixed:1", acctest.Image(acctest.Config{User: "1000"},
+		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}, acctest.Package{Name: "busybox", Version: "1.36.1-r30"})))
+	reg.Push(tb, "debian/app:1", acctest.Image(acctest.Config{},
+		acctest.DebianLayer("12", acctest.Package{Name: "libc6", Version: "2.36-9+deb12u4", Source: "glibc"}, acctest.Package{Name: "zlib1g", Version: "1:1.2.13.dfsg-1", Source: "zlib"})))
+	reg.Push(tb, "node/app:1", acctest.Image(acctest.Config{},
+		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}),
+		acctest.NpmLayer("app", acctest.Package{Name: "lodash", Version: "4.17.20"}, acctest.Package{Name: "express", Version: "4.21.2"})))
+	reg.Push(tb, "secret/app:1", acctest.Image(acctest.Config{Env: []string{"AWS_ACCESS_KEY_ID=" + fakeAWSKey}},
+		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}),
+		acctest.Layer(acctest.File{Path: "app/"}, acctest.File{Path: "app/config.env", Content: "region=eu-west-1\naws_access_key_id=" + fakeAWSKey + "\n"})))
+	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
+	arm := acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}))
+	reg.PushIndex(tb, "multi/app:1", acctest.Index(amd, arm))
+	reg.Push(tb, "distroless/app:1", acctest.Image(acctest.Config{}, acctest.Layer(acctest.File{Path: "app/"}, acctest.File{Path: "app/server", Content: "binary"})))
+	reg.Push(tb, "bench/app:1", benchImage(bulkBytes))
+	return []image{
+		{repoTag: "alpine/vulnerable:1"},
+		{repoTag: "alpine/fixed:1"},
+		{repoTag: "debian/app:1"},
+		{repoTag: "node/app:1"},
+		{repoTag: "secret/app:1"},
+		{repoTag: "multi/app:1", platforms: []string{"linux/amd64", "linux/arm64"}},
+		{repoTag: "distroless/app:1"},
+		{repoTag: "bench/app:1"},
+	}
+}
+
+// benchImage and bulkLayer are those of bench/scanvstrivy (and
+// internal/scan/bench_test.go).
+func benchImage(bulkBytes int) v1.Image {
+	return acctest.Image(acctest.Config{User: "1000"},
+		acctest.AlpineLayer("3.20.3",
+			acctest.Package{Name: "musl", Version: "1.2.5-r0"},
+			acctest.Package{Name: "busybox", Version: "1.36.1-r29"},
+			acctest.Package{Name: "libcrypto3", Version: "3.3.3-r0", Source: "openssl"},
+			acctest.Package{Name: "libssl3", Version: "3.3.3-r0", Source: "openssl"},
+			acctest.Package{Name: "zlib", Version: "1.3.1-r1"}),
+		acctest.NpmLayer("app",
+			acctest.Package{Name: "lodash", Version: "4.17.20"},
+			acctest.Package{Name: "minimist", Version: "1.2.5"},
+			acctest.Package{Name: "express", Version: "4.21.2"}),
+		bulkLayer(42, bulkBytes))
+}
+
+func bulkLayer(seed uint64, n int) v1.Layer {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	files := []acctest.File{{Path: "opt/"}, {Path: "opt/data/"}}
+	const chunk = 1 << 20
+	for i := 0; n > 0; i++ {
+		size := min(n, chunk)
+		n -= size
+		if i%2 == 0 {
+			b := make([]byte, size)
+			for j := range b {
+				b[j] = byte(rng.Uint32())
+			}
+			files = append(files, acctest.File{Path: fmt.Sprintf("opt/data/blob-%d.bin", i), Content: string(b)})
+			continue
+		}
+		var sb strings.Builder
+		raw := make([]byte, 32)
+		for sb.Len() < size {
+			for j := range raw {
+				raw[j] = byte(rng.Uint32())
+			}
+			sb.WriteString(hex.EncodeToString(raw))
+			sb.WriteByte('\n')
+		}
+		files = append(files, acctest.File{Path: fmt.Sprintf("opt/data/text-%d.txt", i), Content: sb.String()[:size]})
+	}
+	return acctest.Layer(files...)
+}
+
+// ---------------------------------------------------------------- trivy
+
+type trivyReport struct {
+	ArtifactName string
+	Results      []struct {
+		Target          string
+		Vulnerabilities []struct {
+			VulnerabilityID  string
+			PkgName          string
+			InstalledVersion string
+		}
+		Secrets []struct {
+			RuleID string
+		}
+	}
+}
+
+// findings are the compared sets for one platform image.
+type findings struct {
+	ids     map[string]bool // vulnerability id
+	triples map[string]bool // id | package | installed
+	secrets map[string]bool // rule id (× occurrences)
+}
+
+func newFindings() *findings {
+	return &findings{ids: map[string]bool{}, triples: map[string]bool{}, secrets: map[string]bool{}}
+}
+
+func fromTrivy(r *trivyReport) *findings {
+	f := newFindings()
+	n := map[string]int{}
+	for _, res := range r.Results {
+		for _, v := range res.Vulnerabilities {
+			f.ids[v.VulnerabilityID] = true
+			f.triples[v.VulnerabilityID+" | "+v.PkgName+" | "+v.InstalledVersion] = true
+		}
+		for _, s := range res.Secrets {
+			n[s.RuleID]++
+			f.secrets[fmt.Sprintf("%s #%d", s.RuleID, n[s.RuleID])] = true
+		}
+	}
+	return f
+}
+
+// fromProvider picks one platform's findings from the outputs of
+// examples/e2e-fleet ("platform|id|package|installed" and
+// "platform|rule|target"); platform "" means all.
+func fromProvider(o *benchkit.Outputs, key, platform string) *findings {
+	f := newFindings()
+	for _, s := range o.Findings[key] {
+		p := strings.SplitN(s, "|", 4)
+		if len(p) != 4 || (platform != "" && p[0] != platform) {
+			continue
+		}
+		f.ids[p[1]] = true
+		f.triples[p[1]+" | "+p[2]+" | "+p[3]] = true
+	}
+	n := map[string]int{}
+	for _, s := range o.Secrets[key] {
+		p := strings.SplitN(s, "|", 3)
+		if len(p) != 3 || (platform != "" && p[0] != platform) {
+			continue
+		}
+		n[p[1]]++
+		f.secrets[fmt.Sprintf("%s #%d", p[1], n[p[1]])] = true
+	}
+	return f
+}
+
+func platformsOf(o *benchkit.Outputs, key string) []string {
+	seen := map[string]bool{}
+	for _, p := range o.Platforms[key] {
+		seen[p] = true
+	}
+	for _, list := range [][]string{o.Findings[key], o.Secrets[key]} {
+		for _, s := range list {
+			seen[strings.SplitN(s, "|", 2)[0]] = true
+		}
+	}
+	var out []string
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func diff(a, b map[string]bool) (onlyA, onlyB []string) {
+	for k := range a {
+		if !b[k] {
+			onlyA = append(onlyA, k)
+		}
+	}
+	for k := range b {
+		if !a[k] {
+			onlyB = append(onlyB, k)
+		}
+	}
+	sort.Strings(onlyA)
+	sort.Strings(onlyB)
+	return
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func list(m map[string]bool) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	return strings.Join(keys(m), ",")
+}
+
+// ---------------------------------------------------------------- main
+
+func main() {
+	trivyBin := flag.String("trivy", "bench/bin/trivy", "the trivy CLI (server and client)")
+	pluginDir := flag.String("plugin-dir", "bench/bin/provider", "directory holding the built terraform-provider-imageguard")
+	tfBin := flag.String("terraform", "", "terraform binary (default: $TF_ACC_TERRAFORM_PATH or terraform on PATH)")
+	bulkMiB := flag.Int("bulk-mib", 4, "MiB of data in the benchmark image's bulk layer")
+	shared := flag.Bool("shared-server", false, "one trivy server for both (the provider scans first, the CLI then reuses its layer analyses)")
+	workDir := flag.String("work", "", "working directory (default: a new temporary directory, removed at the end)")
+	keep := flag.Bool("keep", false, "keep the working directory")
+	flag.Parse()
+	os.Exit(run(*trivyBin, *pluginDir, *tfBin, *bulkMiB, *shared, *workDir, *keep))
+}
+
+func run(trivyBin, pluginDir, tfBin string, bulkMiB int, shared bool, workDir string, keep bool) int {
+	module, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	for _, p := range []*string{&trivyBin, &pluginDir} {
+		if *p, err = filepath.Abs(*p); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+	}
+	if _, err := os.Stat(filepath.Join(pluginDir, "terraform-provider-imageguard")); err != nil {
+		fmt.Fprintf(os.Stderr, "no provider binary in %s (bench/server_parity.sh builds it): %v\n", pluginDir, err)
+		return 2
+	}
+	if tfBin == "" {
+		tfBin = os.Getenv("TF_ACC_TERRAFORM_PATH")
+	}
+	if tfBin == "" {
+		if tfBin, err = exec.LookPath("terraform"); err != nil {
+			fmt.Fprintln(os.Stderr, "no terraform on PATH (or TF_ACC_TERRAFORM_PATH); this check never downloads it")
+			return 2
+		}
+	}
+	if workDir == "" {
+		if workDir, err = os.MkdirTemp("", "imageguard-serverparity-"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		if !keep {
+			defer os.RemoveAll(workDir)
+		}
+	} else if err := os.MkdirAll(workDir, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	tb := &benchkit.TB{Dir: workDir, Prog: "serverparity"}
+	defer tb.Close()
+
+	reg := acctest.NewRegistry(tb)
+	reg.PushTrivyDB(tb, dbRepoTag, acctest.TrivyDBArchive(tb, []string{acctest.FixtureAdvisories}, acctest.FreshDBMeta(time.Now())))
+	images := pushFixtures(tb, reg, bulkMiB<<20)
+	seed := benchkit.SeedDB(tb, reg.Ref(dbRepoTag), filepath.Join(workDir, "dbseed"))
+
+	startServer := func(name string) (string, *benchkit.Proc, *benchkit.Proxy) {
+		cache := filepath.Join(workDir, "server-"+name)
+		benchkit.CopyDB(tb, seed.Dir, cache)
+		url, p := benchkit.StartTrivyServer(tb, trivyBin, cache, token, filepath.Join(workDir, "server-"+name+".log"))
+		return url, p, benchkit.StartProxy(tb, name, url)
+	}
+	cliURL, cliProc, cliProxy := startServer("for-trivy-cli")
+	provURL, provProc, provProxy := cliURL, cliProc, cliProxy
+	if !shared {
+		provURL, provProc, provProxy = startServer("for-provider")
+	}
+	_ = provURL
+
+	ver, _ := exec.Command(trivyBin, "--version").Output()
+	tfVer, _ := exec.Command(tfBin, "version").Output()
+	fmt.Printf("trivy:     %s (%s): `trivy server --skip-db-update` and `trivy image --server`\n", trivyBin, strings.TrimSpace(firstLine(string(ver))))
+	fmt.Printf("provider:  %s/terraform-provider-imageguard (Trivy v0.74.0 client packages), via %s\n", pluginDir, firstLine(string(tfVer)))
+	fmt.Printf("registry:  %s (in-process); database %s, schema %d, updated %s\n", reg.Host, reg.Ref(dbRepoTag), seed.Metadata.Version, seed.Metadata.UpdatedAt.Format(time.RFC3339))
+	if shared {
+		fmt.Printf("servers:   one, %s, for both (the provider first)\n", cliURL)
+	} else {
+		fmt.Printf("servers:   %s for the trivy CLI, %s for the provider (same binary, same database copy, separate layer caches)\n", cliProxy.Host, provProxy.Host)
+	}
+
+	// The provider: plan -out, apply the plan, output -json.
+	tf := benchkit.NewTerraform(tb, tfBin, pluginDir, workDir)
+	ws := filepath.Join(workDir, "ws")
+	refs := map[string]string{}
+	for _, img := range images {
+		refs[img.repoTag] = reg.Ref(img.repoTag)
+	}
+	cacheDir := filepath.Join(workDir, "provider-cache")
+	benchkit.Workspace(tb, module, "e2e-fleet", ws, map[string]any{
+		"images":        refs,
+		"cache_dir":     cacheDir,
+		"scanner_url":   "http://" + provProxy.Host,
+		"scanner_token": token,
+	})
+	fmt.Println()
+	var outputs *benchkit.Outputs
+	for _, args := range [][]string{
+		{"plan", "-input=false", "-no-color", "-out=tfplan"},
+		{"apply", "-input=false", "-no-color", "tfplan"},
+		{"output", "-json", "-no-color"},
+	} {
+		r := tf.Run(ws, 10*time.Minute, nil, args...)
+		fmt.Printf("terraform %s: exit %d, %s\n", strings.Join(args, " "), r.Code, benchkit.Secs(r.Wall))
+		if !r.OK() {
+			fmt.Println(r.String())
+			return 2
+		}
+		if args[0] == "output" {
+			var raw map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(r.Stdout), &raw); err != nil {
+				fmt.Println("terraform output -json:", err)
+				return 2
+			}
+			if outputs, err = benchkit.ParseOutputs(raw); err != nil {
+				fmt.Println(err)
+				return 2
+			}
+		}
+	}
+	provScans, provPuts := countRPC(provProxy, "Scan"), countRPC(provProxy, "PutBlob")
+	fmt.Printf("the provider's trivy server answered %d Scan calls and %d PutBlob calls\n", provScans, provPuts)
+	if _, err := os.Stat(filepath.Join(cacheDir, "db", "trivy.db")); err == nil {
+		fmt.Println("ERROR: the provider has a local database in its cache_dir: server mode must not download one")
+		return 2
+	}
+
+	// trivy image --server, per image and platform.
+	cliCache := filepath.Join(workDir, "trivy-cli-cache")
+	type row struct {
+		image, platform string
+		trivy, ours     *findings
+	}
+	var rows []row
+	for _, img := range images {
+		platforms := img.platforms
+		if len(platforms) == 0 {
+			platforms = []string{""}
+		}
+		for _, p := range platforms {
+			out := filepath.Join(workDir, fmt.Sprintf("trivy-%d.json", time.Now().UnixNano()))
+			args := []string{"image", "--server", "http://" + cliProxy.Host, "--token", token,
+				"--scanners", "vuln,secret", "--format", "json", "--image-src", "remote",
+				"--cache-dir", cliCache, "--quiet", "--skip-version-check", "--disable-telemetry", "--output", out}
+			if p != "" {
+				args = append(args, "--platform", p)
+			}
+			args = append(args, reg.Ref(img.repoTag))
+			cmd := exec.Command(trivyBin, args...)
+			cmd.Env = append(os.Environ(), "TRIVY_NO_PROGRESS=true")
+			if b, err := cmd.CombinedOutput(); err != nil {
+				fmt.Printf("ERROR: trivy %s: %v\n%s\n", strings.Join(args, " "), err, b)
+				return 2
+			}
+			b, err := os.ReadFile(out)
+			tb.Must(err, "trivy output")
+			var rep trivyReport
+			tb.Must(json.Unmarshal(b, &rep), "trivy JSON")
+			ourPlatform := p
+			if p == "" {
+				if ps := platformsOf(outputs, img.repoTag); len(ps) == 1 {
+					ourPlatform = ps[0]
+				}
+			}
+			// The provider must have scanned that platform (it lists the
+			// platforms of its targets; an image with nothing to scan lists none).
+			if ps := outputs.Platforms[img.repoTag]; p != "" && !contains(ps, p) {
+				fmt.Printf("ERROR: %s: the provider scanned platforms %v, not %s\n", img.repoTag, ps, p)
+				return 2
+			}
+			rows = append(rows, row{image: img.repoTag, platform: orDash(ourPlatform), trivy: fromTrivy(&rep), ours: fromProvider(outputs, img.repoTag, p)})
+		}
+	}
+	fmt.Printf("trivy image --server: %d runs; its trivy server answered %d Scan calls and %d PutBlob calls\n", len(rows), countRPC(cliProxy, "Scan")-boolInt(shared)*provScans, countRPC(cliProxy, "PutBlob")-boolInt(shared)*provPuts)
+
+	fmt.Println("\n== Finding ids per image: trivy image --server vs terraform plan with scanner_server")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tIDS (trivy image --server)\tIDS (provider)\tSECRETS trivy/provider\tMATCH")
+	var notes []string
+	ok := true
+	for _, r := range rows {
+		i1, i2 := diff(r.trivy.ids, r.ours.ids)
+		t1, t2 := diff(r.trivy.triples, r.ours.triples)
+		s1, s2 := diff(r.trivy.secrets, r.ours.secrets)
+		match := len(i1)+len(i2)+len(t1)+len(t2)+len(s1)+len(s2) == 0
+		status := "yes"
+		if !match {
+			status, ok = "NO", false
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\n", r.image, r.platform, list(r.trivy.ids), list(r.ours.ids), len(r.trivy.secrets), len(r.ours.secrets), status)
+		for _, k := range t1 {
+			notes = append(notes, fmt.Sprintf("%s %s: only trivy image --server: %s", r.image, r.platform, k))
+		}
+		for _, k := range t2 {
+			notes = append(notes, fmt.Sprintf("%s %s: only the provider: %s", r.image, r.platform, k))
+		}
+		for _, k := range s1 {
+			notes = append(notes, fmt.Sprintf("%s %s: secret only trivy image --server: %s", r.image, r.platform, k))
+		}
+		for _, k := range s2 {
+			notes = append(notes, fmt.Sprintf("%s %s: secret only the provider: %s", r.image, r.platform, k))
+		}
+		if match {
+			for _, k := range keys(r.ours.triples) {
+				notes = append(notes, fmt.Sprintf("  %-20s %-12s both: %s", r.image, r.platform, k))
+			}
+			for _, k := range keys(r.ours.secrets) {
+				notes = append(notes, fmt.Sprintf("  %-20s %-12s both: secret %s", r.image, r.platform, k))
+			}
+		}
+	}
+	_ = tw.Flush()
+	fmt.Println("\n(id | package | installed) and secrets (\"both\" = reported by both; anything else is a difference):")
+	for _, n := range notes {
+		fmt.Println(n)
+	}
+	for _, p := range []*benchkit.Proc{cliProc, provProc} {
+		if strings.Contains(p.Log(), "ERROR") || strings.Contains(p.Log(), "FATAL") {
+			fmt.Printf("\nnote: %s logged errors:\n%s\n", p.LogPath, tail(p.Log(), 2000))
+		}
+	}
+	if provScans == 0 {
+		fmt.Println("\nRESULT: ERROR: the provider's trivy server saw no Scan call")
+		return 2
+	}
+	if !ok {
+		fmt.Println("\nRESULT: the provider (server mode) and trivy image --server DIFFER (see above)")
+		return 1
+	}
+	fmt.Println("\nRESULT: the provider (server mode) and trivy image --server report the same finding ids on every image and platform")
+	return 0
+}
+
+func countRPC(p *benchkit.Proxy, method string) int {
+	n := 0
+	for _, ev := range p.Events() {
+		if strings.HasSuffix(ev.Path, "/"+method) {
+			n++
+		}
+	}
+	return n
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
