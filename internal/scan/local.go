@@ -41,11 +41,12 @@ type Local struct {
 	once     sync.Once
 	layers   cache.Cache
 	fallback bool
+	claims   *layerClaims
 }
 
 // NewLocal builds the local back end.
 func NewLocal(database Database, cacheDir string) *Local {
-	return &Local{db: database, cacheDir: cacheDir}
+	return &Local{db: database, cacheDir: cacheDir, claims: newLayerClaims()}
 }
 
 // DB makes sure the database is present, fresh and open.
@@ -83,7 +84,9 @@ func (l *Local) Scan(ctx context.Context, img ftypes.Image, opts Options) (types
 	}
 	defer release()
 	c := l.layerCache()
-	art, err := artimage.NewArtifact(img, c, ArtifactOption(opts))
+	claiming := l.claims.wrap(c)
+	defer claiming.releaseAll()
+	art, err := artimage.NewArtifact(img, claiming, ArtifactOption(opts))
 	if err != nil {
 		return types.Report{}, fmt.Errorf("preparing the image for analysis: %w", err)
 	}

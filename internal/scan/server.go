@@ -60,9 +60,10 @@ type Server struct {
 	headers http.Header
 	client  *http.Client
 
-	once sync.Once
-	db   DBInfo
-	err  error
+	once   sync.Once
+	db     DBInfo
+	err    error
+	claims *layerClaims
 }
 
 // NewServer checks the options and builds the back end. It does not
@@ -108,7 +109,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		headers.Set(opts.TokenHeader, opts.Token)
 	}
 	base := strings.TrimSuffix(u.String(), "/")
-	return &Server{opts: opts, url: base, headers: headers, client: &http.Client{Transport: tr}}, nil
+	return &Server{opts: opts, url: base, headers: headers, client: &http.Client{Transport: tr}, claims: newLayerClaims()}, nil
 }
 
 // URL is the server's address, for messages.
@@ -182,7 +183,9 @@ func orUnknown(s string) string {
 func (s *Server) Scan(ctx context.Context, img ftypes.Image, opts Options) (types.Report, error) {
 	tctx := xhttp.WithTransport(ctx, fixedTransport{rt: s.client.Transport})
 	remoteCache := cache.NewRemoteCache(tctx, cache.RemoteOptions{ServerAddr: s.url, CustomHeaders: s.headers})
-	art, err := artimage.NewArtifact(img, remoteCache, ArtifactOption(opts))
+	claiming := s.claims.wrap(remoteCache)
+	defer claiming.releaseAll()
+	art, err := artimage.NewArtifact(img, claiming, ArtifactOption(opts))
 	if err != nil {
 		return types.Report{}, fmt.Errorf("preparing the image for analysis: %w", err)
 	}
