@@ -25,11 +25,9 @@
 package main
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,8 +35,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imageguard/terraform-provider-imageguard/bench/internal/benchkit"
 	"github.com/imageguard/terraform-provider-imageguard/internal/acctest"
@@ -74,7 +70,7 @@ func pushFixtures(tb *benchkit.TB, reg *acctest.Registry, bulkBytes int) []image
 	arm := acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}))
 	reg.PushIndex(tb, "multi/app:1", acctest.Index(amd, arm))
 	reg.Push(tb, "distroless/app:1", acctest.Image(acctest.Config{}, acctest.Layer(acctest.File{Path: "app/"}, acctest.File{Path: "app/server", Content: "binary"})))
-	reg.Push(tb, "bench/app:1", benchImage(bulkBytes))
+	reg.Push(tb, "bench/app:1", acctest.BenchImage(bulkBytes))
 	return []image{
 		{repoTag: "alpine/vulnerable:1"},
 		{repoTag: "alpine/fixed:1"},
@@ -85,52 +81,6 @@ func pushFixtures(tb *benchkit.TB, reg *acctest.Registry, bulkBytes int) []image
 		{repoTag: "distroless/app:1"},
 		{repoTag: "bench/app:1"},
 	}
-}
-
-// benchImage and bulkLayer are those of bench/scanvstrivy (and
-// internal/scan/bench_test.go).
-func benchImage(bulkBytes int) v1.Image {
-	return acctest.Image(acctest.Config{User: "1000"},
-		acctest.AlpineLayer("3.20.3",
-			acctest.Package{Name: "musl", Version: "1.2.5-r0"},
-			acctest.Package{Name: "busybox", Version: "1.36.1-r29"},
-			acctest.Package{Name: "libcrypto3", Version: "3.3.3-r0", Source: "openssl"},
-			acctest.Package{Name: "libssl3", Version: "3.3.3-r0", Source: "openssl"},
-			acctest.Package{Name: "zlib", Version: "1.3.1-r1"}),
-		acctest.NpmLayer("app",
-			acctest.Package{Name: "lodash", Version: "4.17.20"},
-			acctest.Package{Name: "minimist", Version: "1.2.5"},
-			acctest.Package{Name: "express", Version: "4.21.2"}),
-		bulkLayer(42, bulkBytes))
-}
-
-func bulkLayer(seed uint64, n int) v1.Layer {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	files := []acctest.File{{Path: "opt/"}, {Path: "opt/data/"}}
-	const chunk = 1 << 20
-	for i := 0; n > 0; i++ {
-		size := min(n, chunk)
-		n -= size
-		if i%2 == 0 {
-			b := make([]byte, size)
-			for j := range b {
-				b[j] = byte(rng.Uint32())
-			}
-			files = append(files, acctest.File{Path: fmt.Sprintf("opt/data/blob-%d.bin", i), Content: string(b)})
-			continue
-		}
-		var sb strings.Builder
-		raw := make([]byte, 32)
-		for sb.Len() < size {
-			for j := range raw {
-				raw[j] = byte(rng.Uint32())
-			}
-			sb.WriteString(hex.EncodeToString(raw))
-			sb.WriteByte('\n')
-		}
-		files = append(files, acctest.File{Path: fmt.Sprintf("opt/data/text-%d.txt", i), Content: sb.String()[:size]})
-	}
-	return acctest.Layer(files...)
 }
 
 // ---------------------------------------------------------------- trivy

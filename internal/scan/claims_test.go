@@ -15,7 +15,7 @@ import (
 // and analyse that layer once (terraform reads data sources in parallel).
 func TestConcurrentScansShareALayer(t *testing.T) {
 	f := newBenchFixture(t, 64<<10)
-	shared := BulkLayer(7, 512<<10)
+	shared := acctest.BulkLayer(7, 512<<10)
 	sharedDigest, _ := shared.Digest()
 	const images = 6
 	for i := 0; i < images; i++ {
