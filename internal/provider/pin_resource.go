@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	dschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -18,6 +21,7 @@ import (
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
+	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 )
 
 type pinResource struct {
@@ -33,17 +37,19 @@ var (
 )
 
 type pinModel struct {
-	ID                 types.String    `tfsdk:"id"`
-	Ref                types.String    `tfsdk:"ref"`
-	Platforms          types.List      `tfsdk:"platforms"`
-	OnTagMove          types.String    `tfsdk:"on_tag_move"`
-	Scan               *scanRulesModel `tfsdk:"scan"`
-	Digest             types.String    `tfsdk:"digest"`
-	Pinned             types.String    `tfsdk:"pinned"`
-	TagDigest          types.String    `tfsdk:"tag_digest"`
-	ApprovedAt         types.String    `tfsdk:"approved_at"`
-	ApprovedDBVersion  types.String    `tfsdk:"approved_db_version"`
-	FindingsAtApproval types.Map       `tfsdk:"findings_at_approval"`
+	ID                 types.String       `tfsdk:"id"`
+	Ref                types.String       `tfsdk:"ref"`
+	Platforms          types.List         `tfsdk:"platforms"`
+	OnTagMove          types.String       `tfsdk:"on_tag_move"`
+	Scan               *scanRulesModel    `tfsdk:"scan"`
+	Verify             *policyVerifyModel `tfsdk:"verify"`
+	Policy             *rulesModel        `tfsdk:"policy"`
+	Digest             types.String       `tfsdk:"digest"`
+	Pinned             types.String       `tfsdk:"pinned"`
+	TagDigest          types.String       `tfsdk:"tag_digest"`
+	ApprovedAt         types.String       `tfsdk:"approved_at"`
+	ApprovedDBVersion  types.String       `tfsdk:"approved_db_version"`
+	FindingsAtApproval types.Map          `tfsdk:"findings_at_approval"`
 }
 
 func (r *pinResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -76,6 +82,8 @@ func (r *pinResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *
 				MarkdownDescription: "Findings per severity when it was approved."},
 		},
 		Blocks: map[string]schema.Block{
+			"verify": pinVerifyBlock(),
+			"policy": pinPolicyBlock(),
 			"scan": schema.SingleNestedBlock{
 				MarkdownDescription: "The scan gate's settings, as in `data \"imageguard_scan\"`. Without the block the defaults apply (threshold `HIGH`, both scanners).",
 				Attributes: map[string]schema.Attribute{
@@ -99,6 +107,24 @@ func (r *pinResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *
 				},
 			},
 		},
+	}
+}
+
+// pinVerifyBlock is imageguard_policy's `verify` block, for a resource.
+func pinVerifyBlock() schema.Block {
+	var tmp datasource.SchemaResponse
+	(&policyDataSource{}).Schema(context.Background(), datasource.SchemaRequest{}, &tmp)
+	b := toResourceBlocks(map[string]dschema.Block{"verify": tmp.Schema.Blocks["verify"]})["verify"].(schema.SingleNestedBlock)
+	b.MarkdownDescription = "The signature gate (as `imageguard_verify`): a new digest is approved only when verified, and the approved digest is verified again on every plan."
+	return b
+}
+
+// pinPolicyBlock holds the rules of imageguard_policy, for a resource.
+func pinPolicyBlock() schema.Block {
+	return schema.SingleNestedBlock{
+		MarkdownDescription: "Hardening rules (as `imageguard_policy`) a digest must meet to be approved, judged again on every plan.",
+		Attributes:          toResourceAttributes(ruleAttributes()),
+		Blocks:              toResourceBlocks(map[string]dschema.Block{"exception": exceptionBlock()}),
 	}
 }
 
@@ -127,6 +153,16 @@ func (r *pinResource) ValidateConfig(ctx context.Context, req resource.ValidateC
 	}
 	_, diags := readScanSettings(ctx, m.Platforms, m.rules(), func(n string) path.Path { return path.Root("scan").AtName(n) })
 	resp.Diagnostics.Append(diags...)
+	if m.Policy != nil {
+		_, d := readRules(ctx, m.Policy, func(n string) path.Path { return path.Root("policy").AtName(n) })
+		resp.Diagnostics.Append(d...)
+	}
+	if m.Verify != nil {
+		vm := verifyModel{Require: m.Verify.Require, TrustedRootJSON: m.Verify.TrustedRootJSON, TLog: m.Verify.TLog, Enforcement: types.StringNull(),
+			Authorities: m.Verify.Authorities, AttestationReqs: m.Verify.AttestationReqs, Platforms: m.Platforms}
+		_, d := readVerifySettings(ctx, &vm, func(n string) path.Path { return path.Root("verify").AtName(n) })
+		resp.Diagnostics.Append(d...)
+	}
 	switch m.OnTagMove.ValueString() {
 	case "", "update", "error", "ignore":
 	default:
@@ -181,6 +217,15 @@ func (r *pinResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanReq
 		out, d := runScanGate(ctx, r.data, target, settings, path.Root("ref"), now)
 		resp.Diagnostics.Append(d...)
 		if out == nil || (!out.Passed && !out.Warn) {
+			return
+		}
+		viols, d := r.extraGates(ctx, &plan, target, now)
+		resp.Diagnostics.Append(d...)
+		if d.HasError() {
+			return
+		}
+		reportGates(&resp.Diagnostics, ref, resolvedDigest, viols, out.Warn, "cannot be approved")
+		if resp.Diagnostics.HasError() {
 			return
 		}
 		plan.Digest = types.StringValue(resolvedDigest)
@@ -245,6 +290,95 @@ func (r *pinResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanReq
 		}
 	} else {
 		resp.Diagnostics.Append(d...)
+	}
+	viols, d := r.extraGates(ctx, &plan, pinnedOf(tagged, approved), now)
+	resp.Diagnostics.Append(d...)
+	if d.HasError() {
+		return
+	}
+	reportGates(&resp.Diagnostics, ref, approved, viols, out.Warn, fmt.Sprintf("was approved %s but now fails", state.ApprovedAt.ValueString()))
+}
+
+// extraGates runs the verify and policy blocks on a digest-pinned target
+// and reports their violations (errors stay errors).
+func (r *pinResource) extraGates(ctx context.Context, plan *pinModel, target string, now time.Time) ([]policy.Violation, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	var viols []policy.Violation
+	if plan.Verify != nil {
+		vm := verifyModel{Require: plan.Verify.Require, TrustedRootJSON: plan.Verify.TrustedRootJSON, TLog: plan.Verify.TLog, Enforcement: types.StringNull(),
+			Authorities: plan.Verify.Authorities, AttestationReqs: plan.Verify.AttestationReqs, Platforms: plan.Platforms}
+		vs, d := readVerifySettings(ctx, &vm, func(n string) path.Path { return path.Root("verify").AtName(n) })
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, diags
+		}
+		vs.Enforcement = "warn" // the pin decides below
+		out, d := runVerifyGate(ctx, r.data, target, vs, path.Root("ref"))
+		if d.HasError() {
+			return nil, append(diags, d...)
+		}
+		viols = append(viols, out.Violations...)
+	}
+	if plan.Policy != nil {
+		rules, d := readRules(ctx, plan.Policy, func(n string) path.Path { return path.Root("policy").AtName(n) })
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, diags
+		}
+		resolved, d := resolveRef(ctx, r.data.Registry, target, path.Root("ref"))
+		diags.Append(d...)
+		if diags.HasError() {
+			return nil, diags
+		}
+		platforms, err := r.data.Registry.Platforms(ctx, resolved, stringsOf(ctx, plan.Platforms, &diags))
+		if err != nil {
+			diags.AddAttributeError(path.Root("ref"), registry.KindOf(err).Summary(), err.Error())
+			return nil, diags
+		}
+		for _, pm := range platforms {
+			var res *scan.Result
+			if rulesNeedScan(rules) {
+				rep, _, err := r.data.Scanner.Scan(ctx, scan.Target{Resolved: resolved, Platform: pm}, scan.Options{})
+				if err != nil {
+					diags.AddAttributeError(path.Root("ref"), "Scan failed", fmt.Sprintf("%s could not be scanned for the policy, so it cannot be approved: %v", target, err))
+					return nil, diags
+				}
+				if res, err = scan.Summarize(ctx, rep, pm.Platform, pm.Digest.String(), nil); err != nil {
+					diags.AddError("Scan failed", err.Error())
+					return nil, diags
+				}
+			}
+			facts, err := imageFacts(ctx, r.data, plan.Ref.ValueString(), resolved, pm, rules, res)
+			if err != nil {
+				diags.AddAttributeError(path.Root("ref"), registry.KindOf(err).Summary(), fmt.Sprintf("%s could not be judged, so it cannot be approved: %v", target, err))
+				return nil, diags
+			}
+			v, _, warnings := policy.EvaluateRules(facts, rules, now)
+			viols = append(viols, v...)
+			for _, w := range warnings {
+				diags.AddAttributeWarning(path.Root("policy"), "Policy warning", w)
+			}
+		}
+	}
+	return viols, diags
+}
+
+// reportGates turns the verify/policy violations into one diagnostic.
+func reportGates(diags *diag.Diagnostics, ref, digest string, viols []policy.Violation, warn bool, context string) {
+	if len(viols) == 0 {
+		return
+	}
+	var lines []string
+	for _, v := range viols {
+		lines = append(lines, violationLine(v))
+	}
+	sort.Strings(lines)
+	summary := fmt.Sprintf("Image fails the pin's gates (%d violation(s))", len(lines))
+	detail := fmt.Sprintf("%s (%s) %s:\n  - %s\n\nSign the image or fix it, correct the `verify`/`policy` settings, or add an `exception` with a reason and an expiry.", ref, digest, context, strings.Join(lines, "\n  - "))
+	if warn {
+		diags.AddAttributeWarning(path.Root("ref"), summary+" (enforcement = warn)", detail)
+	} else {
+		diags.AddAttributeError(path.Root("ref"), summary, detail)
 	}
 }
 

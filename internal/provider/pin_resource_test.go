@@ -209,3 +209,51 @@ func TestAccPin_importAndOutage(t *testing.T) {
 		},
 	})
 }
+
+func TestAccPin_verifyAndPolicyGates(t *testing.T) {
+	f := newPinFixture(t)
+	ss := acctest.NewSigstore(t)
+	key := acctest.NewKeyPair(t)
+	digest := f.reg.Push(t, "team/app:1", acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
+	gates := fmt.Sprintf(`
+  verify {
+    trusted_root_json = %q
+    authority {
+      name = "ci"
+      key {
+        public_key_pem = %q
+      }
+    }
+  }
+  policy {
+    require_non_root = true
+    forbidden_ports  = ["22"]
+  }`, ss.TrustedRootJSON(t), key.PublicKeyPEM)
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				// Unsigned: not approved.
+				Config:      f.config(gates),
+				ExpectError: wrapped(`(?s)Image fails the pin's gates.*cannot be approved.*authority "ci" did not verify: no signature found`),
+			},
+			{
+				PreConfig: func() { f.reg.SignBundle(t, "team/app", digest, acctest.Signer{Key: key, Sigstore: ss, TLog: true}) },
+				Config:    f.config(gates),
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("imageguard_pin.app", "digest", knownvalue.StringExact(digest.String())),
+				},
+			},
+			{
+				// A signed image running as root, pushed under the tag: not approved.
+				PreConfig: func() {
+					d := f.reg.Push(t, "team/app:1", acctest.Image(acctest.Config{User: "root"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
+					f.reg.SignBundle(t, "team/app", d, acctest.Signer{Key: key, Sigstore: ss, TLog: true})
+				},
+				Config:      f.config(gates),
+				ExpectError: wrapped(`(?s)Image fails the pin's gates.*require_non_root: runs as root`),
+			},
+		},
+	})
+}
