@@ -132,11 +132,10 @@ func cmdCopySig(args []string) error {
 		}
 		n := 0
 		for _, desc := range m.Manifests {
-			raw, mf, err := getManifest(src.Context().Digest(desc.Digest.String()))
+			_, mf, err := getManifest(src.Context().Digest(desc.Digest.String()))
 			if err != nil {
 				return err
 			}
-			_ = raw
 			for _, l := range mf.Layers {
 				if !strings.HasPrefix(string(l.MediaType), "application/vnd.dev.sigstore.bundle") {
 					continue

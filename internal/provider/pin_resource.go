@@ -147,8 +147,11 @@ func (m *pinModel) rules() *scanRulesModel {
 
 func (r *pinResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var m pinModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
+	if diags := req.Config.Get(ctx, &m); diags.HasError() {
+		if !req.Config.Raw.IsFullyKnown() {
+			return // e.g. dynamic blocks not expanded yet: checked again at read
+		}
+		resp.Diagnostics.Append(diags...)
 		return
 	}
 	_, diags := readScanSettings(ctx, m.Platforms, m.rules(), func(n string) path.Path { return path.Root("scan").AtName(n) })

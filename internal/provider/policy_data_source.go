@@ -172,8 +172,11 @@ func readPolicySettings(ctx context.Context, m *policyModel) (policySettings, di
 
 func (d *policyDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
 	var m policyModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
+	if diags := req.Config.Get(ctx, &m); diags.HasError() {
+		if !req.Config.Raw.IsFullyKnown() {
+			return // e.g. dynamic blocks not expanded yet: checked again at read
+		}
+		resp.Diagnostics.Append(diags...)
 		return
 	}
 	_, diags := readPolicySettings(ctx, &m)

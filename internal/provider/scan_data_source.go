@@ -292,8 +292,11 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 
 func (d *scanDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
 	var m scanModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
+	if diags := req.Config.Get(ctx, &m); diags.HasError() {
+		if !req.Config.Raw.IsFullyKnown() {
+			return // e.g. dynamic blocks not expanded yet: checked again at read
+		}
+		resp.Diagnostics.Append(diags...)
 		return
 	}
 	_, diags := readScanSettings(ctx, m.Platforms, m.rules(), path.Root)

@@ -325,8 +325,11 @@ func hasKMSScheme(ref string) bool {
 
 func (d *verifyDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
 	var m verifyModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
+	if diags := req.Config.Get(ctx, &m); diags.HasError() {
+		if !req.Config.Raw.IsFullyKnown() {
+			return // e.g. dynamic blocks not expanded yet: checked again at read
+		}
+		resp.Diagnostics.Append(diags...)
 		return
 	}
 	_, diags := readVerifySettings(ctx, &m, path.Root)

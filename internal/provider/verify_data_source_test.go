@@ -235,3 +235,36 @@ func TestAccVerify_multiArchAndTagFallback(t *testing.T) {
 		}},
 	})
 }
+
+// Dynamic authority and attestation blocks are unknown while terraform
+// validates: validation waits for the read instead of failing.
+func TestAccVerify_dynamicBlocks(t *testing.T) {
+	f := newVerifyFixture(t)
+	d := f.push(t, "team/dyn:1", "d")
+	f.reg.SignBundle(t, "team/dyn", d, acctest.Signer{Key: f.key, Sigstore: f.ss, TLog: true})
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{{
+			Config: fmt.Sprintf(`
+variable "keys" {
+  type    = map(string)
+  default = { ci = %q }
+}
+data "imageguard_verify" "x" {
+  image             = %q
+  trusted_root_json = %q
+  dynamic "authority" {
+    for_each = var.keys
+    content {
+      name = authority.key
+      key {
+        public_key_pem = authority.value
+      }
+    }
+  }
+}`, f.key.PublicKeyPEM, f.reg.Ref("team/dyn:1"), f.root),
+			ConfigStateChecks: []statecheck.StateCheck{check("data.imageguard_verify.x", "passed", knownvalue.Bool(true))},
+		}},
+	})
+}
