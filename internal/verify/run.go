@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -398,7 +399,7 @@ func (r *run) legacyTag(tag string, att bool) error {
 		kind = "attestation"
 	}
 	for i, s := range list {
-		c := &candidate{format: "legacy", location: loc, legacy: s, legacyAtt: att, what: fmt.Sprintf("legacy %s %d of %d in %s", kind, i+1, len(list), loc)}
+		c := &candidate{format: "legacy", location: loc, legacy: &onceSignature{legacySignature: s}, legacyAtt: att, what: fmt.Sprintf("legacy %s %d of %d in %s", kind, i+1, len(list), loc)}
 		if att {
 			if a, _ := s.Annotations(); a != nil {
 				c.hint = a["predicateType"]
@@ -502,4 +503,22 @@ func short(h v1.Hash) string {
 		return h.Algorithm + ":" + h.Hex[:12]
 	}
 	return h.String()
+}
+
+// legacySignature names the embedded interface (its own Signature method
+// would clash with an embedded field of that name).
+type legacySignature = oci.Signature
+
+// onceSignature reads a legacy signature's payload once: cosign's layer
+// downloads it again on every Payload() call, and verification asks twice.
+type onceSignature struct {
+	legacySignature
+	once    sync.Once
+	payload []byte
+	err     error
+}
+
+func (s *onceSignature) Payload() ([]byte, error) {
+	s.once.Do(func() { s.payload, s.err = s.legacySignature.Payload() })
+	return s.payload, s.err
 }
