@@ -50,10 +50,6 @@ import (
 	"github.com/imageguard/terraform-provider-imageguard/internal/vulndb"
 )
 
-// fakeAWSKey looks like an AWS access key id to Trivy's secret rules; it is
-// not a real key (the same as internal/provider's scan tests).
-const fakeAWSKey = "AKIA2E0A8F3B244C9986"
-
 const dbRepoTag = "aquasecurity/trivy-db:2"
 
 func main() {
@@ -179,42 +175,18 @@ func (t *harnessTB) die(msg string) {
 	os.Exit(2)
 }
 
-// image is one fixture reference and the platforms to scan.
+// image is one fixture image (see acctest.PushScanFixtures).
 type image struct {
 	repoTag   string
 	platforms []string // for an index: trivy gets --platform for each
 }
 
-// pushFixtures publishes the images of internal/provider's newScanFixture
-// and the benchmark image.
 func pushFixtures(tb testing.TB, reg *acctest.Registry, bulkBytes int) []image {
-	reg.Push(tb, "alpine/vulnerable:1", acctest.Image(acctest.Config{User: "1000"},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}, acctest.Package{Name: "busybox", Version: "1.36.1-r29"})))
-	reg.Push(tb, "alpine/fixed:1", acctest.Image(acctest.Config{User: "1000"},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}, acctest.Package{Name: "busybox", Version: "1.36.1-r30"})))
-	reg.Push(tb, "debian/app:1", acctest.Image(acctest.Config{},
-		acctest.DebianLayer("12", acctest.Package{Name: "libc6", Version: "2.36-9+deb12u4", Source: "glibc"}, acctest.Package{Name: "zlib1g", Version: "1:1.2.13.dfsg-1", Source: "zlib"})))
-	reg.Push(tb, "node/app:1", acctest.Image(acctest.Config{},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}),
-		acctest.NpmLayer("app", acctest.Package{Name: "lodash", Version: "4.17.20"}, acctest.Package{Name: "express", Version: "4.21.2"})))
-	reg.Push(tb, "secret/app:1", acctest.Image(acctest.Config{Env: []string{"AWS_ACCESS_KEY_ID=" + fakeAWSKey}},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}),
-		acctest.Layer(acctest.File{Path: "app/"}, acctest.File{Path: "app/config.env", Content: "region=eu-west-1\naws_access_key_id=" + fakeAWSKey + "\n"})))
-	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
-	arm := acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}))
-	reg.PushIndex(tb, "multi/app:1", acctest.Index(amd, arm))
-	reg.Push(tb, "distroless/app:1", acctest.Image(acctest.Config{}, acctest.Layer(acctest.File{Path: "app/"}, acctest.File{Path: "app/server", Content: "binary"})))
-	reg.Push(tb, "bench/app:1", acctest.BenchImage(bulkBytes))
-	return []image{
-		{repoTag: "alpine/vulnerable:1"},
-		{repoTag: "alpine/fixed:1"},
-		{repoTag: "debian/app:1"},
-		{repoTag: "node/app:1"},
-		{repoTag: "secret/app:1"},
-		{repoTag: "multi/app:1", platforms: []string{"linux/amd64", "linux/arm64"}},
-		{repoTag: "distroless/app:1"},
-		{repoTag: "bench/app:1"},
+	var out []image
+	for _, f := range acctest.PushScanFixtures(tb, reg, bulkBytes) {
+		out = append(out, image{repoTag: f.RepoTag, platforms: f.Platforms})
 	}
+	return out
 }
 
 // ---------------------------------------------------------------- compare

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 const (
@@ -123,8 +125,8 @@ func TestTrustedRegistries(t *testing.T) {
 			facts: repo("example.com.evil.io", "a"), rules: Rules{TrustedRegistries: []string{"*.example.com/**"}},
 			want: []string{"trusted_registries [example.com.evil.io/a] repository example.com.evil.io/a"}},
 		{name: "registry host is case-insensitive", facts: repo("Registry.Example.COM", "team/api"), rules: Rules{TrustedRegistries: []string{"registry.example.com/team/"}}},
-		{name: "index.docker.io is docker.io", facts: repo("index.docker.io", "library/alpine"), rules: Rules{TrustedRegistries: []string{"docker.io/library/"}}},
-		{name: "any one of several entries is enough", rules: Rules{TrustedRegistries: []string{"ghcr.io/acme/", "registry.example.com/team/"}}},
+		{name: "Docker Hub's canonical host matches its short name", facts: repo(name.DefaultRegistry, "library/alpine"), rules: Rules{TrustedRegistries: []string{strings.TrimPrefix(name.DefaultRegistry, "index.") + "/library/"}}},
+		{name: "any one of several entries is enough", rules: Rules{TrustedRegistries: []string{"registry.example.net/acme/", "registry.example.com/team/"}}},
 	})
 }
 

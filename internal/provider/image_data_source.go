@@ -246,10 +246,7 @@ func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolve
 	at := func(n string) path.Path { return path.Root("rules").AtName(n) }
 	rules, ds := readRules(ctx, &m.Rules.rulesModel, at)
 	diags.Append(ds...)
-	enforcement := firstNonEmpty(m.Rules.Enforcement.ValueString(), "error")
-	if enforcement != "error" && enforcement != "warn" {
-		diags.AddAttributeError(at("enforcement"), "Invalid enforcement", fmt.Sprintf("`enforcement` must be \"error\" or \"warn\", got %q.", enforcement))
-	}
+	enforcement := readEnforcement(m.Rules.Enforcement, at("enforcement"), diags)
 	if diags.HasError() {
 		return nil
 	}

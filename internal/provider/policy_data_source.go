@@ -152,13 +152,7 @@ func readPolicySettings(ctx context.Context, m *policyModel) (policySettings, di
 		vs.Enforcement = "warn"
 		s.Verify = &vs
 	}
-	s.Enforcement = m.Enforcement.ValueString()
-	if s.Enforcement == "" {
-		s.Enforcement = "error"
-	}
-	if s.Enforcement != "error" && s.Enforcement != "warn" {
-		diags.AddAttributeError(path.Root("enforcement"), "Invalid enforcement", fmt.Sprintf("`enforcement` must be \"error\" or \"warn\", got %q.", s.Enforcement))
-	}
+	s.Enforcement = readEnforcement(m.Enforcement, path.Root("enforcement"), &diags)
 	s.Concurrency = defaultConcurrency
 	if !m.Concurrency.IsNull() && !m.Concurrency.IsUnknown() {
 		if c := m.Concurrency.ValueInt64(); c < 1 || c > 64 {

@@ -243,3 +243,13 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+// readEnforcement reads an `enforcement` attribute: "error" (the default)
+// or "warn".
+func readEnforcement(v types.String, at path.Path, diags *diag.Diagnostics) string {
+	e := firstNonEmpty(v.ValueString(), "error")
+	if e != "error" && e != "warn" {
+		diags.AddAttributeError(at, "Invalid enforcement", fmt.Sprintf("`enforcement` must be \"error\" or \"warn\", got %q.", e))
+	}
+	return e
+}

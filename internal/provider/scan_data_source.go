@@ -280,13 +280,7 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 		s.Rules.Ignores = append(s.Rules.Ignores, rule)
 	}
 	s.VEX = stringsOf(ctx, m.VEX, &diags)
-	s.Enforcement = m.Enforcement.ValueString()
-	if s.Enforcement == "" {
-		s.Enforcement = "error"
-	}
-	if s.Enforcement != "error" && s.Enforcement != "warn" {
-		diags.AddAttributeError(at("enforcement"), "Invalid enforcement", fmt.Sprintf("`enforcement` must be \"error\" or \"warn\", got %q.", s.Enforcement))
-	}
+	s.Enforcement = readEnforcement(m.Enforcement, at("enforcement"), &diags)
 	return s, diags
 }
 

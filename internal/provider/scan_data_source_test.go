@@ -18,9 +18,7 @@ import (
 	"github.com/imageguard/terraform-provider-imageguard/internal/acctest"
 )
 
-// fakeAWSKey looks like an AWS access key id to Trivy's secret rules; it is
-// not a real key.
-const fakeAWSKey = "AKIA2E0A8F3B244C9986"
+const fakeAWSKey = acctest.FakeAWSKey
 
 // scanFixture is a registry with the fixture database and images with known
 // findings.
@@ -37,22 +35,7 @@ func newScanFixture(t *testing.T) *scanFixture {
 	archive := acctest.TrivyDBArchive(t, []string{acctest.FixtureAdvisories}, acctest.DBMeta{UpdatedAt: now.Add(-2 * time.Hour), NextUpdate: now.Add(22 * time.Hour)})
 	reg.PushTrivyDB(t, "aquasecurity/trivy-db:2", archive)
 
-	reg.Push(t, "alpine/vulnerable:1", acctest.Image(acctest.Config{User: "1000"},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}, acctest.Package{Name: "busybox", Version: "1.36.1-r29"})))
-	reg.Push(t, "alpine/fixed:1", acctest.Image(acctest.Config{User: "1000"},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}, acctest.Package{Name: "busybox", Version: "1.36.1-r30"})))
-	reg.Push(t, "debian/app:1", acctest.Image(acctest.Config{},
-		acctest.DebianLayer("12", acctest.Package{Name: "libc6", Version: "2.36-9+deb12u4", Source: "glibc"}, acctest.Package{Name: "zlib1g", Version: "1:1.2.13.dfsg-1", Source: "zlib"})))
-	reg.Push(t, "node/app:1", acctest.Image(acctest.Config{},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}),
-		acctest.NpmLayer("app", acctest.Package{Name: "lodash", Version: "4.17.20"}, acctest.Package{Name: "express", Version: "4.21.2"})))
-	reg.Push(t, "secret/app:1", acctest.Image(acctest.Config{Env: []string{"AWS_ACCESS_KEY_ID=" + fakeAWSKey}},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}),
-		acctest.Layer(acctest.File{Path: "app/"}, acctest.File{Path: "app/config.env", Content: "region=eu-west-1\naws_access_key_id=" + fakeAWSKey + "\n"})))
-	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
-	arm := acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}))
-	reg.PushIndex(t, "multi/app:1", acctest.Index(amd, arm))
-	reg.Push(t, "distroless/app:1", acctest.Image(acctest.Config{}, acctest.Layer(acctest.File{Path: "app/"}, acctest.File{Path: "app/server", Content: "binary"})))
+	acctest.PushScanFixtures(t, reg, 0)
 	return &scanFixture{reg: reg, dbRepo: reg.Ref("aquasecurity/trivy-db:2"), cacheDir: t.TempDir()}
 }
 

@@ -209,13 +209,7 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 		diags.AddAttributeError(at("tlog"), "Invalid tlog", fmt.Sprintf("`tlog` must be \"required\" or \"optional\", got %q.", m.TLog.ValueString()))
 	}
 	s.Options.TrustedRootJSON = m.TrustedRootJSON.ValueString()
-	s.Enforcement = m.Enforcement.ValueString()
-	if s.Enforcement == "" {
-		s.Enforcement = "error"
-	}
-	if s.Enforcement != "error" && s.Enforcement != "warn" {
-		diags.AddAttributeError(at("enforcement"), "Invalid enforcement", fmt.Sprintf("`enforcement` must be \"error\" or \"warn\", got %q.", s.Enforcement))
-	}
+	s.Enforcement = readEnforcement(m.Enforcement, at("enforcement"), &diags)
 	if len(m.Authorities) == 0 {
 		diags.AddAttributeError(at("authority"), "No authority", "Give at least one `authority` block: who must have signed the image (a `key` or a `keyless` identity).")
 	}
