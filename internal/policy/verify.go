@@ -74,6 +74,11 @@ type AuthorityOutcome struct {
 	// Signatures is how many signatures verified for it.
 	Signatures   int
 	Attestations []VerifiedAttestation
+	// PlatformAttestations holds, for an index, what verified on each
+	// platform manifest (platform → attestations). An attestation rule that
+	// the index's own attestations do not satisfy must hold on every one
+	// of them: a runtime may pull any platform.
+	PlatformAttestations map[string][]VerifiedAttestation
 	// Reasons say why nothing verified, from the verifier.
 	Reasons []string
 }
@@ -113,6 +118,9 @@ func EvaluateVerify(outcomes []AuthorityOutcome, rules VerifyRules) []Violation 
 		}
 		for _, r := range rules.Attestations {
 			ok, why := attestationSatisfied(o.Attestations, r)
+			if !ok && len(o.PlatformAttestations) > 0 {
+				ok, why = everyPlatformSatisfies(o.PlatformAttestations, r)
+			}
 			if !ok {
 				v.passed = false
 				v.reasons = append(v.reasons, why)
@@ -147,6 +155,26 @@ func EvaluateVerify(outcomes []AuthorityOutcome, rules VerifyRules) []Violation 
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Found < out[j].Found })
 	return out
+}
+
+// everyPlatformSatisfies holds when each platform carries an attestation of
+// the rule's type that satisfies its condition.
+func everyPlatformSatisfies(perPlatform map[string][]VerifiedAttestation, r AttestationRule) (bool, string) {
+	platforms := make([]string, 0, len(perPlatform))
+	for p := range perPlatform {
+		platforms = append(platforms, p)
+	}
+	sort.Strings(platforms)
+	var failed []string
+	for _, p := range platforms {
+		if ok, why := attestationSatisfied(perPlatform[p], r); !ok {
+			failed = append(failed, fmt.Sprintf("on platform %s: %s", p, why))
+		}
+	}
+	if len(failed) > 0 {
+		return false, strings.Join(failed, "; ")
+	}
+	return true, ""
 }
 
 func attestationSatisfied(have []VerifiedAttestation, r AttestationRule) (bool, string) {

@@ -43,6 +43,17 @@ func TestEvaluateVerify(t *testing.T) {
 	repoIsOther := mustCondition(t, `predicate.buildDefinition.externalParameters.workflow.repository == "https://github.com/evil/api"`)
 	missingField := mustCondition(t, `predicate.runDetails.builder.id == "x"`)
 	signed := AuthorityOutcome{Name: "release", Signatures: 1, Attestations: []VerifiedAttestation{{PredicateType: slsa1, Predicate: provenance}}}
+	other := json.RawMessage(`{"buildDefinition":{"externalParameters":{"workflow":{"repository":"https://github.com/evil/api"}}}}`)
+	perPlatform := func(amd, arm json.RawMessage) AuthorityOutcome {
+		o := AuthorityOutcome{Name: "release", Signatures: 1, PlatformAttestations: map[string][]VerifiedAttestation{
+			"linux/amd64": {{PredicateType: slsa1, Predicate: amd}}}}
+		if arm != nil {
+			o.PlatformAttestations["linux/arm64"] = []VerifiedAttestation{{PredicateType: slsa1, Predicate: arm}}
+		} else {
+			o.PlatformAttestations["linux/arm64"] = nil
+		}
+		return o
+	}
 	unsigned := AuthorityOutcome{Name: "ci", Reasons: []string{"no signature found (looked in: referrers API, legacy tag sha256-x.sig)"}}
 
 	cases := []struct {
@@ -63,6 +74,20 @@ func TestEvaluateVerify(t *testing.T) {
 			[]string{"could not be evaluated"}},
 		{"attestation type missing → violation", []AuthorityOutcome{signed}, VerifyRules{RequireAll: true, Attestations: []AttestationRule{{PredicateType: "https://cyclonedx.org/bom"}}},
 			[]string{"attestation of type https://cyclonedx.org/bom missing"}},
+		{"per-platform attestations, condition true on every platform → pass", []AuthorityOutcome{perPlatform(provenance, provenance)},
+			VerifyRules{RequireAll: true, Attestations: []AttestationRule{{PredicateType: slsa1, Condition: repoIsAcme}}}, nil},
+		{"per-platform attestations, condition false on arm64 only → violation naming arm64", []AuthorityOutcome{perPlatform(provenance, other)},
+			VerifyRules{RequireAll: true, Attestations: []AttestationRule{{PredicateType: slsa1, Condition: repoIsAcme}}},
+			[]string{"on platform linux/arm64: attestation of type " + slsa1 + " present but condition"}},
+		{"per-platform attestations, missing on arm64 → violation naming arm64", []AuthorityOutcome{perPlatform(provenance, nil)},
+			VerifyRules{RequireAll: true, Attestations: []AttestationRule{{PredicateType: slsa1}}},
+			[]string{"on platform linux/arm64: attestation of type " + slsa1 + " missing"}},
+		{"index-level attestation satisfies the rule for every platform → pass", []AuthorityOutcome{func() AuthorityOutcome {
+			o := perPlatform(other, other)
+			o.Attestations = signed.Attestations
+			return o
+		}()},
+			VerifyRules{RequireAll: true, Attestations: []AttestationRule{{PredicateType: slsa1, Condition: repoIsAcme}}}, nil},
 		{"no authorities → violation-free is impossible", nil, VerifyRules{RequireAll: true}, []string{}},
 	}
 	for _, tc := range cases {

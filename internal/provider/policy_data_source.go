@@ -46,6 +46,7 @@ type policyVerifyModel struct {
 	Require         types.String       `tfsdk:"require"`
 	TrustedRootJSON types.String       `tfsdk:"trusted_root_json"`
 	TLog            types.String       `tfsdk:"tlog"`
+	Enforcement     types.String       `tfsdk:"enforcement"`
 	Authorities     []authorityModel   `tfsdk:"authority"`
 	AttestationReqs []attestationModel `tfsdk:"attestation"`
 }
@@ -69,7 +70,8 @@ func (d *policyDataSource) Schema(ctx context.Context, _ datasource.SchemaReques
 	attrs["images"] = schema.MapAttribute{Required: true, ElementType: types.StringType,
 		MarkdownDescription: "Images to judge: name → reference, e.g. `{ api = \"registry.example.com/team/api:1.4.2\" }`. Names pointing at the same digest are judged once."}
 	attrs["platforms"] = schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Platforms of multi-platform indexes to judge. Default all."}
-	attrs["enforcement"] = schema.StringAttribute{Optional: true, MarkdownDescription: "`error` (default): one error per failing image. `warn`: warnings, and every image is pinned."}
+	attrs["enforcement"] = schema.StringAttribute{Optional: true, MarkdownDescription: "`error` (default): one error per failing image. `warn`: violations of the hardening rules become warnings. " +
+		"It is also the default of the `scan` and `verify` blocks' own `enforcement`; a block's `warn` relaxes only that gate. An image is pinned unless a gate under `error` found a violation."}
 	attrs["concurrency"] = schema.Int64Attribute{Optional: true, MarkdownDescription: fmt.Sprintf("Unique digests judged at once. Default %d.", defaultConcurrency)}
 	attrs["pinned"] = schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Name → digest-pinned reference, only for images that passed (all under `warn`)."}
 	attrs["results"] = schema.MapNestedAttribute{Computed: true, MarkdownDescription: "Name → verdict.",
@@ -90,15 +92,15 @@ func (d *policyDataSource) Schema(ctx context.Context, _ datasource.SchemaReques
 		for _, k := range []string{"severity_threshold", "ignore_unfixed", "scanners", "pkg_types", "vex", "enforcement"} {
 			sa[k] = tmp.Schema.Attributes[k]
 		}
-		scanSchema = schema.SingleNestedBlock{MarkdownDescription: "Run the scan gate (as `imageguard_scan`) on every image. Its `enforcement` is ignored: the policy's applies.",
+		scanSchema = schema.SingleNestedBlock{MarkdownDescription: "Run the scan gate (as `imageguard_scan`) on every image. Its `enforcement` applies to the scan gate only; unset, the policy's `enforcement` applies.",
 			Attributes: sa, Blocks: map[string]schema.Block{"ignore": tmp.Schema.Blocks["ignore"]}}
 		var vtmp datasource.SchemaResponse
 		(&verifyDataSource{}).Schema(ctx, datasource.SchemaRequest{}, &vtmp)
 		va := map[string]schema.Attribute{}
-		for _, k := range []string{"require", "trusted_root_json", "tlog"} {
+		for _, k := range []string{"require", "trusted_root_json", "tlog", "enforcement"} {
 			va[k] = vtmp.Schema.Attributes[k]
 		}
-		verifySchema = schema.SingleNestedBlock{MarkdownDescription: "Run the signature gate (as `imageguard_verify`) on every image.",
+		verifySchema = schema.SingleNestedBlock{MarkdownDescription: "Run the signature gate (as `imageguard_verify`) on every image. Its `enforcement` applies to the signature gate only; unset, the policy's `enforcement` applies.",
 			Attributes: va, Blocks: map[string]schema.Block{"authority": vtmp.Schema.Blocks["authority"], "attestation": vtmp.Schema.Blocks["attestation"]}}
 	}
 	resp.Schema = schema.Schema{
@@ -126,7 +128,11 @@ type policySettings struct {
 	Verify      *verifySettings
 	Platforms   []string
 	Enforcement string
-	Concurrency int
+	// ScanEnforcement and VerifyEnforcement are each gate's own: the
+	// block's, else the policy's. One gate's `warn` never relaxes another.
+	ScanEnforcement   string
+	VerifyEnforcement string
+	Concurrency       int
 }
 
 func readPolicySettings(ctx context.Context, m *policyModel) (policySettings, diag.Diagnostics) {
@@ -134,6 +140,7 @@ func readPolicySettings(ctx context.Context, m *policyModel) (policySettings, di
 	rules, diags := readRules(ctx, &m.rulesModel, path.Root)
 	s.Rules = rules
 	s.Platforms = stringsOf(ctx, m.Platforms, &diags)
+	s.Enforcement = readEnforcement(m.Enforcement, path.Root("enforcement"), &diags)
 	if m.Scan != nil || rulesNeedScan(rules) {
 		sm := m.Scan
 		if sm == nil {
@@ -141,18 +148,25 @@ func readPolicySettings(ctx context.Context, m *policyModel) (policySettings, di
 		}
 		ss, d := readScanSettings(ctx, m.Platforms, sm, func(n string) path.Path { return path.Root("scan").AtName(n) })
 		diags.Append(d...)
-		ss.Enforcement = "warn" // the policy decides; see runPolicyImage
+		s.ScanEnforcement = s.Enforcement
+		if m.Scan != nil && m.Scan.Enforcement.ValueString() != "" {
+			s.ScanEnforcement = ss.Enforcement
+		}
+		ss.Enforcement = "warn" // the gate's diagnostics are the policy's, per image
 		s.Scan = &ss
 	}
 	if m.Verify != nil {
-		vm := verifyModel{Require: m.Verify.Require, TrustedRootJSON: m.Verify.TrustedRootJSON, TLog: m.Verify.TLog, Enforcement: types.StringNull(),
+		vm := verifyModel{Require: m.Verify.Require, TrustedRootJSON: m.Verify.TrustedRootJSON, TLog: m.Verify.TLog, Enforcement: m.Verify.Enforcement,
 			Authorities: m.Verify.Authorities, AttestationReqs: m.Verify.AttestationReqs, Platforms: m.Platforms}
 		vs, d := readVerifySettings(ctx, &vm, func(n string) path.Path { return path.Root("verify").AtName(n) })
 		diags.Append(d...)
+		s.VerifyEnforcement = s.Enforcement
+		if m.Verify.Enforcement.ValueString() != "" {
+			s.VerifyEnforcement = vs.Enforcement
+		}
 		vs.Enforcement = "warn"
 		s.Verify = &vs
 	}
-	s.Enforcement = readEnforcement(m.Enforcement, path.Root("enforcement"), &diags)
 	s.Concurrency = defaultConcurrency
 	if !m.Concurrency.IsNull() && !m.Concurrency.IsUnknown() {
 		if c := m.Concurrency.ValueInt64(); c < 1 || c > 64 {
@@ -186,6 +200,8 @@ type imageVerdict struct {
 	counts     map[string]int64
 	db         *scan.DBInfo
 	err        diag.Diagnostics
+	// blocking is set when a gate under `error` found a violation.
+	blocking bool
 }
 
 func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
@@ -239,7 +255,7 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 			detail := fmt.Sprintf("%s = %s (%s) violates the policy:\n  - %s\n\nFix the image, or accept a violation with an `exception { rule = \"…\", reason = \"…\", expires = \"YYYY-MM-DD\" }` (or an `ignore` in the `scan` block for a finding).",
 				n, images[n], v.resolved.Digest, strings.Join(lines, "\n  - "))
 			summary := fmt.Sprintf("Image %q violates the policy (%d violation(s))", n, len(lines))
-			if s.Enforcement == "warn" {
+			if !v.blocking {
 				resp.Diagnostics.AddAttributeWarning(path.Root("images").AtMapKey(n), summary+" (enforcement = warn)", detail)
 			} else {
 				resp.Diagnostics.AddAttributeError(path.Root("images").AtMapKey(n), summary, detail)
@@ -248,7 +264,7 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 		for _, w := range v.warnings {
 			resp.Diagnostics.AddAttributeWarning(path.Root("images").AtMapKey(n), "Policy warning", fmt.Sprintf("%s: %s", n, w))
 		}
-		if passed || s.Enforcement == "warn" {
+		if !v.blocking {
 			pinned[n] = types.StringValue(v.resolved.Pinned())
 		}
 		counts := map[string]attr.Value{}
@@ -391,6 +407,7 @@ func (d *policyDataSource) judge(ctx context.Context, name string, v *imageVerdi
 			}
 		}
 		v.violations = append(v.violations, out.Decision.Violations...)
+		v.blocking = v.blocking || (len(out.Decision.Violations) > 0 && s.ScanEnforcement != "warn")
 		v.ignored = append(v.ignored, out.Decision.Ignored...)
 		v.warnings = append(v.warnings, out.Decision.Warnings...)
 	}
@@ -407,16 +424,18 @@ func (d *policyDataSource) judge(ctx context.Context, name string, v *imageVerdi
 		}
 		viols, excepted, warnings := policy.EvaluateRules(facts, s.Rules, now)
 		v.violations = append(v.violations, viols...)
+		v.blocking = v.blocking || (len(viols) > 0 && s.Enforcement != "warn")
 		v.ignored = append(v.ignored, excepted...)
 		v.warnings = append(v.warnings, warnings...)
 	}
 	if s.Verify != nil {
-		out, diags := runVerifyGate(ctx, d.data, ref, *s.Verify, at)
+		out, diags := runVerifyGate(ctx, d.data, ref, *s.Verify, at, "verify")
 		if diags.HasError() {
 			v.err = diags
 			return
 		}
 		v.violations = append(v.violations, out.Violations...)
+		v.blocking = v.blocking || (len(out.Violations) > 0 && s.VerifyEnforcement != "warn")
 	}
 	sort.SliceStable(v.violations, func(i, j int) bool { return violationLine(v.violations[i]) < violationLine(v.violations[j]) })
 	v.warnings = dedupe(v.warnings)

@@ -12,8 +12,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
-	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
 )
 
@@ -382,88 +382,30 @@ func (d *verifyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 
 // verifyOutcome is the signature gate's result for one image.
 type verifyOutcome struct {
-	Resolved     *registry.Resolved
-	Results      []verify.AuthorityResult
-	Attestations []attestationFound
-	Violations   []policy.Violation
-	Passed       bool
+	*gate.VerifyOutcome
+	Passed bool
 }
 
-type attestationFound struct {
-	PredicateType, Authority, Subject, Digest string
-}
-
-// runVerifyGate resolves the image, verifies signatures on the digest
-// `pinned` names and attestations there or on each platform, and judges.
-func runVerifyGate(ctx context.Context, data *providerData, image string, s verifySettings, at path.Path) (*verifyOutcome, diag.Diagnostics) {
+// runVerifyGate resolves the image and runs the signature gate on it
+// (internal/gate); at is the attribute naming the image, block the path of
+// the block holding the gate's settings (the root for imageguard_verify).
+func runVerifyGate(ctx context.Context, data *providerData, image string, s verifySettings, at path.Path, block ...string) (*verifyOutcome, diag.Diagnostics) {
 	resolved, diags := resolveRef(ctx, data.Registry, image, at)
 	if diags.HasError() {
 		return nil, diags
 	}
 	v, err := data.verifier(s.Options)
 	if err != nil {
-		diags.AddAttributeError(path.Root("trusted_root_json"), "Invalid trust material", err.Error())
+		diags.AddAttributeError(blockPath(block, "trusted_root_json"), "Invalid trust material", err.Error())
 		return nil, diags
 	}
 	data.verifications.Add(1)
-	res, err := v.Verify(ctx, verify.Request{Repository: resolved.Ref.Repository, Digest: resolved.Digest, Authorities: s.Authorities, Attestations: s.Attestation})
+	res, err := gate.Verify(ctx, data.Registry, v, resolved, gate.VerifySettings{Platforms: s.Platforms, Authorities: s.Authorities, Attestations: s.Attestation, Rules: s.Rules})
 	if err != nil {
-		diags.AddAttributeError(at, "Verification failed", fmt.Sprintf("%s (%s) could not be verified, so it cannot pass: %v", image, resolved.Digest, err))
+		addGateError(&diags, err, at, block)
 		return nil, diags
 	}
-	out := &verifyOutcome{Resolved: resolved, Results: res.Authorities}
-	outcomes := make([]policy.AuthorityOutcome, len(res.Authorities))
-	for i, a := range res.Authorities {
-		outcomes[i] = policy.AuthorityOutcome{Name: a.Authority, Signatures: len(a.Signatures), Reasons: a.Reasons}
-		for _, att := range a.Attestations {
-			outcomes[i].Attestations = append(outcomes[i].Attestations, policy.VerifiedAttestation{PredicateType: att.PredicateType, Predicate: att.Predicate})
-			out.Attestations = append(out.Attestations, attestationFound{att.PredicateType, a.Authority, att.Subject, resolved.Digest.String()})
-		}
-	}
-	// Attestations may be attached per platform: for an index, an
-	// attestation type missing on the index counts when every selected
-	// platform carries it.
-	if resolved.IsIndex() && len(s.Attestation) > 0 {
-		platforms, err := data.Registry.Platforms(ctx, resolved, s.Platforms)
-		if err != nil {
-			diags.AddAttributeError(path.Root("platforms"), registry.KindOf(err).Summary(), err.Error())
-			return nil, diags
-		}
-		perPlatform := make([]map[string][]policy.VerifiedAttestation, len(outcomes))
-		for i := range perPlatform {
-			perPlatform[i] = map[string][]policy.VerifiedAttestation{}
-		}
-		for _, pm := range platforms {
-			pres, err := v.Verify(ctx, verify.Request{Repository: resolved.Ref.Repository, Digest: pm.Digest, Authorities: s.Authorities, Attestations: s.Attestation})
-			if err != nil {
-				diags.AddAttributeError(at, "Verification failed", fmt.Sprintf("%s (%s, platform %s) could not be verified: %v", image, pm.Digest, pm.Platform, err))
-				return nil, diags
-			}
-			for i, a := range pres.Authorities {
-				seen := map[string]bool{}
-				for _, att := range a.Attestations {
-					if !seen[att.PredicateType] {
-						seen[att.PredicateType] = true
-						perPlatform[i][att.PredicateType] = append(perPlatform[i][att.PredicateType], policy.VerifiedAttestation{PredicateType: att.PredicateType, Predicate: att.Predicate})
-					}
-					out.Attestations = append(out.Attestations, attestationFound{att.PredicateType, a.Authority, att.Subject, pm.Digest.String()})
-				}
-			}
-		}
-		for i := range outcomes {
-			for _, rule := range s.Rules.Attestations {
-				if hasType(outcomes[i].Attestations, rule.PredicateType) {
-					continue
-				}
-				// Every platform must carry it; the condition applies to each.
-				if got := perPlatform[i][rule.PredicateType]; len(got) == len(platforms) {
-					outcomes[i].Attestations = append(outcomes[i].Attestations, got...)
-				}
-			}
-		}
-	}
-	out.Violations = policy.EvaluateVerify(outcomes, s.Rules)
-	out.Passed = len(out.Violations) == 0
+	out := &verifyOutcome{VerifyOutcome: res, Passed: res.Passed()}
 	if !out.Passed {
 		summary := "Image signature not verified"
 		var b strings.Builder
@@ -482,13 +424,4 @@ func runVerifyGate(ctx context.Context, data *providerData, image string, s veri
 		}
 	}
 	return out, diags
-}
-
-func hasType(atts []policy.VerifiedAttestation, t string) bool {
-	for _, a := range atts {
-		if a.PredicateType == t {
-			return true
-		}
-	}
-	return false
 }

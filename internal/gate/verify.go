@@ -1,0 +1,103 @@
+package gate
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
+)
+
+// VerifySettings are the signature gate's inputs.
+type VerifySettings struct {
+	// Platforms selects the platforms of an index whose own attestations
+	// count; empty means all.
+	Platforms    []string
+	Authorities  []verify.Authority
+	Attestations []verify.AttestationRequest
+	Rules        policy.VerifyRules
+}
+
+// AttestationFound is one verified attestation and where it is attached.
+type AttestationFound struct {
+	PredicateType, Authority, Subject, Digest string
+}
+
+// VerifyOutcome is the signature gate's verdict on one image.
+type VerifyOutcome struct {
+	Resolved     *registry.Resolved
+	Results      []verify.AuthorityResult
+	Attestations []AttestationFound
+	Violations   []policy.Violation
+	// Searched lists where signatures were looked for.
+	Searched []string
+}
+
+// Passed reports whether no violation was found.
+func (o *VerifyOutcome) Passed() bool { return len(o.Violations) == 0 }
+
+// Verify verifies signatures on the digest the reference resolved to and,
+// for an index, attestations on the index or on every selected platform:
+// an attestation rule that the index's own attestations do not satisfy
+// must hold on each platform, condition included.
+func Verify(ctx context.Context, reg *registry.Client, v *verify.Verifier, resolved *registry.Resolved, s VerifySettings) (*VerifyOutcome, error) {
+	image := resolved.Ref.Input
+	res, err := v.Verify(ctx, verify.Request{Repository: resolved.Ref.Repository, Digest: resolved.Digest, Authorities: s.Authorities, Attestations: s.Attestations})
+	if err != nil {
+		return nil, &Error{Summary: "Verification failed", Detail: fmt.Sprintf("%s (%s) could not be verified, so it cannot pass: %v", image, resolved.Digest, err), Err: err}
+	}
+	out := &VerifyOutcome{Resolved: resolved, Results: res.Authorities, Searched: res.Searched}
+	outcomes := make([]policy.AuthorityOutcome, len(res.Authorities))
+	for i, a := range res.Authorities {
+		outcomes[i] = policy.AuthorityOutcome{Name: a.Authority, Signatures: len(a.Signatures), Reasons: a.Reasons}
+		for _, att := range a.Attestations {
+			outcomes[i].Attestations = append(outcomes[i].Attestations, policy.VerifiedAttestation{PredicateType: att.PredicateType, Predicate: att.Predicate})
+			out.Attestations = append(out.Attestations, AttestationFound{att.PredicateType, a.Authority, att.Subject, resolved.Digest.String()})
+		}
+	}
+	if resolved.IsIndex() && len(s.Attestations) > 0 {
+		platforms, err := reg.Platforms(ctx, resolved, s.Platforms)
+		if err != nil {
+			return nil, &Error{Attr: attrForRegistryError(err, "platforms"), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
+		}
+		for i := range outcomes {
+			outcomes[i].PlatformAttestations = map[string][]policy.VerifiedAttestation{}
+		}
+		for _, pm := range platforms {
+			label := platformLabel(pm)
+			pres, err := v.Verify(ctx, verify.Request{Repository: resolved.Ref.Repository, Digest: pm.Digest, Authorities: s.Authorities, Attestations: s.Attestations})
+			if err != nil {
+				return nil, &Error{Summary: "Verification failed", Detail: fmt.Sprintf("%s (%s, platform %s) could not be verified, so it cannot pass: %v", image, pm.Digest, pm.Platform, err), Err: err}
+			}
+			for i, a := range pres.Authorities {
+				atts := outcomes[i].PlatformAttestations[label]
+				for _, att := range a.Attestations {
+					atts = append(atts, policy.VerifiedAttestation{PredicateType: att.PredicateType, Predicate: att.Predicate})
+					out.Attestations = append(out.Attestations, AttestationFound{att.PredicateType, a.Authority, att.Subject, pm.Digest.String()})
+				}
+				outcomes[i].PlatformAttestations[label] = atts
+			}
+		}
+	}
+	out.Violations = policy.EvaluateVerify(outcomes, s.Rules)
+	return out, nil
+}
+
+// platformLabel names a platform manifest in messages; two children with
+// the same platform stay apart by digest.
+func platformLabel(pm registry.PlatformManifest) string {
+	if pm.Platform == "" {
+		return pm.Digest.String()
+	}
+	return pm.Platform + " (" + pm.Digest.String() + ")"
+}
+
+// attrForRegistryError is the attribute a registry error concerns: a
+// platform that does not exist is the platforms attribute's fault.
+func attrForRegistryError(err error, platformAttr string) string {
+	if registry.KindOf(err) == registry.KindPlatform {
+		return platformAttr
+	}
+	return ""
+}
