@@ -77,8 +77,13 @@ type ImageFacts struct {
 	Digest   string
 	Platform string
 
-	// User is the config's USER.
-	User        string
+	// User is the config's USER, as written (runtimes do not trim it).
+	User string
+	// Passwd and Group are the final filesystem's /etc/passwd and
+	// /etc/group, read only when require_non_root must resolve a name in
+	// User (see NeedsAccountFiles); nil when not read.
+	Passwd      *AccountFile
+	Group       *AccountFile
 	Labels      map[string]string
 	Annotations map[string]string
 	// ExposedPorts are the config's exposed ports, e.g. "22/tcp"; a port
@@ -126,10 +131,13 @@ type Rules struct {
 	// the whole name: "*" matches within one path segment, "**" across
 	// segments ("*.example.com/**").
 	TrustedRegistries []string
-	// RequireNonRoot: USER must name a non-root user. Unset, "root", "0"
-	// and any "root:<group>" or "0:<group>" fail; "1000:0" passes (the uid is
-	// what matters; group 0 grants no root privileges by itself). A user
-	// name other than root passes: the image's /etc/passwd is not read.
+	// RequireNonRoot: USER must run as a non-zero uid, read as containerd
+	// and runc read it (see ResolveUser). Unset, "root", "0", "+0", "00",
+	// ":1000" and any "root:<group>" or "0:<group>" fail; a name is
+	// resolved through the image's final /etc/passwd, and one that does
+	// not resolve (no file, not listed) fails: it cannot be vouched for.
+	// "1000:0" passes (the uid is what matters; group 0 grants no root
+	// privileges by itself).
 	RequireNonRoot bool
 	// RequiredLabels maps a label to an RE2 regexp its value must match. As
 	// with Go's regexp the match is unanchored ("v1" matches "xv1y"): anchor
