@@ -30,6 +30,9 @@ var (
 	// ErrCacheDir: the cache directory cannot be used (no permission,
 	// lock failure).
 	ErrCacheDir = errors.New("vulnerability database cache unusable")
+	// ErrFuture: the database says it was updated after now (beyond
+	// MaxClockSkew). It would never look stale, so it is never used.
+	ErrFuture = errors.New("vulnerability database from the future")
 )
 
 // Error is an error of this package: Message is a full sentence saying what

@@ -47,6 +47,12 @@ const MediaType = "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip"
 // DefaultMaxAge is the MaxAge used when Options.MaxAge is zero.
 const DefaultMaxAge = 72 * time.Hour
 
+// MaxClockSkew is how far in the future a database's UpdatedAt may lie
+// (the builder's and this machine's clocks differ a little). Beyond it the
+// database is refused: its age would be negative, so it would pass every
+// max_age check and, once cached, never be replaced by a real update.
+const MaxClockSkew = 5 * time.Minute
+
 // upstream is what mirrors copy; error messages say how.
 const upstream = "ghcr.io/aquasecurity/trivy-db:2"
 
@@ -216,6 +222,10 @@ func (m *Manager) ensure(ctx context.Context) (*DB, error) {
 	now := m.now()
 	dbDir := filepath.Join(m.cacheDir, "db")
 	cached, cacheErr := m.inspect(dbDir)
+	if cacheErr == nil && cached.Metadata.UpdatedAt.Sub(now) > MaxClockSkew {
+		return nil, newError(ErrFuture, nil, "The cached vulnerability database in %s says it was updated at %s, %s after this machine's clock (%s): a database from the future is never trusted, because it would never look stale and no real update would replace it. Delete %s so that a new copy is downloaded, and check this machine's clock and the mirror the copy came from.",
+			dbDir, cached.Metadata.UpdatedAt.UTC().Format(time.RFC3339), formatAge(cached.Metadata.UpdatedAt.Sub(now)), now.UTC().Format(time.RFC3339), dbDir)
+	}
 
 	var db *DB
 	switch {
@@ -436,6 +446,10 @@ func (m *Manager) unpack(img v1.Image, desc v1.Descriptor, tmp, repo string, now
 			kind = p.kind
 		}
 		return nil, newError(kind, err, "The database from %s %s.", repo, err.Error())
+	}
+	if ahead := meta.UpdatedAt.Sub(now); ahead > MaxClockSkew {
+		return nil, newError(ErrFuture, nil, "%s serves a vulnerability database updated at %s, %s after this machine's clock (%s); a database from the future is refused, because it would never look stale. Check the mirror (its metadata.json is wrong, or the artifact was altered) and this machine's clock.",
+			repo, meta.UpdatedAt.UTC().Format(time.RFC3339), formatAge(ahead), now.UTC().Format(time.RFC3339))
 	}
 	meta.DownloadedAt = now.UTC()
 	if err := writeMetadata(tmp, meta); err != nil {

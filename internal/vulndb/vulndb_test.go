@@ -388,6 +388,34 @@ func TestFailures(t *testing.T) {
 			},
 		},
 		{
+			name: "future-dated download",
+			push: func(t *testing.T, reg *acctest.Registry) []string {
+				reg.PushTrivyDB(t, repoTag, acctest.TrivyDBArchive(t, []string{acctest.FixtureAdvisories}, acctest.DBMeta{UpdatedAt: testNow.Add(2 * time.Hour), NextUpdate: testNow.Add(26 * time.Hour)}))
+				return []string{reg.Ref(repoTag)}
+			},
+			kinds: []error{ErrUnavailable, ErrMissing, ErrFuture},
+			fragments: func(reg *acctest.Registry, _ string) []string {
+				return []string{reg.Ref(repoTag) + " serves a vulnerability database updated at 2026-03-10T14:00:00Z, 2h after this machine's clock (2026-03-10T12:00:00Z)", "from the future is refused", "no cached copy"}
+			},
+		},
+		{
+			name:  "future-dated cache",
+			cache: &acctest.DBMeta{UpdatedAt: testNow.Add(48 * time.Hour), NextUpdate: testNow.Add(72 * time.Hour)},
+			kinds: []error{ErrFuture},
+			fragments: func(_ *acctest.Registry, cacheDir string) []string {
+				return []string{"cached vulnerability database in " + filepath.Join(cacheDir, "db"), "updated at 2026-03-12T12:00:00Z, 2d after this machine's clock", "Delete " + filepath.Join(cacheDir, "db") + " so that a new copy is downloaded"}
+			},
+		},
+		{
+			name:  "future-dated cache with skip_update",
+			skip:  true,
+			cache: &acctest.DBMeta{UpdatedAt: testNow.Add(10 * time.Minute), NextUpdate: testNow.Add(24 * time.Hour)},
+			kinds: []error{ErrFuture},
+			fragments: func(_ *acctest.Registry, cacheDir string) []string {
+				return []string{"2026-03-10T12:10:00Z, 10m after", "Delete " + filepath.Join(cacheDir, "db")}
+			},
+		},
+		{
 			name: "corrupt cache and no repository",
 			push: func(t *testing.T, reg *acctest.Registry) []string {
 				return []string{reg.Ref("nothing/here:2")}
@@ -656,5 +684,84 @@ func TestFormatAge(t *testing.T) {
 		if got := formatDuration(d); got != want {
 			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+func TestFutureDatedDownloadNeverReplacesCache(t *testing.T) {
+	isolate(t)
+	reg := acctest.NewRegistry(t)
+	// The cache is due for an update (NextUpdate passed) but within max_age;
+	// the mirror now serves a database that claims to be from tomorrow.
+	cacheDir := t.TempDir()
+	dbDir := filepath.Join(cacheDir, "db")
+	acctest.BuildTrivyDB(t, dbDir, []string{acctest.FixtureAdvisories}, meta(30*time.Hour, -6*time.Hour))
+	reg.PushTrivyDB(t, repoTag, acctest.TrivyDBArchive(t, []string{acctest.FixtureAdvisories, acctest.FixtureNewAdvisory}, acctest.DBMeta{UpdatedAt: testNow.Add(24 * time.Hour), NextUpdate: testNow.Add(48 * time.Hour)}))
+	opts := options(cacheDir, reg.Ref(repoTag))
+
+	db := mustEnsure(t, opts)
+	if db.Source != "cache" || !db.Metadata.UpdatedAt.Equal(testNow.Add(-30*time.Hour)) {
+		t.Errorf("db = %+v, want the cached copy", db)
+	}
+	if len(db.Warnings) != 1 || !strings.Contains(db.Warnings[0], "could not be updated") || !strings.Contains(db.Warnings[0], "from the future is refused") || !strings.Contains(db.Warnings[0], reg.Ref(repoTag)) {
+		t.Errorf("warnings = %q", db.Warnings)
+	}
+	onDisk, err := readMetadata(dbDir)
+	if err != nil || !onDisk.UpdatedAt.Equal(testNow.Add(-30*time.Hour)) {
+		t.Errorf("cached metadata.json = %+v, %v: the future-dated download replaced it", onDisk, err)
+	}
+	if got := advisories(t, "alpine 3.20", "musl"); len(got) != 1 {
+		t.Errorf("musl advisories = %v, want only the cached copy's one", got)
+	}
+
+	// Past max_age, the refused download leaves nothing to use: an error
+	// that names the mirror's future date, never the future copy.
+	isolate(t)
+	opts.MaxAge = 24 * time.Hour
+	_, err = ensure(t, opts)
+	wantError(t, err, []error{ErrStale, ErrFuture}, "1d6h ago", reg.Ref(repoTag)+" serves a vulnerability database updated at 2026-03-11T12:00:00Z, 1d after")
+	if onDisk, _ := readMetadata(dbDir); !onDisk.UpdatedAt.Equal(testNow.Add(-30 * time.Hour)) {
+		t.Errorf("cached metadata.json = %+v", onDisk)
+	}
+}
+
+func TestClockSkewWithinToleranceAccepted(t *testing.T) {
+	isolate(t)
+	reg := acctest.NewRegistry(t)
+	ahead := MaxClockSkew - time.Minute
+	reg.PushTrivyDB(t, repoTag, acctest.TrivyDBArchive(t, []string{acctest.FixtureAdvisories}, acctest.DBMeta{UpdatedAt: testNow.Add(ahead), NextUpdate: testNow.Add(24 * time.Hour)}))
+	opts := options(t.TempDir(), reg.Ref(repoTag))
+	db := mustEnsure(t, opts)
+	if db.Source != reg.Ref(repoTag) || !db.Metadata.UpdatedAt.Equal(testNow.Add(ahead)) {
+		t.Errorf("db = %+v", db)
+	}
+	// The same copy, cached, is trusted by the next process too.
+	isolate(t)
+	if db := mustEnsure(t, opts); db.Source != "cache" {
+		t.Errorf("cached db = %+v", db)
+	}
+}
+
+func TestFutureDatedCacheIsNotReplacedSilently(t *testing.T) {
+	isolate(t)
+	reg := acctest.NewRegistry(t)
+	// Even with a good database on the mirror, a cached copy from the
+	// future is an error that says what to do, and is left for the user.
+	reg.PushTrivyDB(t, repoTag, acctest.TrivyDBArchive(t, []string{acctest.FixtureAdvisories}, meta(time.Hour, 23*time.Hour)))
+	cacheDir := t.TempDir()
+	dbDir := filepath.Join(cacheDir, "db")
+	acctest.BuildTrivyDB(t, dbDir, []string{acctest.FixtureAdvisories}, acctest.DBMeta{UpdatedAt: testNow.Add(6 * time.Hour), NextUpdate: testNow.Add(30 * time.Hour)})
+	_, err := ensure(t, options(cacheDir, reg.Ref(repoTag)))
+	wantError(t, err, []error{ErrFuture}, "6h after this machine's clock", "Delete "+dbDir)
+	if n := len(reg.Requests()); n != 0 {
+		t.Errorf("requests = %v", reg.Requests())
+	}
+
+	// Once the user deletes it, the mirror's copy is downloaded.
+	if err := os.RemoveAll(dbDir); err != nil {
+		t.Fatal(err)
+	}
+	isolate(t)
+	if db := mustEnsure(t, options(cacheDir, reg.Ref(repoTag))); db.Source != reg.Ref(repoTag) {
+		t.Errorf("db = %+v", db)
 	}
 }
