@@ -1,10 +1,20 @@
 package acctest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
+	"sync"
 	"testing"
 )
+
+// OpenTofuProviderHost is the registry host OpenTofu gives a provider
+// address without one ("imageguard" or "imageguard/imageguard"); Terraform's
+// is registry.terraform.io. terraform-plugin-testing reattaches the provider
+// under TF_ACC_PROVIDER_HOST, so it must match the CLI.
+const OpenTofuProviderHost = "registry.opentofu.org"
 
 // TerraformPath finds the terraform (or tofu) binary for acceptance tests:
 // TF_ACC_TERRAFORM_PATH, else terraform on PATH. It never downloads one, and
@@ -27,13 +37,82 @@ func TerraformPath(tb testing.TB) string {
 }
 
 // PreCheck prepares an acceptance test: TF_ACC must be set (make test sets
-// it) and a terraform binary must be found.
+// it) and a terraform binary must be found. For OpenTofu it sets
+// TF_ACC_PROVIDER_HOST to registry.opentofu.org unless it is set already.
 func PreCheck(tb testing.TB) {
 	tb.Helper()
 	if os.Getenv("TF_ACC") == "" {
 		tb.Fatalf("acceptance tests need TF_ACC=1 (run them with `make test`)")
 	}
-	TerraformPath(tb)
+	cli := DetectCLI(tb, TerraformPath(tb))
+	if cli.OpenTofu && os.Getenv("TF_ACC_PROVIDER_HOST") == "" {
+		tb.Setenv("TF_ACC_PROVIDER_HOST", OpenTofuProviderHost)
+	}
 	// Keep terraform from reaching the network for checkpoints.
 	tb.Setenv("CHECKPOINT_DISABLE", "1")
+}
+
+// CLI is the terraform or tofu binary the tests drive.
+type CLI struct {
+	Path     string
+	OpenTofu bool
+	// Major, Minor and Patch are the release, e.g. 1, 10, 6.
+	Major, Minor, Patch int
+}
+
+// String names the CLI as users do, e.g. "OpenTofu 1.10.6".
+func (c CLI) String() string {
+	product := "Terraform"
+	if c.OpenTofu {
+		product = "OpenTofu"
+	}
+	return fmt.Sprintf("%s %d.%d.%d", product, c.Major, c.Minor, c.Patch)
+}
+
+// AtLeast reports whether the CLI's release is major.minor or newer.
+func (c CLI) AtLeast(major, minor int) bool {
+	return c.Major > major || (c.Major == major && c.Minor >= minor)
+}
+
+// HasEphemeralVariables reports whether the CLI accepts `ephemeral = true`
+// on input variables: Terraform 1.10 and OpenTofu 1.11 added them.
+func (c CLI) HasEphemeralVariables() bool {
+	if c.OpenTofu {
+		return c.AtLeast(1, 11)
+	}
+	return c.AtLeast(1, 10)
+}
+
+var (
+	cliMu    sync.Mutex
+	cliCache = map[string]CLI{}
+	// The first line of `terraform version` / `tofu version`.
+	versionLine = regexp.MustCompile(`(?m)^(Terraform|OpenTofu) v(\d+)\.(\d+)\.(\d+)`)
+)
+
+// DetectCLI runs `<path> version` (once per path and process) and tells
+// Terraform from OpenTofu and their releases apart.
+func DetectCLI(tb testing.TB, path string) CLI {
+	tb.Helper()
+	cliMu.Lock()
+	defer cliMu.Unlock()
+	if c, ok := cliCache[path]; ok {
+		return c
+	}
+	cmd := exec.Command(path, "version")
+	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
+	out, err := cmd.Output()
+	if err != nil {
+		tb.Fatalf("%s version: %v", path, err)
+	}
+	m := versionLine.FindSubmatch(out)
+	if m == nil {
+		tb.Fatalf("%s version: no \"Terraform vX.Y.Z\" or \"OpenTofu vX.Y.Z\" line in:\n%s", path, out)
+	}
+	c := CLI{Path: path, OpenTofu: string(m[1]) == "OpenTofu"}
+	c.Major, _ = strconv.Atoi(string(m[2]))
+	c.Minor, _ = strconv.Atoi(string(m[3]))
+	c.Patch, _ = strconv.Atoi(string(m[4]))
+	cliCache[path] = c
+	return c
 }

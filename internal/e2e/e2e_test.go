@@ -61,6 +61,8 @@ func TestMain(m *testing.M) {
 // and a CLI config that points terraform at the binary.
 type env struct {
 	terraform string
+	// cli tells Terraform from OpenTofu and their releases apart.
+	cli       acctest.CLI
 	cliConfig string
 	dockerCfg string
 }
@@ -75,7 +77,7 @@ func setup(t *testing.T) *env {
 	buildProvider(t)
 
 	dir := t.TempDir()
-	e := &env{terraform: tf, cliConfig: filepath.Join(dir, "terraformrc"), dockerCfg: filepath.Join(dir, "docker")}
+	e := &env{terraform: tf, cli: acctest.DetectCLI(t, tf), cliConfig: filepath.Join(dir, "terraformrc"), dockerCfg: filepath.Join(dir, "docker")}
 	rc := fmt.Sprintf(`provider_installation {
   dev_overrides {
     "imageguard/imageguard" = %q
@@ -94,7 +96,9 @@ func setup(t *testing.T) *env {
 }
 
 // terraformPath finds terraform (or tofu) as acctest does, with install
-// instructions when there is none. It never downloads one.
+// instructions when there is none: TF_ACC_TERRAFORM_PATH (the switch for
+// the CLI matrix, e.g. TF_ACC_TERRAFORM_PATH=$(scripts/tools.sh tofu 1.10.6)),
+// else terraform on PATH. It never downloads one.
 func terraformPath(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("TF_ACC_TERRAFORM_PATH"); p != "" {
@@ -538,7 +542,9 @@ func TestPinWithDockerRegistry(t *testing.T) {
 
 // TestCredentialsNeverLeak gives a password through TF_VAR_password to a
 // registry with htpasswd auth and checks that it shows up nowhere: not in
-// terraform's output, the trace log or the state.
+// terraform's output, the trace log, the state or a saved plan (beyond the
+// variable value the CLI itself keeps there for a non-ephemeral variable);
+// as an ephemeral variable, not even there.
 func TestCredentialsNeverLeak(t *testing.T) {
 	e := setup(t)
 	const user = "e2e-user"
@@ -564,6 +570,51 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(w.dir, "terraform.tfstate")); err != nil {
 			t.Fatalf("no state to check: %v", err)
 		}
+	})
+
+	// A saved plan, as CI plan gates make: plan -out, show -json, apply.
+	// Terraform keeps a sensitive variable's value in the plan file (that is
+	// the CLI's design, not the provider's); it must be the only copy.
+	t.Run("saved plan, sensitive variable", func(t *testing.T) {
+		w := e.workspace(t, "e2e")
+		trace, logPath := traceEnv(t)
+		env := append(trace, "TF_VAR_password="+password)
+		planPath := filepath.Join(t.TempDir(), "plan.out")
+		w.mustTerraform(env, append([]string{"plan", "-input=false", "-no-color", "-out=" + planPath}, varFlags(vars)...)...)
+		shown := w.showPlanJSON(planPath)
+		w.mustTerraform(env, "apply", "-input=false", "-no-color", planPath)
+		out := w.mustTerraform(nil, "output", "-no-color", "-raw", "pinned")
+		if want := reg.Host + "/private/app@" + digest.String(); strings.TrimSpace(out.stdout) != want {
+			t.Fatalf("pinned = %q, want %q", out.stdout, want)
+		}
+		assertTraced(t, logPath)
+		w.assertNoLeak([]string{logPath}, basicSecretForms(user, password)...)
+		assertPlanNoLeak(t, planPath, shown, "password", basicSecretForms(user, password)...)
+	})
+
+	// An ephemeral variable stays out of the saved plan altogether; it must be
+	// given again to apply the plan.
+	t.Run("saved plan, ephemeral variable", func(t *testing.T) {
+		if !e.cli.HasEphemeralVariables() {
+			t.Skipf("%s has no ephemeral input variables (they came in Terraform 1.10 and OpenTofu 1.11); the sensitive-variable cases cover this CLI", e.cli)
+		}
+		w := e.workspace(t, "e2e-ephemeral")
+		trace, logPath := traceEnv(t)
+		env := append(trace, "TF_VAR_password="+password)
+		planPath := filepath.Join(t.TempDir(), "plan.out")
+		w.mustTerraform(env, append([]string{"plan", "-input=false", "-no-color", "-out=" + planPath}, varFlags(vars)...)...)
+		shown := w.showPlanJSON(planPath)
+		if r := w.terraform(nil, "apply", "-input=false", "-no-color", planPath); r.code == 0 {
+			t.Fatalf("applying the saved plan without the ephemeral variable should fail: %s", r)
+		}
+		w.mustTerraform(env, "apply", "-input=false", "-no-color", planPath)
+		out := w.mustTerraform(nil, "output", "-no-color", "-raw", "pinned")
+		if want := reg.Host + "/private/app@" + digest.String(); strings.TrimSpace(out.stdout) != want {
+			t.Fatalf("pinned = %q, want %q", out.stdout, want)
+		}
+		assertTraced(t, logPath)
+		w.assertNoLeak([]string{logPath}, basicSecretForms(user, password)...)
+		assertPlanNoLeak(t, planPath, shown, "", basicSecretForms(user, password)...)
 	})
 
 	t.Run("wrong password", func(t *testing.T) {
