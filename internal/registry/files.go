@@ -7,8 +7,6 @@ import (
 	"io"
 	"path"
 	"strings"
-
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // Whiteout markers of the OCI image layer spec (from AUFS).
@@ -50,19 +48,12 @@ func (c *Client) FilesPresent(ctx context.Context, ref Reference, img *Image, pa
 	}
 
 	root := newFSNode()
-	for i, desc := range img.Manifest.Layers {
-		if err := ctx.Err(); err != nil {
+	for i := range img.Manifest.Layers {
+		changes, err := c.layerChanges(ctx, ref, img, i, nil)
+		if err != nil {
 			return nil, err
 		}
-		layer, err := remote.Layer(ref.Repository.Digest(desc.Digest.String()), append(c.RemoteOptions(), remote.WithContext(ctx))...)
-		if err != nil {
-			return nil, classify(ref.Input, ref.Registry(), err)
-		}
-		changes, err := readLayerChanges(layer.Uncompressed)
-		if err != nil {
-			return nil, classifyLayer(ref, img, i, desc.Digest.String(), err)
-		}
-		root.apply(changes)
+		root.apply(changes, i)
 	}
 	for _, p := range paths {
 		out[p] = root.exists(p)
@@ -95,11 +86,21 @@ type layerEntry struct {
 	dir   bool
 	link  string // symlink target, "" otherwise
 	isSym bool
+	// hardlink is a hard link's target path (root-relative), "" otherwise.
+	hardlink string
+	// special: a device, fifo or other entry that is not a regular file.
+	special bool
+	// size of a regular file; data holds its bytes when captured.
+	size     int64
+	data     []byte
+	captured bool
 }
 
 // readLayerChanges reads the headers of an uncompressed layer and drains
 // it, so that go-containerregistry verifies the blob against its digest.
-func readLayerChanges(open func() (io.ReadCloser, error)) (layerChanges, error) {
+// The bytes of regular files whose path capture accepts are kept, up to
+// maxFinalFileSize each; capture may be nil.
+func readLayerChanges(open func() (io.ReadCloser, error), capture func(path string) bool) (layerChanges, error) {
 	var ch layerChanges
 	rc, err := open()
 	if err != nil {
@@ -132,8 +133,22 @@ func readLayerChanges(open func() (io.ReadCloser, error)) (layerChanges, error) 
 			continue
 		}
 		e := layerEntry{path: p, dir: h.Typeflag == tar.TypeDir}
-		if h.Typeflag == tar.TypeSymlink {
+		switch h.Typeflag {
+		case tar.TypeSymlink:
 			e.isSym, e.link = true, h.Linkname
+		case tar.TypeLink:
+			e.hardlink = cleanLayerPath(h.Linkname)
+		case tar.TypeReg, tar.TypeRegA:
+			e.size = h.Size
+			if capture != nil && capture(p) && h.Size <= maxFinalFileSize {
+				if e.data, err = io.ReadAll(tr); err != nil {
+					return ch, err
+				}
+				e.captured = true
+			}
+		case tar.TypeDir:
+		default:
+			e.special = true
 		}
 		ch.entries = append(ch.entries, e)
 	}
@@ -151,12 +166,27 @@ func cleanLayerPath(name string) string {
 	return strings.TrimPrefix(p, "/")
 }
 
-// fsNode is one path of the merged filesystem; only names and symlink
-// targets are kept.
+// fsNode is one path of the merged filesystem; only names, symlink
+// targets and, for files, where their bytes live are kept. A node that is
+// neither a symlink nor a file is a directory.
 type fsNode struct {
 	children map[string]*fsNode
 	isSym    bool
 	link     string
+	file     *fileData
+}
+
+// fileData is a non-directory, non-symlink entry: where its bytes live
+// (hard links share the target's), and the bytes when they were captured.
+type fileData struct {
+	layer    int
+	path     string // root-relative path in that layer
+	size     int64
+	data     []byte
+	captured bool
+	special  bool
+	// problem: why the entry has no bytes to read (a broken hard link).
+	problem string
 }
 
 func newFSNode() *fsNode { return &fsNode{} }
@@ -168,10 +198,10 @@ func (n *fsNode) child(name string) *fsNode {
 	return n.children[name]
 }
 
-// apply lays a layer over the filesystem: its whiteouts and opaque
-// directories hide lower content first (they never hide entries of the
-// same layer), then its entries are added.
-func (n *fsNode) apply(ch layerChanges) {
+// apply lays layer number layer over the filesystem: its whiteouts and
+// opaque directories hide lower content first (they never hide entries of
+// the same layer), then its entries are added.
+func (n *fsNode) apply(ch layerChanges, layer int) {
 	for _, w := range ch.whiteouts {
 		dir, base := path.Split(w)
 		if parent := n.lookupExact(strings.TrimSuffix(dir, "/")); parent != nil && parent.children != nil {
@@ -199,21 +229,42 @@ func (n *fsNode) apply(ch layerChanges) {
 			case last && !e.dir:
 				// A file or symlink replaces whatever was there, children too.
 				next.children = nil
-			case !last && next.isSym:
+			case !last && (next.isSym || next.file != nil):
 				// Tar parents are real directories; a path through a lower
-				// symlink is the layer's own directory now.
-				next.isSym, next.link = false, ""
+				// symlink (or file) is the layer's own directory now.
+				next.isSym, next.link, next.file = false, "", nil
 			}
 			if last {
 				if e.dir {
-					next.isSym, next.link = false, ""
+					next.isSym, next.link, next.file = false, "", nil
 				} else {
-					next.isSym, next.link = e.isSym, e.link
+					next.isSym, next.link, next.file = n.entryOf(e, layer)
 				}
 			}
 			node = next
 		}
 	}
+}
+
+// entryOf is what a non-directory entry adds: a symlink, or a file with
+// its own bytes or, for a hard link, its target's as they are at this
+// point of the layer (a hard link to a symlink is that symlink, as link(2)
+// makes it).
+func (n *fsNode) entryOf(e layerEntry, layer int) (isSym bool, link string, file *fileData) {
+	switch {
+	case e.isSym:
+		return true, e.link, nil
+	case e.hardlink != "":
+		target, _, ok := n.walk(e.hardlink, false)
+		switch {
+		case ok && target.isSym:
+			return true, target.link, nil
+		case ok && target.file != nil:
+			return false, "", target.file
+		}
+		return false, "", &fileData{layer: layer, path: e.path, problem: "it is a hard link to /" + e.hardlink + ", which is not a file in the image"}
+	}
+	return false, "", &fileData{layer: layer, path: e.path, size: e.size, data: e.data, captured: e.captured, special: e.special}
 }
 
 // lookupExact walks a root-relative path without following symlinks.
@@ -233,9 +284,20 @@ func (n *fsNode) lookupExact(p string) *fsNode {
 // exists resolves an asked path, following symlinks in its directories
 // but not in its last component.
 func (n *fsNode) exists(asked string) bool {
+	_, _, ok := n.walk(asked, false)
+	return ok
+}
+
+// walk resolves an asked path, following symlinks in its directories, and
+// in its last component when followLast, as the kernel's open does (a
+// symlink's target is read relative to its directory, absolute targets
+// from the image's root, never above it). It returns the node and its
+// path after symlinks ("/usr/bin/busybox"); ok is false when a component
+// is missing or there are more than maxSymlinkHops symlinks.
+func (n *fsNode) walk(asked string, followLast bool) (node *fsNode, resolvedPath string, ok bool) {
 	p := cleanLayerPath(asked)
 	if p == "" {
-		return true
+		return n, "/", true
 	}
 	pending := strings.Split(p, "/")
 	var resolved []string // components of the current directory
@@ -254,19 +316,17 @@ func (n *fsNode) exists(asked string) bool {
 		}
 		dir := n.lookupExact(strings.Join(resolved, "/"))
 		if dir == nil {
-			return false
+			return nil, "", false
 		}
 		node := dir.child(part)
 		if node == nil {
-			return false
+			return nil, "", false
 		}
-		if len(pending) == 0 {
-			return true // the last component: a symlink counts as present
-		}
-		if node.isSym {
+		last := len(pending) == 0
+		if node.isSym && (!last || followLast) {
 			hops++
 			if hops > maxSymlinkHops {
-				return false
+				return nil, "", false
 			}
 			target := strings.Split(node.link, "/")
 			if strings.HasPrefix(node.link, "/") {
@@ -276,6 +336,12 @@ func (n *fsNode) exists(asked string) bool {
 			continue
 		}
 		resolved = append(resolved, part)
+		if last {
+			// Without followLast a symlink here counts as present.
+			return node, "/" + strings.Join(resolved, "/"), true
+		}
 	}
-	return true
+	// A symlink's target ended in "." or "..": the directory reached.
+	node = n.lookupExact(strings.Join(resolved, "/"))
+	return node, "/" + strings.Join(resolved, "/"), node != nil
 }
