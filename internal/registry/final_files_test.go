@@ -104,7 +104,7 @@ func TestFinalFilesLaterLayerReplaces(t *testing.T) {
 func TestFinalFilesWhiteoutDeletes(t *testing.T) {
 	got, _ := finalFiles(t,
 		acctest.Layer(f{Path: "etc/"}, f{Path: "etc/passwd", Content: "app:x:1000:1000\n"}, f{Path: "etc/group", Content: "app:x:1000:\n"}),
-		acctest.Layer(f{Path: "etc/.wh.passwd"}),                           // a later layer deletes /etc/passwd
+		acctest.Layer(f{Path: "etc/.wh.passwd"}),                            // a later layer deletes /etc/passwd
 		acctest.Layer(f{Path: "etc/.wh..wh..opq"}, f{Path: "etc/hostname"}), // and empties /etc of lower content
 	)
 	checkFinal(t, got, map[string]finalWant{
