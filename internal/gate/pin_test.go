@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +102,45 @@ func TestUsablePlannedRecord(t *testing.T) {
 		if got := UsablePlannedRecord(tt.rec, now); got != tt.want {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestPlanRecords(t *testing.T) {
+	p := PlanRecords{Dir: t.TempDir()}
+	key := PlanRecordKey("r.example/app:1", "", "")
+	if p.Load(key) != nil {
+		t.Fatal("a record before any was saved")
+	}
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	if err := p.Save(key, PlannedRecord{Digest: "sha256:a", PlannedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Load(key); got == nil || got.Digest != "sha256:a" || !got.PlannedAt.Equal(at) {
+		t.Fatalf("Load = %+v", got)
+	}
+	other := PlanRecordKey("r.example/app:2", "", "")
+	if p.Load(other) != nil {
+		t.Error("another change sees the record")
+	}
+	// A record copied under another key is not trusted.
+	if err := os.Rename(p.path(key), p.path(other)); err != nil {
+		t.Fatal(err)
+	}
+	if p.Load(other) != nil {
+		t.Error("a record planted under another key was trusted")
+	}
+	// A symlink is not followed.
+	if err := os.Rename(p.path(other), p.path(key)+".real"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(p.path(key)+".real", p.path(key)); err != nil {
+		t.Fatal(err)
+	}
+	if p.Load(key) != nil {
+		t.Error("a record reached through a symlink was trusted")
+	}
+	p.Delete(key)
+	if _, err := os.Lstat(p.path(key)); !os.IsNotExist(err) {
+		t.Errorf("Delete left %v", err)
 	}
 }

@@ -13,9 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
-	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 )
 
 type imageDataSource struct {
@@ -87,8 +85,9 @@ func (d *imageDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 				MarkdownDescription: "Platform to describe when `ref` names a multi-platform index, as `os/arch[/variant]`, e.g. `\"linux/arm64\"`. " +
 					"Default `\"linux/amd64\"` for an index. For a single-platform image it must match the image's platform.",
 			},
-			"digest":     computedString("Digest of what `ref` names: the index for a multi-platform image, else the image manifest."),
-			"pinned":     computedString("`registry/repository@digest`: the digest-pinned reference to deploy."),
+			"digest": computedString("Digest of what `ref` names: the index for a multi-platform image, else the image manifest."),
+			"pinned": computedString("`registry/repository@digest`: the digest-pinned reference to deploy — what `ref` resolves to (the index of a multi-platform image). " +
+				"With a `rules` block, exactly what the rules judged: with `platform` set on an index, that platform's manifest; without `platform`, the index, every platform of it judged."),
 			"media_type": computedString("Media type of the manifest or index `ref` names."),
 			"platforms": schema.ListNestedAttribute{
 				Computed: true,
@@ -241,7 +240,9 @@ func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// judgeRules applies the `rules` block to the described image.
+// judgeRules applies the `rules` block: to the platform `platform` names
+// (and then `pinned` names that platform's manifest, the one judged), else
+// to every platform of an index.
 func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolved *registry.Resolved, img *registry.Image, diags *diag.Diagnostics) []string {
 	at := func(n string) path.Path { return path.Root("rules").AtName(n) }
 	rules, ds := readRules(ctx, &m.Rules.rulesModel, at)
@@ -250,28 +251,20 @@ func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolve
 	if diags.HasError() {
 		return nil
 	}
-	pm := registry.PlatformManifest{Platform: img.Platform, Digest: img.Digest}
-	var res *scan.Result
-	if rulesNeedScan(rules) {
-		rep, _, err := d.data.Scanner.Scan(ctx, scan.Target{Resolved: resolved, Platform: pm}, scan.Options{})
-		if err != nil {
-			diags.AddAttributeError(path.Root("ref"), "Scan failed", fmt.Sprintf("%s (%s) could not be scanned for the rules, so it cannot pass: %v", m.Ref.ValueString(), img.Digest, err))
-			return nil
-		}
-		res, err = scan.Summarize(ctx, rep, pm.Platform, pm.Digest.String(), nil)
-		if err != nil {
-			diags.AddError("Scan failed", err.Error())
-			return nil
+	var platforms []string
+	if p := m.Platform.ValueString(); p != "" {
+		platforms = []string{p}
+		if resolved.IsIndex() {
+			m.Pinned = types.StringValue(resolved.Ref.Repository.Name() + "@" + img.Digest.String())
 		}
 	}
-	facts, err := imageFacts(ctx, d.data, "", resolved, pm, rules, res)
-	if err != nil {
-		diags.AddAttributeError(path.Root("ref"), registry.KindOf(err).Summary(), fmt.Sprintf("%s (%s) could not be judged, so it cannot pass: %v", m.Ref.ValueString(), img.Digest, err))
-		return nil
-	}
-	viols, _, warnings := policy.EvaluateRules(facts, rules, time.Now())
+	viols, warnings, err := evaluateRulesOn(ctx, d.data, "", resolved, platforms, rules, time.Now())
 	for _, w := range warnings {
 		diags.AddAttributeWarning(path.Root("rules"), "Rule warning", w)
+	}
+	if err != nil {
+		addGateError(diags, err, path.Root("ref"), []string{"rules"})
+		return nil
 	}
 	var lines []string
 	for _, v := range viols {
@@ -281,7 +274,7 @@ func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolve
 	if len(lines) > 0 {
 		summary := fmt.Sprintf("Image violates %d rule(s)", len(lines))
 		detail := fmt.Sprintf("%s (%s) violates the rules:\n  - %s\n\nFix the image, or accept a violation with an `exception { rule = \"…\", reason = \"…\", expires = \"YYYY-MM-DD\" }` in the `rules` block.",
-			m.Ref.ValueString(), img.Digest, strings.Join(lines, "\n  - "))
+			m.Ref.ValueString(), resolved.Digest, strings.Join(lines, "\n  - "))
 		if enforcement == "warn" {
 			diags.AddAttributeWarning(path.Root("rules"), summary+" (enforcement = warn)", detail)
 		} else {

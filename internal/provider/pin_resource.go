@@ -17,11 +17,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
-	"github.com/imageguard/terraform-provider-imageguard/internal/report"
-	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 )
 
 type pinResource struct {
@@ -43,7 +43,7 @@ type pinModel struct {
 	OnTagMove          types.String       `tfsdk:"on_tag_move"`
 	Scan               *scanRulesModel    `tfsdk:"scan"`
 	Verify             *policyVerifyModel `tfsdk:"verify"`
-	Policy             *rulesModel        `tfsdk:"policy"`
+	Policy             *imageRulesModel   `tfsdk:"policy"`
 	Digest             types.String       `tfsdk:"digest"`
 	Pinned             types.String       `tfsdk:"pinned"`
 	TagDigest          types.String       `tfsdk:"tag_digest"`
@@ -123,8 +123,12 @@ func pinVerifyBlock() schema.Block {
 func pinPolicyBlock() schema.Block {
 	return schema.SingleNestedBlock{
 		MarkdownDescription: "Hardening rules (as `imageguard_policy`) a digest must meet to be approved, judged again on every plan.",
-		Attributes:          toResourceAttributes(ruleAttributes()),
-		Blocks:              toResourceBlocks(map[string]dschema.Block{"exception": exceptionBlock()}),
+		Attributes: func() map[string]schema.Attribute {
+			attrs := toResourceAttributes(ruleAttributes())
+			attrs["enforcement"] = schema.StringAttribute{Optional: true, MarkdownDescription: "`error` (default) or `warn`: rule violations become warnings. It applies to the rules only; the `scan` and `verify` blocks each have their own."}
+			return attrs
+		}(),
+		Blocks: toResourceBlocks(map[string]dschema.Block{"exception": exceptionBlock()}),
 	}
 }
 
@@ -145,36 +149,73 @@ func (m *pinModel) rules() *scanRulesModel {
 	return m.Scan
 }
 
+// pinSettings are the pin's three gates as plain values, each with its own
+// enforcement: one block's `warn` never relaxes another gate.
+type pinSettings struct {
+	Scan              scanSettings
+	Verify            *verifySettings
+	Rules             *policy.Rules
+	RulesEnforcement  string
+	Platforms         []string
+	OnTagMove         string
+	ScanBlockSettings *scanRulesModel
+}
+
+func readPinSettings(ctx context.Context, m *pinModel) (pinSettings, diag.Diagnostics) {
+	var s pinSettings
+	var diags diag.Diagnostics
+	at := func(block string) func(string) path.Path {
+		return func(n string) path.Path { return path.Root(block).AtName(n) }
+	}
+	s.Scan, diags = readScanSettings(ctx, m.Platforms, m.rules(), at("scan"))
+	s.Platforms = s.Scan.Platforms
+	if m.Verify != nil {
+		vm := verifyModel{Require: m.Verify.Require, TrustedRootJSON: m.Verify.TrustedRootJSON, TLog: m.Verify.TLog, Enforcement: m.Verify.Enforcement,
+			Authorities: m.Verify.Authorities, AttestationReqs: m.Verify.AttestationReqs, Platforms: m.Platforms}
+		vs, d := readVerifySettings(ctx, &vm, at("verify"))
+		diags.Append(d...)
+		s.Verify = &vs
+	}
+	if m.Policy != nil {
+		rules, d := readRules(ctx, &m.Policy.rulesModel, at("policy"))
+		diags.Append(d...)
+		s.Rules = &rules
+		s.RulesEnforcement = readEnforcement(m.Policy.Enforcement, at("policy")("enforcement"), &diags)
+	}
+	s.OnTagMove = firstNonEmpty(m.OnTagMove.ValueString(), gate.OnTagMoveUpdate)
+	switch s.OnTagMove {
+	case gate.OnTagMoveUpdate, gate.OnTagMoveError, gate.OnTagMoveIgnore:
+	default:
+		diags.AddAttributeError(path.Root("on_tag_move"), "Invalid on_tag_move", fmt.Sprintf("`on_tag_move` must be \"update\", \"error\" or \"ignore\", got %q.", s.OnTagMove))
+	}
+	return s, diags
+}
+
 func (r *pinResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var m pinModel
 	if diags := req.Config.Get(ctx, &m); diags.HasError() {
 		if !req.Config.Raw.IsFullyKnown() {
-			return // e.g. dynamic blocks not expanded yet: checked again at read
+			return // e.g. dynamic blocks not expanded yet: checked again at plan
 		}
 		resp.Diagnostics.Append(diags...)
 		return
 	}
-	_, diags := readScanSettings(ctx, m.Platforms, m.rules(), func(n string) path.Path { return path.Root("scan").AtName(n) })
+	_, diags := readPinSettings(ctx, &m)
 	resp.Diagnostics.Append(diags...)
-	if m.Policy != nil {
-		_, d := readRules(ctx, m.Policy, func(n string) path.Path { return path.Root("policy").AtName(n) })
-		resp.Diagnostics.Append(d...)
-	}
-	if m.Verify != nil {
-		vm := verifyModel{Require: m.Verify.Require, TrustedRootJSON: m.Verify.TrustedRootJSON, TLog: m.Verify.TLog, Enforcement: types.StringNull(),
-			Authorities: m.Verify.Authorities, AttestationReqs: m.Verify.AttestationReqs, Platforms: m.Platforms}
-		_, d := readVerifySettings(ctx, &vm, func(n string) path.Path { return path.Root("verify").AtName(n) })
-		resp.Diagnostics.Append(d...)
-	}
-	switch m.OnTagMove.ValueString() {
-	case "", "update", "error", "ignore":
-	default:
-		resp.Diagnostics.AddAttributeError(path.Root("on_tag_move"), "Invalid on_tag_move", fmt.Sprintf("`on_tag_move` must be \"update\", \"error\" or \"ignore\", got %q.", m.OnTagMove.ValueString()))
-	}
 }
 
-// ModifyPlan does the work at plan time: resolve the tag, judge what is to
-// be approved, re-judge what was approved, and put the outcome in the plan.
+// approvalFacts are what an approval records besides the digest. They are
+// known after apply: the apply-time plan computes them again against the
+// database of that moment, and Create/Update take them from there.
+type approvalFacts struct {
+	Pinned    string
+	DBVersion string
+	Counts    map[string]int64
+}
+
+// ModifyPlan does the work at plan time: resolve the tag, decide (a pure
+// function of state, configuration and the registry's answer), judge what
+// is to be approved or re-judge what was approved, and plan the outcome.
 func (r *pinResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() || r.data == nil {
 		return // destroy, or provider not configured yet
@@ -192,19 +233,13 @@ func (r *pinResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanReq
 			return
 		}
 	}
-	settings, diags := readScanSettings(ctx, plan.Platforms, plan.rules(), func(n string) path.Path { return path.Root("scan").AtName(n) })
+	settings, diags := readPinSettings(ctx, &plan)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.data.Timeout)
 	defer cancel()
-	// Whatever path is taken below, the plan carries what was judged.
-	defer func() {
-		if !resp.Diagnostics.HasError() {
-			resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
-		}
-	}()
 	now := r.now().UTC()
 	ref := plan.Ref.ValueString()
 
@@ -213,160 +248,121 @@ func (r *pinResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanReq
 	if diags.HasError() {
 		return
 	}
+	in := gate.PinInput{Ref: ref, OnTagMove: settings.OnTagMove, TagNow: tagged.Digest.String(), Prior: priorOf(state)}
+	records := gate.PlanRecords{Dir: r.data.CacheDir}
+	recordKey := planRecordKey(ref, state)
+	if in.Prior == nil || in.Prior.Ref != ref || in.Prior.ObservedTagDigest == "" {
+		if rec := records.Load(recordKey); gate.UsablePlannedRecord(rec, now) {
+			in.Planned = rec
+		}
+	}
+	decision := gate.DecidePin(in)
+	for _, w := range decision.Warnings {
+		resp.Diagnostics.AddAttributeWarning(path.Root("ref"), "Tag moved since it was read", w)
+	}
 	plan.ID = types.StringValue(ref)
-	plan.TagDigest = types.StringValue(tagged.Digest.String())
+	plan.TagDigest = types.StringValue(decision.TagDigest)
+	target := pinnedOf(tagged, decision.Digest)
 
-	approve := func(target string, resolvedDigest string) {
-		out, d := runScanGate(ctx, r.data, target, settings, path.Root("ref"), now)
-		resp.Diagnostics.Append(d...)
-		if out == nil || (!out.Passed && !out.Warn) {
+	switch decision.Action {
+	case gate.PinRefuse:
+		resp.Diagnostics.AddAttributeError(path.Root("ref"), "Tag has moved", decision.Refusal)
+		return
+	case gate.PinApprove:
+		facts, ok := r.judge(ctx, &resp.Diagnostics, ref, target, settings, now, "cannot be approved", nil)
+		if !ok {
 			return
 		}
-		viols, d := r.extraGates(ctx, &plan, target, now)
-		resp.Diagnostics.Append(d...)
-		if d.HasError() {
-			return
-		}
-		reportGates(&resp.Diagnostics, ref, resolvedDigest, viols, out.Warn, "cannot be approved")
-		if resp.Diagnostics.HasError() {
-			return
-		}
-		plan.Digest = types.StringValue(resolvedDigest)
-		plan.Pinned = types.StringValue(out.Resolved.Pinned())
-		// The approval time is when apply records it: terraform plans again
-		// during apply, and a plan-time clock would differ between the two.
+		plan.Digest = types.StringValue(decision.Digest)
+		plan.Pinned = types.StringValue(facts.Pinned)
+		// Known after apply: the apply-time plan judges again, and a clock,
+		// or a database updated in between, must not make it disagree.
 		plan.ApprovedAt = types.StringUnknown()
-		plan.ApprovedDBVersion = types.StringValue(dbVersion(out.DB.Version, out.DB.UpdatedAt))
-		plan.FindingsAtApproval = countsOf(out)
-	}
-
-	refWithTag := tagged.Pinned() // judge exactly the digest the tag names now
-	switch {
-	case state == nil || state.Digest.IsNull() || state.Digest.ValueString() == "":
-		approve(refWithTag, tagged.Digest.String())
-		return
-	case state.ApprovedAt.IsNull() || state.Ref.ValueString() != ref:
-		// Imported (never judged) or following another tag: judge the
-		// state's digest when it still is the tag's, else the tag's.
-		if state.Ref.ValueString() == ref {
-			approve(pinnedOf(tagged, state.Digest.ValueString()), state.Digest.ValueString())
-		} else {
-			approve(refWithTag, tagged.Digest.String())
+		plan.ApprovedDBVersion = types.StringUnknown()
+		plan.FindingsAtApproval = types.MapUnknown(types.Int64Type)
+		r.data.approvals.Store(facts.Pinned, facts)
+		if in.Prior == nil || in.Prior.Ref != ref || in.Prior.ObservedTagDigest == "" {
+			if err := records.Save(recordKey, gate.PlannedRecord{Digest: decision.Digest, PlannedAt: now}); err != nil {
+				tflog.Warn(ctx, "could not record the plan's digest", map[string]any{"ref": ref, "error": err.Error()})
+			}
 		}
-		return
-	}
-
-	approved := state.Digest.ValueString()
-	plan.Digest, plan.Pinned, plan.ApprovedAt = state.Digest, state.Pinned, state.ApprovedAt
-	plan.ApprovedDBVersion, plan.FindingsAtApproval = state.ApprovedDBVersion, state.FindingsAtApproval
-
-	if tagged.Digest.String() != approved {
-		switch plan.OnTagMove.ValueString() {
-		case "error":
-			resp.Diagnostics.AddAttributeError(path.Root("ref"), "Tag has moved",
-				fmt.Sprintf("%s now points to %s, but the approved digest is %s (approved %s). on_tag_move = \"error\" forbids following it: "+
-					"review the new image, then set on_tag_move = \"update\" to approve it through the plan, or pin the tag back.", ref, tagged.Digest, approved, state.ApprovedAt.ValueString()))
-			return
-		case "ignore":
-			// Keep the approved digest; it is re-judged below.
-		default:
-			approve(refWithTag, tagged.Digest.String())
+	case gate.PinKeep:
+		plan.Digest, plan.Pinned, plan.ApprovedAt = state.Digest, state.Pinned, state.ApprovedAt
+		plan.ApprovedDBVersion, plan.FindingsAtApproval = state.ApprovedDBVersion, state.FindingsAtApproval
+		approval := &keptApproval{at: state.ApprovedAt.ValueString(), db: state.ApprovedDBVersion.ValueString()}
+		if _, ok := r.judge(ctx, &resp.Diagnostics, ref, target, settings, now, fmt.Sprintf("was approved %s but now fails", approval.at), approval); !ok {
 			return
 		}
 	}
-
-	// Re-judge the approved digest against today's database.
-	out, d := runScanGate(ctx, r.data, pinnedOf(tagged, approved), settings, path.Root("ref"), now)
-	if out == nil {
-		resp.Diagnostics.Append(d...)
-		return
-	}
-	if !out.Passed {
-		summary, detail := report.ScanFailure(ref, approved, report.DB{Version: out.DB.Version, UpdatedAt: out.DB.UpdatedAt, Source: out.DB.Source}, settings.Rules.Threshold, out.Decision.Violations, now)
-		detail = fmt.Sprintf("The approved digest %s (approved %s against database %s) now fails: findings published since approval. New violations: %s.\n\n%s",
-			approved, state.ApprovedAt.ValueString(), state.ApprovedDBVersion.ValueString(), strings.Join(violationIDs(out.Decision.Violations), ", "), detail)
-		if out.Warn {
-			resp.Diagnostics.AddAttributeWarning(path.Root("ref"), "Approved image: "+summary+" (enforcement = warn)", detail)
-		} else {
-			resp.Diagnostics.AddAttributeError(path.Root("ref"), "Approved image: "+summary, detail)
-			return
-		}
-	} else {
-		resp.Diagnostics.Append(d...)
-	}
-	viols, d := r.extraGates(ctx, &plan, pinnedOf(tagged, approved), now)
-	resp.Diagnostics.Append(d...)
-	if d.HasError() {
-		return
-	}
-	reportGates(&resp.Diagnostics, ref, approved, viols, out.Warn, fmt.Sprintf("was approved %s but now fails", state.ApprovedAt.ValueString()))
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-// extraGates runs the verify and policy blocks on a digest-pinned target
-// and reports their violations (errors stay errors).
-func (r *pinResource) extraGates(ctx context.Context, plan *pinModel, target string, now time.Time) ([]policy.Violation, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	var viols []policy.Violation
-	if plan.Verify != nil {
-		vm := verifyModel{Require: plan.Verify.Require, TrustedRootJSON: plan.Verify.TrustedRootJSON, TLog: plan.Verify.TLog, Enforcement: types.StringNull(),
-			Authorities: plan.Verify.Authorities, AttestationReqs: plan.Verify.AttestationReqs, Platforms: plan.Platforms}
-		vs, d := readVerifySettings(ctx, &vm, func(n string) path.Path { return path.Root("verify").AtName(n) })
-		diags.Append(d...)
-		if diags.HasError() {
-			return nil, diags
-		}
-		vs.Enforcement = "warn" // the pin decides below
-		out, d := runVerifyGate(ctx, r.data, target, vs, path.Root("ref"))
-		if d.HasError() {
-			return nil, append(diags, d...)
-		}
-		viols = append(viols, out.Violations...)
+// keptApproval describes the approval being re-judged, for messages.
+type keptApproval struct{ at, db string }
+
+// judge runs the pin's gates on a digest-pinned target, each under its own
+// enforcement, and reports whether the plan may go on.
+func (r *pinResource) judge(ctx context.Context, diags *diag.Diagnostics, ref, target string, s pinSettings, now time.Time, context string, kept *keptApproval) (approvalFacts, bool) {
+	scanSettings := s.Scan
+	if kept != nil {
+		scanSettings.Subject = "Approved image: "
+		scanSettings.Preamble = fmt.Sprintf("The approved digest of %s (approved %s against database %s) now fails: findings published since approval.", ref, kept.at, kept.db)
 	}
-	if plan.Policy != nil {
-		rules, d := readRules(ctx, plan.Policy, func(n string) path.Path { return path.Root("policy").AtName(n) })
+	out, d := runScanGate(ctx, r.data, target, scanSettings, path.Root("ref"), now, "scan")
+	diags.Append(d...)
+	if out == nil || d.HasError() {
+		return approvalFacts{}, false
+	}
+	facts := approvalFacts{DBVersion: dbVersion(out.DB.Version, out.DB.UpdatedAt), Counts: severityCounts(out)}
+	pinned, err := gate.PinnedFor(out.Resolved, out.judgedDigests())
+	if err != nil {
+		addGateError(diags, err, path.Root("ref"), nil)
+		return facts, false
+	}
+	facts.Pinned = pinned
+	if s.Verify != nil {
+		_, d := runVerifyGate(ctx, r.data, target, *s.Verify, path.Root("ref"), "verify")
 		diags.Append(d...)
-		if diags.HasError() {
-			return nil, diags
+		if d.HasError() {
+			return facts, false
 		}
+	}
+	if s.Rules != nil {
 		resolved, d := resolveRef(ctx, r.data.Registry, target, path.Root("ref"))
 		diags.Append(d...)
-		if diags.HasError() {
-			return nil, diags
+		if d.HasError() {
+			return facts, false
 		}
-		platforms, err := r.data.Registry.Platforms(ctx, resolved, stringsOf(ctx, plan.Platforms, &diags))
+		viols, warnings, err := evaluateRulesOn(ctx, r.data, ref, resolved, s.Platforms, *s.Rules, now)
+		for _, w := range warnings {
+			diags.AddAttributeWarning(path.Root("policy"), "Policy warning", w)
+		}
 		if err != nil {
-			diags.AddAttributeError(path.Root("ref"), registry.KindOf(err).Summary(), err.Error())
-			return nil, diags
+			addGateError(diags, err, path.Root("ref"), []string{"policy"})
+			return facts, false
 		}
-		for _, pm := range platforms {
-			var res *scan.Result
-			if rulesNeedScan(rules) {
-				rep, _, err := r.data.Scanner.Scan(ctx, scan.Target{Resolved: resolved, Platform: pm}, scan.Options{})
-				if err != nil {
-					diags.AddAttributeError(path.Root("ref"), "Scan failed", fmt.Sprintf("%s could not be scanned for the policy, so it cannot be approved: %v", target, err))
-					return nil, diags
-				}
-				if res, err = scan.Summarize(ctx, rep, pm.Platform, pm.Digest.String(), nil); err != nil {
-					diags.AddError("Scan failed", err.Error())
-					return nil, diags
-				}
-			}
-			facts, err := imageFacts(ctx, r.data, plan.Ref.ValueString(), resolved, pm, rules, res)
-			if err != nil {
-				diags.AddAttributeError(path.Root("ref"), registry.KindOf(err).Summary(), fmt.Sprintf("%s could not be judged, so it cannot be approved: %v", target, err))
-				return nil, diags
-			}
-			v, _, warnings := policy.EvaluateRules(facts, rules, now)
-			viols = append(viols, v...)
-			for _, w := range warnings {
-				diags.AddAttributeWarning(path.Root("policy"), "Policy warning", w)
-			}
-		}
+		reportGates(diags, ref, resolved.Digest.String(), viols, s.RulesEnforcement == "warn", context)
 	}
-	return viols, diags
+	return facts, !diags.HasError()
 }
 
-// reportGates turns the verify/policy violations into one diagnostic.
+// priorOf is the decision's view of the state.
+func priorOf(state *pinModel) *gate.PinPrior {
+	if state == nil {
+		return nil
+	}
+	return &gate.PinPrior{Ref: state.Ref.ValueString(), Digest: state.Digest.ValueString(),
+		ApprovedAt: state.ApprovedAt.ValueString(), ObservedTagDigest: state.TagDigest.ValueString()}
+}
+
+func planRecordKey(ref string, state *pinModel) string {
+	if state == nil {
+		return gate.PlanRecordKey(ref, "", "")
+	}
+	return gate.PlanRecordKey(ref, state.Ref.ValueString(), state.Digest.ValueString())
+}
+
+// reportGates turns the rule violations into one diagnostic.
 func reportGates(diags *diag.Diagnostics, ref, digest string, viols []policy.Violation, warn bool, context string) {
 	if len(viols) == 0 {
 		return
@@ -376,8 +372,8 @@ func reportGates(diags *diag.Diagnostics, ref, digest string, viols []policy.Vio
 		lines = append(lines, violationLine(v))
 	}
 	sort.Strings(lines)
-	summary := fmt.Sprintf("Image fails the pin's gates (%d violation(s))", len(lines))
-	detail := fmt.Sprintf("%s (%s) %s:\n  - %s\n\nSign the image or fix it, correct the `verify`/`policy` settings, or add an `exception` with a reason and an expiry.", ref, digest, context, strings.Join(lines, "\n  - "))
+	summary := fmt.Sprintf("Image fails the pin's policy (%d violation(s))", len(lines))
+	detail := fmt.Sprintf("%s (%s) %s:\n  - %s\n\nFix the image, correct the `policy` settings, or add an `exception` with a reason and an expiry.", ref, digest, context, strings.Join(lines, "\n  - "))
 	if warn {
 		diags.AddAttributeWarning(path.Root("ref"), summary+" (enforcement = warn)", detail)
 	} else {
@@ -394,38 +390,23 @@ func dbVersion(version int, updated time.Time) string {
 	return fmt.Sprintf("%d@%s", version, updated.UTC().Format(time.RFC3339))
 }
 
-func violationIDs(v []policy.Violation) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, x := range v {
-		id := x.Found
-		switch {
-		case x.Finding != nil:
-			id = x.Finding.ID
-		case x.Secret != nil:
-			id = "secret " + x.Secret.RuleID
-		}
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func countsOf(o *scanOutcome) types.Map {
-	counts := map[string]attr.Value{}
+// severityCounts counts an outcome's findings per severity name.
+func severityCounts(o *scanOutcome) map[string]int64 {
 	n := map[string]int64{}
 	for _, r := range o.Results {
 		for _, f := range r.Findings {
-			sev := f.Severity
+			sev := strings.ToUpper(f.Severity)
 			if _, err := policy.ParseSeverity(sev); err != nil || sev == "" {
 				sev = "UNKNOWN"
 			}
-			n[strings.ToUpper(sev)]++
+			n[sev]++
 		}
 	}
+	return n
+}
+
+func countsMap(n map[string]int64) types.Map {
+	counts := map[string]attr.Value{}
 	for _, s := range policy.SeverityNames {
 		counts[s] = types.Int64Value(n[s])
 	}
@@ -440,16 +421,63 @@ func (r *pinResource) Create(ctx context.Context, req resource.CreateRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if plan.Digest.IsUnknown() || plan.Digest.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("ref"), "Nothing was approved at plan", "The plan did not approve a digest for "+plan.Ref.ValueString()+"; apply records only what the plan judged. Run plan again.")
+	r.record(ctx, &plan, nil, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.stampApproval(&plan)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// Read keeps the record as it is: the judging happens in ModifyPlan, so a
-// registry outage during refresh cannot change or drop the approval.
+func (r *pinResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state pinModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.record(ctx, &plan, &state, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// record fills in what an approval records at apply: its time, and the
+// database and findings the apply-time plan judged it against.
+func (r *pinResource) record(ctx context.Context, m, prior *pinModel, diags *diag.Diagnostics) {
+	if m.Digest.IsUnknown() || m.Digest.IsNull() {
+		diags.AddAttributeError(path.Root("ref"), "Nothing was approved at plan",
+			"The plan did not approve a digest for "+m.Ref.ValueString()+"; apply records only what the plan judged. Run plan again.")
+		return
+	}
+	if m.ApprovedAt.IsUnknown() {
+		m.ApprovedAt = types.StringValue(r.now().UTC().Format(time.RFC3339))
+	}
+	facts, _ := r.data.approvals.Load(m.Pinned.ValueString())
+	f, _ := facts.(approvalFacts)
+	if m.ApprovedDBVersion.IsUnknown() {
+		m.ApprovedDBVersion = types.StringNull()
+		if f.DBVersion != "" {
+			m.ApprovedDBVersion = types.StringValue(f.DBVersion)
+		}
+	}
+	if m.FindingsAtApproval.IsUnknown() {
+		m.FindingsAtApproval = types.MapNull(types.Int64Type)
+		if f.Counts != nil {
+			m.FindingsAtApproval = countsMap(f.Counts)
+		}
+	}
+	if r.data != nil {
+		gate.PlanRecords{Dir: r.data.CacheDir}.Delete(planRecordKey(m.Ref.ValueString(), prior))
+	}
+	tflog.Debug(ctx, "approval recorded", map[string]any{"ref": m.Ref.ValueString(), "digest": m.Digest.ValueString()})
+}
+
+// Read refreshes what the tag names (tag_digest) and keeps the approval as
+// it is: judging happens in ModifyPlan. A saved plan carries this refreshed
+// observation to apply, so the apply-time plan follows the same digest. A
+// registry that cannot be reached leaves the observation as it was; the
+// plan then fails closed when it resolves the tag itself.
 func (r *pinResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state pinModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -459,28 +487,21 @@ func (r *pinResource) Read(ctx context.Context, req resource.ReadRequest, resp *
 	if state.FindingsAtApproval.IsNull() {
 		state.FindingsAtApproval = types.MapNull(types.Int64Type)
 	}
+	if r.data != nil && state.Ref.ValueString() != "" {
+		ctx, cancel := context.WithTimeout(ctx, r.data.Timeout)
+		defer cancel()
+		ref, err := r.data.Registry.ParseReference(state.Ref.ValueString())
+		if err == nil && ref.Digest == "" {
+			var resolved *registry.Resolved
+			if resolved, err = r.data.Registry.Resolve(ctx, ref); err == nil {
+				state.TagDigest = types.StringValue(resolved.Digest.String())
+			}
+		}
+		if err != nil {
+			tflog.Warn(ctx, "refresh could not read the tag; the observation is kept", map[string]any{"ref": state.Ref.ValueString(), "error": err.Error()})
+		}
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-func (r *pinResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan pinModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if plan.Digest.IsUnknown() || plan.Digest.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("ref"), "Nothing was approved at plan", "The plan did not approve a digest for "+plan.Ref.ValueString()+"; run plan again.")
-		return
-	}
-	r.stampApproval(&plan)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-}
-
-// stampApproval records the approval time of a digest the plan approved.
-func (r *pinResource) stampApproval(m *pinModel) {
-	if m.ApprovedAt.IsUnknown() {
-		m.ApprovedAt = types.StringValue(r.now().UTC().Format(time.RFC3339))
-	}
 }
 
 // Delete only drops the record.

@@ -236,7 +236,7 @@ func TestAccPin_verifyAndPolicyGates(t *testing.T) {
 			{
 				// Unsigned: not approved.
 				Config:      f.config(gates),
-				ExpectError: wrapped(`(?s)Image fails the pin's gates.*cannot be approved.*authority "ci" did not verify: no signature found`),
+				ExpectError: wrapped(`(?s)Image signature not verified.*authority "ci" did not verify: no signature found`),
 			},
 			{
 				PreConfig: func() { f.reg.SignBundle(t, "team/app", digest, acctest.Signer{Key: key, Sigstore: ss, TLog: true}) },
@@ -252,7 +252,7 @@ func TestAccPin_verifyAndPolicyGates(t *testing.T) {
 					f.reg.SignBundle(t, "team/app", d, acctest.Signer{Key: key, Sigstore: ss, TLog: true})
 				},
 				Config:      f.config(gates),
-				ExpectError: wrapped(`(?s)Image fails the pin's gates.*require_non_root: runs as root`),
+				ExpectError: wrapped(`(?s)Image fails the pin's policy.*cannot be approved.*require_non_root: runs as root`),
 			},
 		},
 	})

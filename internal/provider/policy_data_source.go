@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
@@ -202,6 +203,8 @@ type imageVerdict struct {
 	err        diag.Diagnostics
 	// blocking is set when a gate under `error` found a violation.
 	blocking bool
+	// judged are the platform manifests the rules judged.
+	judged []string
 }
 
 func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
@@ -265,7 +268,12 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 			resp.Diagnostics.AddAttributeWarning(path.Root("images").AtMapKey(n), "Policy warning", fmt.Sprintf("%s: %s", n, w))
 		}
 		if !v.blocking {
-			pinned[n] = types.StringValue(v.resolved.Pinned())
+			p, err := gate.PinnedFor(v.resolved, v.judged)
+			if err != nil {
+				addGateError(&resp.Diagnostics, err, path.Root("images").AtMapKey(n), nil)
+				continue
+			}
+			pinned[n] = types.StringValue(p)
 		}
 		counts := map[string]attr.Value{}
 		for _, sev := range policy.SeverityNames {
@@ -393,7 +401,7 @@ func (d *policyDataSource) judge(ctx context.Context, name string, v *imageVerdi
 	v.counts = map[string]int64{}
 	results := map[string]*scan.Result{}
 	if s.Scan != nil {
-		out, diags := runScanGate(ctx, d.data, ref, *s.Scan, at, now)
+		out, diags := runScanGate(ctx, d.data, ref, *s.Scan, at, now, "scan")
 		if diags.HasError() {
 			v.err = diags
 			return
@@ -417,6 +425,7 @@ func (d *policyDataSource) judge(ctx context.Context, name string, v *imageVerdi
 		return
 	}
 	for _, pm := range platforms {
+		v.judged = append(v.judged, pm.Digest.String())
 		facts, err := imageFacts(ctx, d.data, name, v.resolved, pm, s.Rules, results[pm.Digest.String()])
 		if err != nil {
 			v.err.AddAttributeError(at, registry.KindOf(err).Summary(), fmt.Sprintf("%s (%s, %s) could not be judged, so it cannot pass: %v", ref, pm.Digest, firstNonEmpty(pm.Platform, "single platform"), err))
