@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -51,7 +50,11 @@ func ruleAttributes() map[string]schema.Attribute {
 	}
 	return map[string]schema.Attribute{
 		"trusted_registries": list("Allowed `registry/repository` prefixes or globs: `\"registry.example.com/team\"` (a prefix ending at a path boundary), `\"*.example.com/**\"` (`*` within a segment, `**` across)."),
-		"require_non_root":   schema.BoolAttribute{Optional: true, MarkdownDescription: "The config's `User` must not be empty, `root`, or UID 0 (`0`, `0:0`, `root:root`, `0:<group>`). `1000:0` passes."},
+		"require_non_root": schema.BoolAttribute{Optional: true, MarkdownDescription: "The config's `User` must run as a non-zero uid, read as containerd and runc read it: " +
+			"`user`, `uid`, `user:group` or `uid:group`, split at `:` and not trimmed; a part is a number when Go's `strconv.Atoi` reads it (so `+0`, `-0` and `00` are uid 0, `\" 1000\"` is a name), and ids must be 0 to 2147483647. " +
+			"Fails: no `User`, `root`, uid 0 with any group, an empty user part (`:1000`), and a name that the image's final `/etc/passwd` (layers and whiteouts applied, symlinks followed) maps to uid 0 — including an entry with a missing or non-numeric uid field, which runtimes read as 0. " +
+			"Also fails, as imageguard cannot vouch for it (like Kubernetes' `runAsNonRoot` with a non-numeric user): a name with no `/etc/passwd` or no entry, a group name missing from `/etc/group`, an id runtimes refuse (`-1`, `2147483648`), more than one `:`, and Windows account names. " +
+			"Only the uid counts: `1000:0` passes (group 0 grants no root privileges by itself). Images are read only when `User` holds a name; `USER 65532:65532` needs no files."},
 		"required_labels": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 			MarkdownDescription: "Label → RE2 regular expression its value must match, e.g. `{ \"org.opencontainers.image.source\" = \"^https://github\\\\.com/acme/\" }`. Unanchored unless you anchor with `^`/`$`; `\"\"` only requires the label."},
 		"forbidden_ports":     list("Exposed ports that fail the rule: `\"22\"` (any protocol), `\"22/tcp\"`, ranges `\"8000-8100\"`."),
@@ -131,8 +134,8 @@ func readRules(ctx context.Context, m *rulesModel, at func(string) path.Path) (p
 	r.MaxSize = m.MaxSize.ValueInt64()
 	r.MaxLayers = int(m.MaxLayers.ValueInt64())
 	if s := m.MaxImageAge.ValueString(); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
+		d, err := policy.ParseDuration(s)
+		if err != nil {
 			diags.AddAttributeError(at("max_image_age"), "Invalid max_image_age", fmt.Sprintf("`max_image_age` must be a positive Go duration such as \"720h\", got %q.", s))
 		}
 		r.MaxImageAge = d
@@ -145,7 +148,7 @@ func readRules(ctx context.Context, m *rulesModel, at func(string) path.Path) (p
 			continue
 		}
 		ex := policy.Exception{Rule: e.Rule.ValueString(), Finding: e.Finding.ValueString(), Image: e.Image.ValueString(), Reason: strings.TrimSpace(e.Reason.ValueString()), Owner: e.Owner.ValueString()}
-		t, err := time.Parse("2006-01-02", e.Expires.ValueString())
+		t, err := policy.ParseDate(e.Expires.ValueString())
 		if err != nil {
 			diags.AddAttributeError(at("exception").AtListIndex(i).AtName("expires"), "Invalid expires", fmt.Sprintf("`expires` of the exception for %q must be a date as YYYY-MM-DD, got %q.", ex.Rule, e.Expires.ValueString()))
 			continue
@@ -221,6 +224,17 @@ func imageFacts(ctx context.Context, data *providerData, name string, resolved *
 			return policy.ImageFacts{}, err
 		}
 		f.FilesPresent = present
+	}
+	if policy.NeedsAccountFiles(rules, f.User, f.Platform) {
+		// USER names a user or group: resolve it as the runtime will.
+		files, err := data.Registry.FinalFiles(ctx, resolved.Ref, img, policy.PasswdPath, policy.GroupPath)
+		if err != nil {
+			return policy.ImageFacts{}, err
+		}
+		account := func(ff registry.FinalFile) *policy.AccountFile {
+			return &policy.AccountFile{Found: ff.Found, Content: ff.Content, Source: ff.Source(), Problem: ff.Problem}
+		}
+		f.Passwd, f.Group = account(files[policy.PasswdPath]), account(files[policy.GroupPath])
 	}
 	if res != nil {
 		for _, p := range res.Packages {
