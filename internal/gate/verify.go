@@ -80,7 +80,7 @@ func Verify(ctx context.Context, reg *registry.Client, v *verify.Verifier, resol
 			}
 		}
 	}
-	out.Violations = policy.EvaluateVerify(outcomes, s.Rules)
+	out.Violations = policy.EvaluateVerify(ctx, outcomes, s.Rules)
 	return out, nil
 }
 

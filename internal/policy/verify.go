@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -32,23 +33,34 @@ func CompileCondition(expr string) (*Condition, error) {
 	if t := ast.OutputType(); t != cel.BoolType && t != cel.DynType {
 		return nil, fmt.Errorf("the CEL expression %q gives a %s; a condition must give a bool", expr, t)
 	}
-	prg, err := env.Program(ast)
+	// A cost limit and interrupt checks bound what a condition may cost: a
+	// hostile predicate or expression cannot hold the plan past its deadline.
+	prg, err := env.Program(ast, cel.CostLimit(ConditionCostLimit), cel.InterruptCheckFrequency(conditionInterruptFrequency))
 	if err != nil {
 		return nil, fmt.Errorf("invalid CEL expression %q: %v", expr, err)
 	}
 	return &Condition{Expr: expr, prg: prg}, nil
 }
 
-// Eval runs the condition on a predicate (raw JSON). A runtime error (e.g.
-// a missing field) is false with the reason: fail closed.
-func (c *Condition) Eval(predicate json.RawMessage) (bool, string) {
+// ConditionCostLimit bounds the CEL cost of one evaluation (cel-go's
+// runtime cost units; comprehensions over large predicates hit it).
+const ConditionCostLimit = 1_000_000
+
+// conditionInterruptFrequency is how many comprehension iterations pass
+// between checks of the context.
+const conditionInterruptFrequency = 100
+
+// Eval runs the condition on a predicate (raw JSON) within ctx's deadline.
+// A runtime error (a missing field, the cost limit, the deadline) is false
+// with the reason: fail closed.
+func (c *Condition) Eval(ctx context.Context, predicate json.RawMessage) (bool, string) {
 	var v any
 	if len(predicate) > 0 {
 		if err := json.Unmarshal(predicate, &v); err != nil {
 			return false, fmt.Sprintf("the predicate is not JSON: %v", err)
 		}
 	}
-	out, _, err := c.prg.Eval(map[string]any{"predicate": v})
+	out, _, err := c.prg.ContextEval(ctx, map[string]any{"predicate": v})
 	if err != nil {
 		return false, fmt.Sprintf("condition %q could not be evaluated: %v", c.Expr, err)
 	}
@@ -100,7 +112,7 @@ type VerifyRules struct {
 // EvaluateVerify judges authorities' outcomes: an authority passes when it
 // has a verified signature and, for each attestation rule, a verified
 // attestation of that type whose predicate satisfies the condition.
-func EvaluateVerify(outcomes []AuthorityOutcome, rules VerifyRules) []Violation {
+func EvaluateVerify(ctx context.Context, outcomes []AuthorityOutcome, rules VerifyRules) []Violation {
 	type verdict struct {
 		name    string
 		passed  bool
@@ -117,9 +129,9 @@ func EvaluateVerify(outcomes []AuthorityOutcome, rules VerifyRules) []Violation 
 			v.reasons = append(v.reasons, o.Reasons...)
 		}
 		for _, r := range rules.Attestations {
-			ok, why := attestationSatisfied(o.Attestations, r)
+			ok, why := attestationSatisfied(ctx, o.Attestations, r)
 			if !ok && len(o.PlatformAttestations) > 0 {
-				ok, why = everyPlatformSatisfies(o.PlatformAttestations, r)
+				ok, why = everyPlatformSatisfies(ctx, o.PlatformAttestations, r)
 			}
 			if !ok {
 				v.passed = false
@@ -159,7 +171,7 @@ func EvaluateVerify(outcomes []AuthorityOutcome, rules VerifyRules) []Violation 
 
 // everyPlatformSatisfies holds when each platform carries an attestation of
 // the rule's type that satisfies its condition.
-func everyPlatformSatisfies(perPlatform map[string][]VerifiedAttestation, r AttestationRule) (bool, string) {
+func everyPlatformSatisfies(ctx context.Context, perPlatform map[string][]VerifiedAttestation, r AttestationRule) (bool, string) {
 	platforms := make([]string, 0, len(perPlatform))
 	for p := range perPlatform {
 		platforms = append(platforms, p)
@@ -167,7 +179,7 @@ func everyPlatformSatisfies(perPlatform map[string][]VerifiedAttestation, r Atte
 	sort.Strings(platforms)
 	var failed []string
 	for _, p := range platforms {
-		if ok, why := attestationSatisfied(perPlatform[p], r); !ok {
+		if ok, why := attestationSatisfied(ctx, perPlatform[p], r); !ok {
 			failed = append(failed, fmt.Sprintf("on platform %s: %s", p, why))
 		}
 	}
@@ -177,7 +189,7 @@ func everyPlatformSatisfies(perPlatform map[string][]VerifiedAttestation, r Atte
 	return true, ""
 }
 
-func attestationSatisfied(have []VerifiedAttestation, r AttestationRule) (bool, string) {
+func attestationSatisfied(ctx context.Context, have []VerifiedAttestation, r AttestationRule) (bool, string) {
 	var reasons []string
 	found := false
 	for _, a := range have {
@@ -188,7 +200,7 @@ func attestationSatisfied(have []VerifiedAttestation, r AttestationRule) (bool, 
 		if r.Condition == nil {
 			return true, ""
 		}
-		ok, why := r.Condition.Eval(a.Predicate)
+		ok, why := r.Condition.Eval(ctx, a.Predicate)
 		if ok {
 			return true, ""
 		}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -92,7 +93,7 @@ func TestEvaluateVerify(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := EvaluateVerify(tc.outcomes, tc.rules)
+			got := EvaluateVerify(context.Background(), tc.outcomes, tc.rules)
 			if tc.want == nil {
 				if len(got) != 0 {
 					t.Fatalf("want pass, got %+v", got)
@@ -114,5 +115,28 @@ func TestEvaluateVerify(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestConditionBounded(t *testing.T) {
+	// A predicate with a large list and a quadratic comprehension: the cost
+	// limit stops it, and the condition is false (fail closed).
+	big := make([]int, 3000)
+	pred, _ := json.Marshal(map[string]any{"xs": big})
+	c := mustCondition(t, `predicate.xs.all(x, predicate.xs.all(y, x == y))`)
+	ok, why := c.Eval(context.Background(), pred)
+	if ok || !strings.Contains(why, "could not be evaluated") {
+		t.Fatalf("Eval = %v, %q; want a failure from the cost limit", ok, why)
+	}
+	// A cancelled context stops an evaluation too.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	cheap := mustCondition(t, `predicate.xs.exists(x, x == 1)`)
+	if ok, why := cheap.Eval(ctx, pred); ok || !strings.Contains(why, "could not be evaluated") {
+		t.Fatalf("Eval with a cancelled context = %v, %q", ok, why)
+	}
+	// Control: a cheap condition on a live context evaluates.
+	if ok, why := cheap.Eval(context.Background(), []byte(`{"xs":[1]}`)); !ok {
+		t.Fatalf("control: %q", why)
 	}
 }

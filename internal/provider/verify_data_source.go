@@ -107,7 +107,8 @@ func (d *verifyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 			"require": ostr("`all` (default): every authority must verify. `any`: one suffices."),
 			"trusted_root_json": schema.StringAttribute{Optional: true, MarkdownDescription: "Sigstore trusted root (`trusted_root.json`) for a private Sigstore or air-gapped use. " +
 				"Default: Sigstore's public-good trusted root, fetched through TUF and cached in the provider's `cache_dir`."},
-			"tlog":        ostr("`required` (default): every signature needs a verified transparency-log entry. `optional`: key signatures without one are accepted (private setups without Rekor)."),
+			"tlog": ostr("`required` (default): every signature needs a verified transparency-log entry. `optional`: key signatures without one are accepted (private setups without Rekor). " +
+				"Keyless signatures always need a transparency-log entry or a signed timestamp, whatever `tlog` says: nothing else proves they were made while the short-lived certificate was valid."),
 			"enforcement": ostr("`error` (default) or `warn`: violations become warnings and `pinned` is set. Errors (registry, trust material) stay errors."),
 			"pinned":      cstr("`registry/repository@digest`, set only when verified, or under `warn`."),
 			"digest":      cstr("Digest that was verified (the index for a multi-platform image)."),

@@ -216,14 +216,6 @@ func summarize(c *x509.Certificate) (certificate.Summary, error) {
 	return certificate.SummarizeCertificate(c)
 }
 
-// expiredWithoutProof is the reason for a certificate that has expired when
-// nothing proves when the signature was made.
-func expiredWithoutProof(c *x509.Certificate, now time.Time) string {
-	if now.Before(c.NotAfter) {
-		return ""
-	}
-	return fmt.Sprintf("certificate expired at %s and there is no transparency log entry or signed timestamp proving it was valid when signing", c.NotAfter.UTC().Format(time.RFC3339))
-}
 
 // keyTrustedMaterial adds a long-lived key to a trusted root (which may be
 // empty when the transparency log is not consulted).
@@ -244,3 +236,10 @@ func withKey(base root.TrustedMaterial, km *keyMaterial) root.TrustedMaterial {
 }
 
 var errNoAuthorities = errors.New("no authority given: add a key or keyless authority")
+
+// keylessWithoutProofOfTime rejects a Fulcio-certificate signature with
+// neither a transparency-log entry nor a signed timestamp, whatever `tlog`
+// says: a short-lived certificate only means something together with a
+// trusted time inside its lifetime, and the verifier's clock is not one.
+const keylessWithoutProofOfTime = "keyless signature without a transparency log entry or a signed timestamp: nothing proves it was made while its certificate was valid. " +
+	"Keyless signatures always need one of the two, whatever `tlog` says; sign with the transparency log (cosign's default) or a timestamp authority"

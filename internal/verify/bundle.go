@@ -80,9 +80,7 @@ func (r *run) verifyBundle(c *candidate, a *authority) (*outcome, string) {
 		return nil, "signed with a certificate, not with the given public key"
 	}
 	if cert != nil && len(entries) == 0 && len(timestamps) == 0 {
-		if reason := expiredWithoutProof(cert, r.v.now()); reason != "" {
-			return nil, reason
-		}
+		return nil, keylessWithoutProofOfTime
 	}
 	if r.v.tlogRequired && len(entries) == 0 {
 		return nil, `no transparency log entry: the bundle has none and tlog is "required" (sign with the transparency log, or set tlog = "optional" to accept key signatures without one)`

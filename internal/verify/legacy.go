@@ -48,9 +48,7 @@ func (r *run) verifyLegacy(c *candidate, a *authority) (*outcome, string) {
 		return nil, "signed with a certificate, not with the given public key"
 	}
 	if cert != nil && rb == nil && ts == nil {
-		if reason := expiredWithoutProof(cert, r.v.now()); reason != "" {
-			return nil, reason
-		}
+		return nil, keylessWithoutProofOfTime
 	}
 	if r.v.tlogRequired && rb == nil {
 		return nil, `no transparency log entry: the signature has no Rekor bundle and tlog is "required" (sign with the transparency log, or set tlog = "optional" to accept key signatures without one)`

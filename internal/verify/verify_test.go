@@ -328,18 +328,27 @@ func TestIdentityMismatch(t *testing.T) {
 	}
 }
 
-func TestExpiredCertificateWithoutProofOfTime(t *testing.T) {
-	f := newFixture(t, acctest.NewRegistry(t))
-	id := ciIdentity()
-	id.NotBefore = time.Now().Add(-3 * time.Hour).Truncate(time.Second)
-	id.NotAfter = id.NotBefore.Add(10 * time.Minute)
-	f.reg.SignBundle(t, "team/api", f.digest, acctest.Signer{Sigstore: f.ss, Identity: id})
-	f.reg.SignLegacy(t, "team/api", f.digest, acctest.Signer{Sigstore: f.ss, Identity: id})
-	for _, tlog := range []string{"required", "optional"} {
-		res := f.verify(t, f.verifier(t, func(o *verify.Options) { o.TLog = tlog }), []verify.Authority{keylessAuthority()})
-		want := fmt.Sprintf("certificate expired at %s and there is no transparency log entry or signed timestamp proving it was valid when signing", id.NotAfter.UTC().Format(time.RFC3339))
-		rejected(t, res.Authorities[0], want+" (bundle")
-		rejected(t, res.Authorities[0], want+" (legacy signature")
+// A keyless signature needs a transparency-log entry or a signed timestamp
+// whatever tlog says: an expired certificate, and a valid one (a private CA
+// may issue long-lived certificates), are both refused without one.
+func TestKeylessWithoutProofOfTime(t *testing.T) {
+	for _, expired := range []bool{true, false} {
+		f := newFixture(t, acctest.NewRegistry(t))
+		id := ciIdentity()
+		if expired {
+			id.NotBefore = time.Now().Add(-3 * time.Hour).Truncate(time.Second)
+			id.NotAfter = id.NotBefore.Add(10 * time.Minute)
+		}
+		f.reg.SignBundle(t, "team/api", f.digest, acctest.Signer{Sigstore: f.ss, Identity: id})
+		f.reg.SignLegacy(t, "team/api", f.digest, acctest.Signer{Sigstore: f.ss, Identity: id})
+		for _, tlog := range []string{"required", "optional"} {
+			res := f.verify(t, f.verifier(t, func(o *verify.Options) { o.TLog = tlog }), []verify.Authority{keylessAuthority()})
+			want := "keyless signature without a transparency log entry or a signed timestamp"
+			rejected(t, res.Authorities[0], want)
+			if len(res.Authorities[0].Signatures) != 0 {
+				t.Errorf("expired=%v tlog=%s: %d signatures accepted", expired, tlog, len(res.Authorities[0].Signatures))
+			}
+		}
 	}
 }
 
