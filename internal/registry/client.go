@@ -13,7 +13,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -38,7 +37,8 @@ type Options struct {
 	// loopback server a non-loopback name. Nil means the default dialer.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Retry is the backoff for 429, 5xx and temporary network errors; the
-	// zero value means 4 tries starting at 500ms.
+	// zero value means 4 tries starting at 500ms. A Retry-After longer than
+	// the backoff is honoured (see retryTransport).
 	Retry remote.Backoff
 }
 
@@ -99,7 +99,7 @@ func New(opts Options) (*Client, error) {
 		retry = remote.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 4}
 	}
 	c := &Client{
-		transport: rt,
+		transport: &retryTransport{inner: rt, backoff: retry},
 		keychain:  keychain{static: regs, fallback: fallback},
 		insecure:  rt.insecure,
 		userAgent: opts.UserAgent,
@@ -124,6 +124,9 @@ func (c *Client) RemoteOptions() []remote.Option {
 		remote.WithTransport(c.transport),
 		remote.WithAuthFromKeychain(c.keychain),
 		remote.WithRetryBackoff(c.retry),
+		// Statuses are retried by retryTransport, which honours Retry-After
+		// and the context; go-containerregistry keeps network-error retries.
+		remote.WithRetryStatusCodes(),
 	}
 	if c.userAgent != "" {
 		opts = append(opts, remote.WithUserAgent(c.userAgent))
@@ -134,7 +137,8 @@ func (c *Client) RemoteOptions() []remote.Option {
 	return opts
 }
 
-// Transport is the shared HTTP transport (per-registry TLS, plain-HTTP guard).
+// Transport is the shared HTTP transport (per-registry TLS, plain-HTTP
+// guard, retries of 429 and 5xx).
 func (c *Client) Transport() http.RoundTripper { return c.transport }
 
 // Keychain is the credential chain: provider blocks, then docker config.
@@ -209,8 +213,14 @@ type Resolved struct {
 	MediaType types.MediaType
 	// Manifest is the raw manifest or index.
 	Manifest []byte
-	// Platforms lists the runnable platforms of an index, sorted.
+	// Platforms lists every image of an index that a runtime could run,
+	// found by walking it as runtimes do (entries without a platform, nested
+	// indexes), sorted by platform; entries for the same platform keep the
+	// index's order.
 	Platforms []PlatformManifest
+	// Attestations are the attestation manifests the walk skipped: they
+	// describe images, a runtime never runs them.
+	Attestations []v1.Hash
 	// TagDigest is what the tag points to now, set only for tag@digest
 	// references; when it differs from Digest the digest won.
 	TagDigest string
@@ -223,13 +233,6 @@ func (r *Resolved) Pinned() string {
 
 // IsIndex reports whether the reference names a multi-platform index.
 func (r *Resolved) IsIndex() bool { return r.MediaType.IsIndex() }
-
-// PlatformManifest is one entry of an index.
-type PlatformManifest struct {
-	Platform string
-	Digest   v1.Hash
-	Size     int64
-}
 
 // Resolve fetches the manifest a reference names: by digest when it carries
 // one (go-containerregistry checks the content against it), else by tag.
@@ -277,18 +280,9 @@ func (c *Client) resolve(ctx context.Context, ref Reference) (*Resolved, error) 
 	out := &Resolved{Ref: ref, Digest: desc.Digest, MediaType: desc.MediaType, Manifest: desc.Manifest}
 	c.storeManifest(ref.Repository, desc.Digest, desc.Manifest)
 	if desc.MediaType.IsIndex() {
-		idx, err := v1.ParseIndexManifest(strings.NewReader(string(desc.Manifest)))
-		if err != nil {
-			return nil, &Error{Kind: KindServer, Ref: ref.Input, Registry: ref.Registry(), Err: err,
-				Message: fmt.Sprintf("The index of %s (%s) does not parse: %v", ref.Input, desc.Digest, err)}
+		if err := c.walkIndex(ctx, out); err != nil {
+			return nil, err
 		}
-		for _, m := range idx.Manifests {
-			if m.Platform == nil || m.Platform.OS == "unknown" || !m.MediaType.IsImage() {
-				continue // attestation manifests and nested indexes are not runnable platforms
-			}
-			out.Platforms = append(out.Platforms, PlatformManifest{Platform: platformString(m.Platform), Digest: m.Digest, Size: m.Size})
-		}
-		sort.Slice(out.Platforms, func(i, j int) bool { return out.Platforms[i].Platform < out.Platforms[j].Platform })
 	}
 	if ref.Digest != "" && ref.Tag != "" {
 		tagDigest, err := c.TagDigest(ctx, ref)
@@ -365,46 +359,6 @@ func remember[T any](c *Client, table map[string]*memo[T], key string, fn func()
 	return m.val, m.err
 }
 
-func platformString(p *v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
-
-// ParsePlatform parses os/arch[/variant].
-func ParsePlatform(s string) (*v1.Platform, error) {
-	parts := strings.Split(strings.TrimSpace(s), "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" || (len(parts) == 3 && parts[2] == "") {
-		return nil, fmt.Errorf("platform %q is not os/arch[/variant], e.g. \"linux/amd64\" or \"linux/arm64/v8\"", s)
-	}
-	p := &v1.Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
-	}
-	return p, nil
-}
-
-// platformMatches compares a wanted platform with an image's: os and arch
-// equal, and the variant when one is asked for (arm64 is v8 by default).
-func platformMatches(want, got *v1.Platform) bool {
-	if got == nil || want.OS != got.OS || want.Architecture != got.Architecture {
-		return false
-	}
-	if want.Variant == "" {
-		return true
-	}
-	gv := got.Variant
-	if gv == "" && got.Architecture == "arm64" {
-		gv = "v8"
-	}
-	return want.Variant == gv
-}
-
-// DefaultPlatform is chosen from an index when none is asked for.
-const DefaultPlatform = "linux/amd64"
-
 // Image is one runnable image: its manifest, its config and the facts the
 // gates judge.
 type Image struct {
@@ -425,73 +379,6 @@ func (i *Image) Size() int64 {
 		n += l.Size
 	}
 	return n
-}
-
-// Platforms selects the platform manifests to judge: all runnable platforms
-// of an index when none are given, else the named ones (each must exist).
-// A single-platform image yields its own manifest; its Platform is empty
-// unless platforms were asked for (naming it needs the config blob, and
-// a plan whose scans are cached must fetch no blob).
-func (c *Client) Platforms(ctx context.Context, r *Resolved, wanted []string) ([]PlatformManifest, error) {
-	if !r.IsIndex() && len(wanted) == 0 {
-		return []PlatformManifest{{Digest: r.Digest}}, nil
-	}
-	if !r.IsIndex() {
-		img, err := c.Image(ctx, r, "")
-		if err != nil {
-			return nil, err
-		}
-		if len(wanted) > 0 {
-			for _, w := range wanted {
-				p, err := ParsePlatform(w)
-				if err != nil {
-					return nil, &Error{Kind: KindPlatform, Ref: r.Ref.Input, Message: err.Error()}
-				}
-				if !platformMatches(p, &v1.Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}) {
-					return nil, &Error{Kind: KindPlatform, Ref: r.Ref.Input, Message: fmt.Sprintf("Platform %q is not provided by %s (%s): it is a single-platform image for %s. Remove the platform or use a matching one.", w, r.Ref.Input, r.Digest, img.Platform)}
-				}
-			}
-		}
-		return []PlatformManifest{{Platform: img.Platform, Digest: r.Digest}}, nil
-	}
-	if len(wanted) == 0 {
-		if len(r.Platforms) == 0 {
-			return nil, &Error{Kind: KindPlatform, Ref: r.Ref.Input, Message: fmt.Sprintf("The index %s (%s) lists no runnable platform.", r.Ref.Input, r.Digest)}
-		}
-		return r.Platforms, nil
-	}
-	var out []PlatformManifest
-	seen := map[string]bool{}
-	for _, w := range wanted {
-		pm, err := r.selectPlatform(w)
-		if err != nil {
-			return nil, err
-		}
-		if !seen[pm.Digest.String()] {
-			seen[pm.Digest.String()] = true
-			out = append(out, pm)
-		}
-	}
-	return out, nil
-}
-
-func (r *Resolved) selectPlatform(want string) (PlatformManifest, error) {
-	p, err := ParsePlatform(want)
-	if err != nil {
-		return PlatformManifest{}, &Error{Kind: KindPlatform, Ref: r.Ref.Input, Message: err.Error()}
-	}
-	for _, pm := range r.Platforms {
-		got, _ := ParsePlatform(pm.Platform)
-		if platformMatches(p, got) {
-			return pm, nil
-		}
-	}
-	var names []string
-	for _, pm := range r.Platforms {
-		names = append(names, pm.Platform)
-	}
-	return PlatformManifest{}, &Error{Kind: KindPlatform, Ref: r.Ref.Input, Message: fmt.Sprintf(
-		"Platform %q is not in the index %s (%s). It provides: %s.", want, r.Ref.Input, r.Digest, strings.Join(names, ", "))}
 }
 
 // Image returns the image for a platform ("" means linux/amd64 for an index,
@@ -588,7 +475,7 @@ func readVerified(l v1.Layer, want v1.Hash) ([]byte, error) {
 		return nil, err
 	}
 	if got != want {
-		return nil, fmt.Errorf("config blob digest mismatch: registry sent %s for %s", got, want)
+		return nil, &integrityError{msg: fmt.Sprintf("config blob %s: the registry sent %d bytes whose digest is %s", want, len(raw), got)}
 	}
 	return raw, nil
 }

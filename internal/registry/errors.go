@@ -1,9 +1,11 @@
 package registry
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -35,6 +37,9 @@ const (
 	KindPlatform
 	// KindServer is a 5xx or otherwise unexpected registry response.
 	KindServer
+	// KindIntegrity is content that does not match its digest or size: a
+	// truncated blob or a substituted manifest.
+	KindIntegrity
 )
 
 // Summary is a short, user-facing title for the kind.
@@ -56,6 +61,8 @@ func (k ErrorKind) Summary() string {
 		return "Platform not in image"
 	case KindServer:
 		return "Registry error"
+	case KindIntegrity:
+		return "Registry sent unverifiable content"
 	default:
 		return "Registry request failed"
 	}
@@ -105,6 +112,8 @@ func classify(ref, registry string, err error) error {
 	e := &Error{Ref: ref, Registry: registry, Err: err}
 
 	var plain *plainHTTPError
+	var status *statusError
+	var integrity *integrityError
 	var terr *transport.Error
 	var unknownAuthority x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
@@ -115,6 +124,23 @@ func classify(ref, registry string, err error) error {
 	var dnsErr *net.DNSError
 
 	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		e.Kind = KindUnreachable
+		e.Message = fmt.Sprintf("Reading %s from registry %s timed out: the registry did not answer within the provider's `timeout`. Raise `timeout` in the provider block, or check the registry and the network path to it.", ref, registry)
+	case errors.As(err, &status):
+		e.Kind = KindServer
+		if status.status == http.StatusTooManyRequests {
+			e.Message = fmt.Sprintf("Registry %s is rate-limiting reads of %s: it %s. Try again later; give credentials for it in a `registry` block (anonymous pulls have lower limits), or pull through a mirror.", registry, ref, status.Error())
+		} else {
+			e.Message = fmt.Sprintf("Registry %s failed reading %s: it %s. Retried with backoff; try again later or check the registry.", registry, ref, status.Error())
+		}
+	case errors.As(err, &integrity), isIntegrityFailure(err):
+		e.Kind = KindIntegrity
+		e.Message = fmt.Sprintf("Registry %s sent content for %s that does not match its digest (%s). The registry, or a proxy or cache in between, truncated or substituted it; imageguard judges only content it has verified, so this cannot pass. "+
+			"Check the registry and any caching proxy, then try again.", registry, ref, rootCause(err))
+	case errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected EOF"):
+		e.Kind = KindIntegrity
+		e.Message = fmt.Sprintf("Registry %s closed the connection before sending all of the content of %s (%s). Nothing partial is judged, so this cannot pass; try again, and check the registry and any proxy if it persists.", registry, ref, rootCause(err))
 	case errors.As(err, &plain), !errors.As(err, &terr) && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		e.Kind = KindPlainHTTP
 		e.Message = fmt.Sprintf("Cannot read %s: the registry %s answered only over plain HTTP, which is allowed only for loopback registries (127.0.0.0/8, localhost, ::1). "+
@@ -145,14 +171,28 @@ func classify(ref, registry string, err error) error {
 	case errors.As(err, &dnsErr), errors.As(err, &opErr), errors.As(err, &netErr):
 		e.Kind = KindUnreachable
 		e.Message = fmt.Sprintf("Cannot reach registry %s to read %s: %s. Check the address, the network path from this worker and any proxy settings (HTTPS_PROXY, NO_PROXY).", registry, ref, rootCause(err))
-	case strings.Contains(err.Error(), "context deadline exceeded"):
-		e.Kind = KindUnreachable
-		e.Message = fmt.Sprintf("Reading %s from registry %s timed out. Raise the provider's `timeout` or check the registry.", ref, registry)
 	default:
 		e.Kind = KindInternal
 		e.Message = fmt.Sprintf("Reading %s from registry %s failed: %s", ref, registry, err.Error())
 	}
 	return e
+}
+
+// integrityError is content whose digest or size is not the one asked for.
+type integrityError struct{ msg string }
+
+func (e *integrityError) Error() string { return e.msg }
+
+// isIntegrityFailure recognises go-containerregistry's verification
+// failures, which it returns as plain errors.
+func isIntegrityFailure(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"does not match requested digest", "error verifying sha256 checksum", "error verifying size", "error verifying Digest", "error verifying Size", "does not match expected size"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // tlsVerificationError marks certificate failures raised by our own
