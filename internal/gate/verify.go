@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
@@ -48,6 +50,7 @@ func Verify(ctx context.Context, reg *registry.Client, v *verify.Verifier, resol
 		return nil, &Error{Summary: "Verification failed", Detail: fmt.Sprintf("%s (%s) could not be verified, so it cannot pass: %v", image, resolved.Digest, err), Err: err}
 	}
 	out := &VerifyOutcome{Resolved: resolved, Results: res.Authorities, Searched: res.Searched}
+	logAuthorities(ctx, resolved.Ref.Repository.Name(), resolved.Digest.String(), res.Authorities)
 	outcomes := make([]policy.AuthorityOutcome, len(res.Authorities))
 	for i, a := range res.Authorities {
 		outcomes[i] = policy.AuthorityOutcome{Name: a.Authority, Signatures: len(a.Signatures), Reasons: a.Reasons}
@@ -70,6 +73,7 @@ func Verify(ctx context.Context, reg *registry.Client, v *verify.Verifier, resol
 			if err != nil {
 				return nil, &Error{Summary: "Verification failed", Detail: fmt.Sprintf("%s (%s, platform %s) could not be verified, so it cannot pass: %v", image, pm.Digest, pm.Platform, err), Err: err}
 			}
+			logAuthorities(ctx, resolved.Ref.Repository.Name(), pm.Digest.String(), pres.Authorities)
 			for i, a := range pres.Authorities {
 				atts := outcomes[i].PlatformAttestations[label]
 				for _, att := range a.Attestations {
@@ -100,4 +104,20 @@ func attrForRegistryError(err error, platformAttr string) string {
 		return platformAttr
 	}
 	return ""
+}
+
+// Log subsystems of the gates in this package.
+const (
+	VerifyLogSubsystem = "verify"
+	PolicyLogSubsystem = "policy"
+)
+
+// logAuthorities logs what each authority verified on one digest.
+func logAuthorities(ctx context.Context, repo, digest string, results []verify.AuthorityResult) {
+	for _, a := range results {
+		tflog.SubsystemDebug(ctx, VerifyLogSubsystem, "authority tried", map[string]any{
+			"repository": repo, "digest": digest, "authority": a.Authority,
+			"signatures": len(a.Signatures), "attestations": len(a.Attestations), "reasons": a.Reasons,
+		})
+	}
 }

@@ -148,6 +148,7 @@ func (d *imageDataSource) Configure(_ context.Context, req datasource.ConfigureR
 }
 
 func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	ctx = withLogging(ctx)
 	var m imageModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {

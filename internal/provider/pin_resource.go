@@ -217,6 +217,7 @@ type approvalFacts struct {
 // function of state, configuration and the registry's answer), judge what
 // is to be approved or re-judge what was approved, and plan the outcome.
 func (r *pinResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	ctx = withLogging(ctx)
 	if req.Plan.Raw.IsNull() || r.data == nil {
 		return // destroy, or provider not configured yet
 	}
@@ -416,6 +417,7 @@ func countsMap(n map[string]int64) types.Map {
 
 // Create records what the plan approved.
 func (r *pinResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	ctx = withLogging(ctx)
 	var plan pinModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
@@ -429,6 +431,7 @@ func (r *pinResource) Create(ctx context.Context, req resource.CreateRequest, re
 }
 
 func (r *pinResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	ctx = withLogging(ctx)
 	var plan, state pinModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -479,6 +482,7 @@ func (r *pinResource) record(ctx context.Context, m, prior *pinModel, diags *dia
 // registry that cannot be reached leaves the observation as it was; the
 // plan then fails closed when it resolves the tag itself.
 func (r *pinResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	ctx = withLogging(ctx)
 	var state pinModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
@@ -41,6 +43,8 @@ func evaluateRulesOn(ctx context.Context, data *providerData, name string, resol
 			return nil, nil, &gate.Error{Summary: registry.KindOf(err).Summary(), Detail: fmt.Sprintf("%s (%s, %s) could not be judged, so it cannot pass: %v", resolved.Ref.Input, pm.Digest, firstNonEmpty(pm.Platform, "single platform"), err), Err: err}
 		}
 		v, _, w := policy.EvaluateRules(facts, rules, now)
+		tflog.SubsystemDebug(ctx, gate.PolicyLogSubsystem, "rules evaluated", map[string]any{
+			"repository": resolved.Ref.Repository.Name(), "digest": pm.Digest.String(), "platform": pm.Platform, "violations": len(v), "warnings": len(w)})
 		viols = append(viols, v...)
 		warnings = append(warnings, w...)
 	}

@@ -332,6 +332,7 @@ func (d *verifyDataSource) ValidateConfig(ctx context.Context, req datasource.Va
 }
 
 func (d *verifyDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	ctx = withLogging(ctx)
 	var m verifyModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {

@@ -73,9 +73,9 @@ func (t *routingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return nil, &plainHTTPError{host: host}
 	}
 	if rt, ok := t.perHost[host]; ok {
-		return rt.RoundTrip(req)
+		return logRequest(rt, req)
 	}
-	return t.base.RoundTrip(req)
+	return logRequest(t.base, req)
 }
 
 // newTransport builds the shared transport: one connection pool, with a

@@ -216,7 +216,6 @@ func summarize(c *x509.Certificate) (certificate.Summary, error) {
 	return certificate.SummarizeCertificate(c)
 }
 
-
 // keyTrustedMaterial adds a long-lived key to a trusted root (which may be
 // empty when the transparency log is not consulted).
 type keyTrustedMaterial struct {

@@ -33,6 +33,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
 
 // DefaultRepositories are Trivy's own defaults, tried in order.
@@ -166,6 +167,10 @@ func NewManager(opts Options) *Manager {
 	return m
 }
 
+// LogSubsystem is the tflog subsystem of the database: which copy was
+// chosen, downloaded or served from the cache, and its age.
+const LogSubsystem = "vulndb"
+
 // Ensure returns a fresh, opened database. The first call per Manager does
 // the work: it takes CacheDir/db.lock, uses the cached copy when it is valid
 // and neither past its NextUpdate nor older than MaxAge, else downloads
@@ -240,6 +245,11 @@ func (m *Manager) ensure(ctx context.Context) (*DB, error) {
 	case cacheErr == nil && now.Before(cached.Metadata.NextUpdate) && now.Sub(cached.Metadata.UpdatedAt) <= m.maxAge:
 		db = cached
 	default:
+		reason := "no cached copy"
+		if cacheErr == nil {
+			reason = "the cached copy is past its next update or older than max_age"
+		}
+		tflog.SubsystemDebug(ctx, LogSubsystem, "downloading the vulnerability database", map[string]any{"reason": reason, "repositories": len(m.opts.Repositories)})
 		got, repoErrs := m.download(ctx, dbDir, cached, now)
 		if got == nil && ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -303,6 +313,11 @@ func (m *Manager) ensure(ctx context.Context) (*DB, error) {
 	if err := openExclusive(dbDir, db.Metadata); err != nil {
 		return nil, err
 	}
+	tflog.SubsystemDebug(ctx, LogSubsystem, "vulnerability database chosen", map[string]any{
+		"source": db.Source, "updated_at": db.Metadata.UpdatedAt.UTC().Format(time.RFC3339), "age": formatAge(now.Sub(db.Metadata.UpdatedAt)),
+		"next_update": db.Metadata.NextUpdate.UTC().Format(time.RFC3339), "max_age": formatDuration(m.maxAge), "skip_update": m.opts.SkipUpdate,
+		"downloaded": db.Source != "cache", "dir": dbDir, "warnings": len(warnings),
+	})
 	db.CacheDir = m.cacheDir
 	db.Warnings = append(warnings, db.Warnings...)
 	return db, nil
