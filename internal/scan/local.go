@@ -2,7 +2,10 @@ package scan
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 
@@ -38,10 +41,11 @@ type Local struct {
 	db       Database
 	cacheDir string
 
-	once     sync.Once
-	layers   cache.Cache
-	fallback bool
-	claims   *layerClaims
+	once      sync.Once
+	layers    cache.Cache
+	layersErr error
+	fallback  bool
+	claims    *layerClaims
 }
 
 // NewLocal builds the local back end.
@@ -55,59 +59,109 @@ func (l *Local) DB(ctx context.Context) (DBInfo, error) {
 	if err != nil {
 		return DBInfo{}, err
 	}
-	return DBInfo{Version: d.Metadata.Version, UpdatedAt: d.Metadata.UpdatedAt, NextUpdate: d.Metadata.NextUpdate, Source: d.Source, Warnings: d.Warnings}, nil
+	return dbInfo(d), nil
 }
 
-// layerCache opens Trivy's on-disk layer cache once per process. Another
-// process holding it (bolt takes an exclusive lock) makes this process use
-// an in-memory cache: slower, never wrong.
-func (l *Local) layerCache() cache.Cache {
+func dbInfo(d *vulndb.DB) DBInfo {
+	return DBInfo{Version: d.Metadata.Version, UpdatedAt: d.Metadata.UpdatedAt, NextUpdate: d.Metadata.NextUpdate, Source: d.Source, Warnings: d.Warnings}
+}
+
+// scrubbedMarker in cache_dir/fanal says that every analysis in fanal.db
+// was scrubbed of secret text. A fanal.db without it was written by an
+// older imageguard (or the trivy CLI) and may quote secrets: it is deleted,
+// not reused (bolt keeps overwritten values in free pages, so scrubbing
+// entries in place would not erase them).
+const scrubbedMarker = "imageguard-scrubbed-v1"
+
+// layerCache opens Trivy's on-disk layer cache once per process, storing
+// only scrubbed analyses. Another process holding it (bolt takes an
+// exclusive lock) makes this process use an in-memory cache: slower, never
+// wrong. A layer cache reached through a link is an error.
+func (l *Local) layerCache() (cache.Cache, error) {
 	l.once.Do(func() {
 		if l.cacheDir != "" {
-			fs, err := cache.NewFSCache(l.cacheDir)
+			if err := PrepareCacheDir(l.cacheDir); err != nil {
+				l.layersErr = err
+				return
+			}
+			fs, err := l.openFSCache()
 			if err == nil {
-				l.layers = fs
+				l.layers = scrubbingStore{fs}
+				return
+			}
+			var u *UntrustedCacheFileError
+			if errors.As(err, &u) {
+				l.layersErr = err
 				return
 			}
 		}
 		l.fallback = true
-		l.layers = cache.NewMemoryCache()
+		l.layers = scrubbingStore{cache.NewMemoryCache()}
 	})
-	return l.layers
+	return l.layers, l.layersErr
+}
+
+func (l *Local) openFSCache() (cache.Cache, error) {
+	dir := filepath.Join(l.cacheDir, "fanal")
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	if err := checkSubdir(dir); err != nil {
+		return nil, err
+	}
+	db := filepath.Join(dir, "fanal.db")
+	if fi, err := os.Lstat(db); err == nil {
+		if !fi.Mode().IsRegular() {
+			return nil, &UntrustedCacheFileError{Path: db, Reason: "is a symbolic link or not a regular file (cache files are never read through links)"}
+		}
+		if _, err := os.Lstat(filepath.Join(dir, scrubbedMarker)); err != nil {
+			if err := os.Remove(db); err != nil {
+				return nil, err
+			}
+		}
+	}
+	fs, err := cache.NewFSCache(l.cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	if f, err := os.OpenFile(filepath.Join(dir, scrubbedMarker), os.O_WRONLY|os.O_CREATE, 0o600); err == nil {
+		_ = f.Close()
+	}
+	return fs, nil
+}
+
+// Close releases Trivy's layer cache (bolt holds a lock on it while open).
+func (l *Local) Close() error {
+	l.once.Do(func() {})
+	if l.layers == nil {
+		return nil
+	}
+	return l.layers.Close()
 }
 
 // Scan analyses the image and detects with the local database.
-func (l *Local) Scan(ctx context.Context, img ftypes.Image, opts Options) (types.Report, error) {
-	_, release, err := l.db.Use(ctx)
+func (l *Local) Scan(ctx context.Context, img ftypes.Image, opts Options) (types.Report, DBInfo, error) {
+	d, release, err := l.db.Use(ctx)
 	if err != nil {
-		return types.Report{}, err
+		return types.Report{}, DBInfo{}, err
 	}
 	defer release()
-	c := l.layerCache()
+	c, err := l.layerCache()
+	if err != nil {
+		return types.Report{}, DBInfo{}, err
+	}
 	claiming := l.claims.wrap(c)
 	defer claiming.releaseAll()
 	art, err := artimage.NewArtifact(img, claiming, ArtifactOption(opts))
 	if err != nil {
-		return types.Report{}, fmt.Errorf("preparing the image for analysis: %w", err)
+		return types.Report{}, DBInfo{}, fmt.Errorf("preparing the image for analysis: %w", err)
 	}
 	svc := local.NewService(applier.NewApplier(c), ospkg.NewScanner(), langpkg.NewScanner(), vulnerability.NewClient(db.Config{}))
 	report, err := trivyscan.NewService(svc, art).ScanArtifact(ctx, ScanOptions(opts))
 	if err != nil {
-		return types.Report{}, err
+		return types.Report{}, DBInfo{}, err
 	}
-	stripSecretText(&report)
-	return report, nil
-}
-
-// stripSecretText drops the lines Trivy quotes around a secret: reports are
-// cached on disk and converted to outputs, and neither may hold a secret.
-func stripSecretText(r *types.Report) {
-	for i := range r.Results {
-		for j := range r.Results[i].Secrets {
-			r.Results[i].Secrets[j].Code = ftypes.Code{}
-			r.Results[i].Secrets[j].Match = ""
-		}
-	}
+	return report, dbInfo(d), nil
 }
 
 // ArtifactOption is Trivy's artifact configuration for `trivy image

@@ -33,8 +33,12 @@ import (
 // cache key, so an upgrade never reuses reports made by another version.
 const TrivyVersion = "0.74.0"
 
-// cacheSchema versions the on-disk report cache format.
-const cacheSchema = 2
+// cacheSchema versions the on-disk report cache format: 3 records each
+// report's own key and is scrubbed of the image config.
+const cacheSchema = 3
+
+// maxReportSize bounds a cached report read from disk.
+const maxReportSize = 512 << 20
 
 // Scanner kinds, as Trivy names them.
 const (
@@ -82,6 +86,10 @@ type DBInfo struct {
 	// Warnings are things the user must hear about, e.g. that the update
 	// failed and a cached copy within max_age was used.
 	Warnings []string
+
+	// mixed says that the scan cannot be tied to one database (a server's
+	// changed while it scanned): such a report is never cached.
+	mixed bool
 }
 
 // Backend detects vulnerabilities for an analysed image: the local database,
@@ -91,8 +99,10 @@ type Backend interface {
 	// which one it is. It fails closed.
 	DB(ctx context.Context) (DBInfo, error)
 	// Scan analyses the image (downloading only layers the layer cache lacks)
-	// and detects vulnerabilities and secrets.
-	Scan(ctx context.Context, img ftypes.Image, opts Options) (types.Report, error)
+	// and detects vulnerabilities and secrets. It says which database
+	// answered, checked for freshness: a server may have updated its
+	// database, or another replica may have answered, since DB.
+	Scan(ctx context.Context, img ftypes.Image, opts Options) (types.Report, DBInfo, error)
 }
 
 // Scanner scans platform images and caches the reports.
@@ -104,12 +114,16 @@ type Scanner struct {
 	mu      sync.Mutex
 	reports map[string]*pending
 
+	dirOnce sync.Once
+	dirErr  error
+
 	analyses atomic.Int64
 }
 
 type pending struct {
 	done   chan struct{}
 	report *types.Report
+	db     DBInfo
 	err    error
 }
 
@@ -137,14 +151,15 @@ func (s *Scanner) Scan(ctx context.Context, t Target, opts Options) (*types.Repo
 	if err != nil {
 		return nil, DBInfo{}, err
 	}
-	key := cacheKey(t.Platform.Digest.String(), db, opts)
+	digest := t.Platform.Digest.String()
+	key := cacheKey(digest, db, opts)
 
 	s.mu.Lock()
 	if p, ok := s.reports[key]; ok {
 		s.mu.Unlock()
 		<-p.done
 		if p.err == nil {
-			return p.report, db, nil
+			return p.report, p.db, nil
 		}
 		return nil, db, p.err
 	}
@@ -152,46 +167,73 @@ func (s *Scanner) Scan(ctx context.Context, t Target, opts Options) (*types.Repo
 	s.reports[key] = p
 	s.mu.Unlock()
 
-	p.report, p.err = s.scanUncached(ctx, t, opts, key)
-	if p.err != nil {
+	p.report, p.db, p.err = s.scanUncached(ctx, t, opts, key, db)
+	if p.err != nil || p.db.mixed || cacheKey(digest, p.db, opts) != key {
+		// Only a report made with the database the key names is reused.
 		s.mu.Lock()
 		delete(s.reports, key)
 		s.mu.Unlock()
 	}
 	close(p.done)
-	return p.report, db, p.err
+	if p.err != nil {
+		return nil, db, p.err
+	}
+	return p.report, p.db, nil
 }
 
-func (s *Scanner) scanUncached(ctx context.Context, t Target, opts Options, key string) (*types.Report, error) {
-	if r, ok := s.readDisk(key); ok {
-		return r, nil
+func (s *Scanner) scanUncached(ctx context.Context, t Target, opts Options, key string, db DBInfo) (*types.Report, DBInfo, error) {
+	if s.cacheDir != "" {
+		s.dirOnce.Do(func() { s.dirErr = PrepareCacheDir(s.cacheDir) })
+		if s.dirErr != nil {
+			return nil, DBInfo{}, s.dirErr
+		}
 	}
+	digest := t.Platform.Digest.String()
+	r, err := s.readDisk(key, digest, db, opts)
+	if err != nil {
+		return nil, DBInfo{}, err
+	}
+	if r != nil {
+		return r, db, nil
+	}
+	report, answered, err := s.analyse(ctx, t, opts)
+	if err != nil {
+		return nil, DBInfo{}, err
+	}
+	scrubReport(&report)
+	if !answered.mixed {
+		s.writeDisk(digest, answered, opts, &report)
+	}
+	return &report, answered, nil
+}
+
+// analyse runs Trivy through the back end.
+func (s *Scanner) analyse(ctx context.Context, t Target, opts Options) (types.Report, DBInfo, error) {
 	img, err := s.reg.ImageByDigest(ctx, t.Resolved.Ref, t.Platform.Digest, nil)
 	if err != nil {
-		return nil, err
+		return types.Report{}, DBInfo{}, err
 	}
 	raw, err := v1Manifest(ctx, s.reg, t)
 	if err != nil {
-		return nil, err
+		return types.Report{}, DBInfo{}, err
 	}
 	if enc := encryptedLayers(img); len(enc) > 0 {
-		return nil, fmt.Errorf("%s (%s) has encrypted layers (%s) that Trivy cannot read: the image cannot be scanned, and an unscanned image never passes. "+
+		return types.Report{}, DBInfo{}, fmt.Errorf("%s (%s) has encrypted layers (%s) that Trivy cannot read: the image cannot be scanned, and an unscanned image never passes. "+
 			"Scan the image before encryption, or exclude it from this gate deliberately", t.Resolved.Ref.Input, t.Platform.Digest, enc[0])
 	}
 	timg, err := newRegistryImage(t.Resolved.Ref.Repository, t.Resolved.Ref.Tag, t.Platform.Digest, img.MediaType, raw, img.RawConfig, s.reg.RemoteOptions())
 	if err != nil {
-		return nil, err
+		return types.Report{}, DBInfo{}, err
 	}
 	s.analyses.Add(1)
-	report, err := s.backend.Scan(ctx, timg, opts)
+	report, answered, err := s.backend.Scan(ctx, timg, opts)
 	if err != nil {
 		if rerr := asRegistryError(t, err); rerr != nil {
-			return nil, rerr
+			return types.Report{}, DBInfo{}, rerr
 		}
-		return nil, fmt.Errorf("Trivy could not scan %s (%s): %w", t.Resolved.Ref.Input, t.Platform.Digest, err)
+		return types.Report{}, DBInfo{}, fmt.Errorf("Trivy could not scan %s (%s): %w", t.Resolved.Ref.Input, t.Platform.Digest, err)
 	}
-	s.writeDisk(key, &report)
-	return &report, nil
+	return report, answered, nil
 }
 
 // v1Manifest returns the raw platform manifest (memoised by the client).
@@ -241,31 +283,82 @@ func (s *Scanner) diskPath(key string) string {
 	return filepath.Join(s.cacheDir, "reports", key[:2], key+".json")
 }
 
-func (s *Scanner) readDisk(key string) (*types.Report, bool) {
-	if s.cacheDir == "" {
-		return nil, false
-	}
-	b, err := os.ReadFile(s.diskPath(key))
-	if err != nil {
-		return nil, false
-	}
-	var r types.Report
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, false // a corrupt entry is a miss, never a pass
-	}
-	return &r, true
+// diskReport is a cached report with what it was made from. A file is
+// used only when it records the key of the scan asking for it (and the
+// digest, database and options that key stands for): a report copied or
+// planted under another key never passes an image.
+type diskReport struct {
+	Schema      int
+	Key         string
+	Trivy       string
+	Digest      string
+	DBVersion   int
+	DBUpdatedAt time.Time
+	Scanners    []string
+	PkgTypes    []string
+	Report      types.Report
 }
 
-func (s *Scanner) writeDisk(key string, r *types.Report) {
+// readDisk returns the cached report for key, nil on a miss, or an error
+// for a file that must not be trusted (a link, someone else's, writable by
+// others, or made for another scan).
+func (s *Scanner) readDisk(key, digest string, db DBInfo, opts Options) (*types.Report, error) {
+	if s.cacheDir == "" {
+		return nil, nil
+	}
+	p := s.diskPath(key)
+	for _, dir := range []string{filepath.Dir(filepath.Dir(p)), filepath.Dir(p)} {
+		if err := checkSubdir(dir); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, nil
+			}
+			var u *UntrustedCacheFileError
+			if errors.As(err, &u) {
+				return nil, u
+			}
+			return nil, nil
+		}
+	}
+	b, err := readTrusted(p, maxReportSize)
+	if err != nil {
+		var u *UntrustedCacheFileError
+		if errors.As(err, &u) {
+			return nil, u
+		}
+		return nil, nil // missing or unreadable: scan again
+	}
+	var d diskReport
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, nil // a corrupt entry is a miss, never a pass
+	}
+	want := diskReport{Schema: cacheSchema, Key: key, Trivy: TrivyVersion, Digest: digest, DBVersion: db.Version, DBUpdatedAt: db.UpdatedAt.UTC(), Scanners: opts.Scanners, PkgTypes: opts.PkgTypes}
+	if d.Key != key {
+		return nil, &UntrustedCacheFileError{Path: p, Reason: fmt.Sprintf("records the key %q, not its own name %q: it was made for another scan or planted", d.Key, key)}
+	}
+	if d.Schema != want.Schema || d.Trivy != want.Trivy || d.Digest != want.Digest || d.DBVersion != want.DBVersion || !d.DBUpdatedAt.Equal(want.DBUpdatedAt) ||
+		!slices.Equal(d.Scanners, want.Scanners) || !slices.Equal(d.PkgTypes, want.PkgTypes) {
+		return nil, &UntrustedCacheFileError{Path: p, Reason: fmt.Sprintf("records a scan of %s with database %d/%s that does not match its key", d.Digest, d.DBVersion, d.DBUpdatedAt.Format(time.RFC3339))}
+	}
+	return &d.Report, nil
+}
+
+// writeDisk caches a scrubbed report under the key of the database that
+// answered. Failing to cache is never an error: the next plan scans again.
+func (s *Scanner) writeDisk(digest string, db DBInfo, opts Options, r *types.Report) {
 	if s.cacheDir == "" {
 		return
 	}
-	b, err := json.Marshal(r)
+	key := cacheKey(digest, db, opts)
+	b, err := json.Marshal(diskReport{Schema: cacheSchema, Key: key, Trivy: TrivyVersion, Digest: digest, DBVersion: db.Version, DBUpdatedAt: db.UpdatedAt.UTC(),
+		Scanners: opts.Scanners, PkgTypes: opts.PkgTypes, Report: *r})
 	if err != nil {
 		return
 	}
 	p := s.diskPath(key)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return
+	}
+	if checkSubdir(filepath.Dir(filepath.Dir(p))) != nil || checkSubdir(filepath.Dir(p)) != nil {
 		return
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(p), ".report-*")

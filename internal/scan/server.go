@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/samber/lo"
@@ -54,27 +54,75 @@ type ServerOptions struct {
 // registry and analyses only those the server's cache lacks (Trivy's remote
 // cache), and the server detects vulnerabilities with its database. No local
 // database is downloaded or opened.
+//
+// The server's database is checked for every scan, on the connection that
+// carries the scan: Trivy's scan response says nothing about the database
+// that answered, so /version is asked right before and right after the Scan
+// call over one pinned connection (a replica behind a TCP load balancer is
+// the same for all three), and both answers must be within max_age.
 type Server struct {
-	opts    ServerOptions
-	url     string
-	headers http.Header
-	client  *http.Client
+	opts      ServerOptions
+	url       string
+	headers   http.Header
+	transport *http.Transport
+	client    *http.Client
 
-	once   sync.Once
-	db     DBInfo
-	err    error
 	claims *layerClaims
+}
+
+// CheckServerURL checks a `scanner_server` URL: http(s), a host, and no
+// user:password (credentials go in `token`, which is never shown). Errors
+// never echo the password.
+func CheckServerURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("scanner_server url %q is not an http(s) URL such as \"https://trivy.example.com:4954\"", RedactURL(raw))
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("scanner_server url %s carries credentials (user:password@): a URL is shown in messages and logs, so credentials do not belong in it. "+
+			"Remove them from `url` and give the server's token in `token` (sent in `token_header`, default Trivy-Token), which is sensitive and never shown", RedactURL(raw))
+	}
+	return u, nil
+}
+
+// RedactURL returns raw with any user:password replaced by "***", and with
+// no query or fragment, for messages.
+func RedactURL(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		// Unparsable: keep the scheme and whatever follows the last '@'.
+		s := strings.TrimSpace(raw)
+		rest, scheme := s, ""
+		if i := strings.Index(s, "://"); i >= 0 {
+			scheme, rest = s[:i+3], s[i+3:]
+		}
+		if i := strings.LastIndex(rest, "@"); i >= 0 {
+			rest = "***@" + rest[i+1:]
+		}
+		if i := strings.IndexAny(rest, "?#"); i >= 0 {
+			rest = rest[:i]
+		}
+		return scheme + rest
+	}
+	hadUser := u.User != nil
+	u.User = nil
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
+	out := u.String()
+	if hadUser && u.Scheme != "" {
+		out = strings.Replace(out, u.Scheme+"://", u.Scheme+"://***@", 1)
+	}
+	return out
 }
 
 // NewServer checks the options and builds the back end. It does not
 // contact the server.
 func NewServer(opts ServerOptions) (*Server, error) {
-	u, err := url.Parse(strings.TrimSpace(opts.URL))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("scanner_server url %q is not an http(s) URL such as \"https://trivy.example.com:4954\"", opts.URL)
+	u, err := CheckServerURL(opts.URL)
+	if err != nil {
+		return nil, err
 	}
 	if u.Scheme == "http" && !registry.IsLoopback(u.Host) && !opts.Insecure {
-		return nil, fmt.Errorf("scanner_server url %s uses plain HTTP, which is allowed only on loopback: the token and the image analysis would cross the network unencrypted. Serve Trivy over HTTPS (with `ca_cert_pem` for a private CA) or set `insecure = true` if you accept that", opts.URL)
+		return nil, fmt.Errorf("scanner_server url %s uses plain HTTP, which is allowed only on loopback: the token and the image analysis would cross the network unencrypted. Serve Trivy over HTTPS (with `ca_cert_pem` for a private CA) or set `insecure = true` if you accept that", u)
 	}
 	if opts.TokenHeader == "" {
 		opts.TokenHeader = "Trivy-Token"
@@ -109,25 +157,89 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		headers.Set(opts.TokenHeader, opts.Token)
 	}
 	base := strings.TrimSuffix(u.String(), "/")
-	return &Server{opts: opts, url: base, headers: headers, client: &http.Client{Transport: tr}, claims: newLayerClaims()}, nil
+	s := &Server{opts: opts, url: base, headers: headers, transport: tr, claims: newLayerClaims()}
+	s.client = &http.Client{Transport: redirectGuard{rt: tr, server: base}}
+	return s, nil
 }
 
 // URL is the server's address, for messages.
 func (s *Server) URL() string { return s.url }
 
-// DB reads the server's database metadata from its /version endpoint (once
-// per process) and applies max_age to it, exactly as to a local database.
+// DB reads the server's database metadata from its /version endpoint and
+// applies max_age to it, exactly as to a local database. It asks on every
+// call: the server updates its database while it runs, and replicas behind
+// one URL may differ.
 func (s *Server) DB(ctx context.Context) (DBInfo, error) {
-	s.once.Do(func() { s.db, s.err = s.version(ctx) })
-	if s.err != nil {
-		return DBInfo{}, s.err
+	v, err := s.version(ctx, s.client)
+	if err != nil {
+		return DBInfo{}, err
 	}
-	if age := s.opts.Now().Sub(s.db.UpdatedAt); s.opts.MaxAge > 0 && age > s.opts.MaxAge {
-		return DBInfo{}, fmt.Errorf("the vulnerability database of the Trivy server %s was updated %s ago (at %s), which is older than max_age (%s). "+
-			"The server updates its database itself unless started with --skip-db-update: check its logs and its access to the database repository (or its mirror), or raise max_age",
-			s.url, roundAge(age), s.db.UpdatedAt.UTC().Format(time.RFC3339), s.opts.MaxAge)
+	if err := s.fresh(v.DBInfo, ""); err != nil {
+		return DBInfo{}, err
 	}
-	return s.db, nil
+	return v.DBInfo, nil
+}
+
+// fresh applies max_age to a database the server reported.
+func (s *Server) fresh(db DBInfo, when string) error {
+	age := s.opts.Now().Sub(db.UpdatedAt)
+	if s.opts.MaxAge <= 0 || age <= s.opts.MaxAge {
+		return nil
+	}
+	replicas := ""
+	if when != "" {
+		replicas = " With several replicas behind one URL, the one that answered is behind the others."
+	}
+	return &serverError{fmt.Sprintf("the vulnerability database of the Trivy server %s%s was updated %s ago (at %s), which is older than max_age (%s). "+
+		"The server updates its database itself unless started with --skip-db-update: check its logs and its access to the database repository (or its mirror), or raise max_age.%s",
+		s.url, when, roundAge(age), db.UpdatedAt.UTC().Format(time.RFC3339), s.opts.MaxAge, replicas)}
+}
+
+// serverError is a message about the server that is complete as it is:
+// it reaches the user without Trivy's wrapping.
+type serverError struct{ msg string }
+
+func (e *serverError) Error() string { return e.msg }
+
+// redirectGuard refuses every redirect from the scanner server, before
+// net/http or Twirp can follow it: the token (a custom header, which
+// net/http forwards across hosts) must never reach another address.
+type redirectGuard struct {
+	rt     http.RoundTripper
+	server string
+}
+
+func (g redirectGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := g.rt.RoundTrip(req)
+	if err != nil || resp.StatusCode < 300 || resp.StatusCode > 399 || resp.StatusCode == http.StatusNotModified {
+		return resp, err
+	}
+	target := "(no Location given)"
+	if loc := resp.Header.Get("Location"); loc != "" {
+		if u, perr := req.URL.Parse(loc); perr == nil {
+			target = RedactURL(u.String())
+		} else {
+			target = RedactURL(loc)
+		}
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	_ = resp.Body.Close()
+	return nil, &RedirectError{Server: g.server, Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, Target: target}
+}
+
+// RedirectError is a redirect the scanner server answered with, which
+// imageguard does not follow.
+type RedirectError struct {
+	Server, Method, Path string
+	Status               int
+	// Target is the redirect's Location without credentials or query.
+	Target string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("the Trivy server %s answered %s %s with %d %s, redirecting to %s. imageguard never follows a redirect from the scanner server, so that the token and the image analysis go only to the configured URL: "+
+		"set `url` to the address that serves Trivy directly",
+		e.Server, e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Target)
 }
 
 func roundAge(d time.Duration) string {
@@ -137,38 +249,69 @@ func roundAge(d time.Duration) string {
 	return d.Round(time.Minute).String()
 }
 
-func (s *Server) version(ctx context.Context) (DBInfo, error) {
+// serverDB is what /version says about the server's database.
+type serverDB struct {
+	DBInfo
+	// downloadedAt tells apart replicas that hold the same database.
+	downloadedAt time.Time
+}
+
+func (a serverDB) same(b serverDB) bool {
+	return a.Version == b.Version && a.UpdatedAt.Equal(b.UpdatedAt) && a.downloadedAt.Equal(b.downloadedAt)
+}
+
+func (s *Server) version(ctx context.Context, client *http.Client) (serverDB, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/version", http.NoBody)
 	if err != nil {
-		return DBInfo{}, err
+		return serverDB{}, err
 	}
 	for k, v := range s.headers {
 		req.Header[k] = v
 	}
-	resp, err := s.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return DBInfo{}, s.transportError(err)
+		var re *RedirectError
+		if errors.As(err, &re) {
+			return serverDB{}, re
+		}
+		return serverDB{}, s.transportError(err)
 	}
-	defer resp.Body.Close()
+	defer func() {
+		// Read to the end so that the connection is reused for the scan.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+	}()
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return DBInfo{}, s.unauthorized()
+		return serverDB{}, s.unauthorized()
 	}
 	if resp.StatusCode != http.StatusOK {
-		return DBInfo{}, fmt.Errorf("the Trivy server %s answered %d %s on /version: is this a `trivy server` (Trivy ≥ 0.59)? Check the URL and the server's logs", s.url, resp.StatusCode, http.StatusText(resp.StatusCode))
+		return serverDB{}, &serverError{fmt.Sprintf("the Trivy server %s answered %d %s on /version: is this a `trivy server` (Trivy ≥ 0.59)? Check the URL and the server's logs", s.url, resp.StatusCode, http.StatusText(resp.StatusCode))}
 	}
 	var info types.VersionInfo
-	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
-		return DBInfo{}, fmt.Errorf("the Trivy server %s sent version information that does not parse (%v): check that the URL points at a `trivy server`", s.url, err)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&info); err != nil {
+		return serverDB{}, &serverError{fmt.Sprintf("the Trivy server %s sent version information that does not parse (%v): check that the URL points at a `trivy server`", s.url, err)}
 	}
 	if info.VulnerabilityDB == nil || info.VulnerabilityDB.UpdatedAt.IsZero() {
-		return DBInfo{}, fmt.Errorf("the Trivy server %s (version %s) reports no vulnerability database: it may still be downloading one. Wait for it, or check its logs", s.url, orUnknown(info.Version))
+		return serverDB{}, &serverError{fmt.Sprintf("the Trivy server %s (version %s) reports no vulnerability database: it may still be downloading one. Wait for it, or check its logs", s.url, orUnknown(info.Version))}
 	}
-	return DBInfo{
-		Version:    info.VulnerabilityDB.Version,
-		UpdatedAt:  info.VulnerabilityDB.UpdatedAt,
-		NextUpdate: info.VulnerabilityDB.NextUpdate,
-		Source:     fmt.Sprintf("trivy server %s (Trivy %s)", s.url, orUnknown(info.Version)),
+	return serverDB{
+		DBInfo: DBInfo{
+			Version:    info.VulnerabilityDB.Version,
+			UpdatedAt:  info.VulnerabilityDB.UpdatedAt,
+			NextUpdate: info.VulnerabilityDB.NextUpdate,
+			Source:     fmt.Sprintf("trivy server %s (Trivy %s)", s.url, orUnknown(info.Version)),
+		},
+		downloadedAt: info.VulnerabilityDB.DownloadedAt,
 	}, nil
+}
+
+// pinnedClient is a client with one connection to the server, for one
+// scan's /version, Scan, /version sequence.
+func (s *Server) pinnedClient() (*http.Client, func()) {
+	tr := s.transport.Clone()
+	tr.MaxConnsPerHost = 1
+	tr.MaxIdleConnsPerHost = 1
+	return &http.Client{Transport: redirectGuard{rt: tr, server: s.url}}, tr.CloseIdleConnections
 }
 
 func orUnknown(s string) string {
@@ -179,23 +322,28 @@ func orUnknown(s string) string {
 }
 
 // Scan analyses the image on this worker, uploading to the server's cache
-// only the blobs it lacks, then asks the server to detect.
-func (s *Server) Scan(ctx context.Context, img ftypes.Image, opts Options) (types.Report, error) {
+// only the blobs it lacks (scrubbed of secret text), then asks the server to
+// detect, checking the database that answered.
+func (s *Server) Scan(ctx context.Context, img ftypes.Image, opts Options) (types.Report, DBInfo, error) {
 	tctx := xhttp.WithTransport(ctx, fixedTransport{rt: s.client.Transport})
 	remoteCache := cache.NewRemoteCache(tctx, cache.RemoteOptions{ServerAddr: s.url, CustomHeaders: s.headers})
-	claiming := s.claims.wrap(remoteCache)
+	claiming := s.claims.wrap(scrubbingCache{remoteCache})
 	defer claiming.releaseAll()
 	art, err := artimage.NewArtifact(img, claiming, ArtifactOption(opts))
 	if err != nil {
-		return types.Report{}, fmt.Errorf("preparing the image for analysis: %w", err)
+		return types.Report{}, DBInfo{}, fmt.Errorf("preparing the image for analysis: %w", err)
 	}
-	backend := rpcScanner{client: rpc.NewScannerProtobufClient(s.url, s.client), headers: s.headers}
+	pinned, closeIdle := s.pinnedClient()
+	defer closeIdle()
+	backend := &rpcScanner{client: rpc.NewScannerProtobufClient(s.url, pinned), headers: s.headers, server: s, http: pinned}
 	report, err := trivyscan.NewService(backend, art).ScanArtifact(ctx, ScanOptions(opts))
 	if err != nil {
-		return types.Report{}, s.rpcError(err)
+		return types.Report{}, DBInfo{}, s.rpcError(err)
 	}
-	stripSecretText(&report)
-	return report, nil
+	if !backend.checked {
+		return types.Report{}, DBInfo{}, &serverError{fmt.Sprintf("the Trivy server %s was not asked to scan, so its database was not checked; this is a bug in imageguard", s.url)}
+	}
+	return report, backend.answered, nil
 }
 
 // fixedTransport hands Trivy's HTTP helpers our transport (TLS settings,
@@ -205,13 +353,50 @@ type fixedTransport struct{ rt http.RoundTripper }
 func (f fixedTransport) Build(...xhttp.TransportOption) http.RoundTripper { return f.rt }
 
 // rpcScanner is Trivy's RPC scanner client (rpc/client.Service) with our
-// HTTP client: the same request, the same conversions.
+// HTTP client: the same request, the same conversions; and around the call,
+// on the same connection, the database check.
 type rpcScanner struct {
 	client  rpc.Scanner
 	headers http.Header
+	server  *Server
+	http    *http.Client
+
+	checked  bool
+	answered DBInfo
 }
 
-func (c rpcScanner) Scan(ctx context.Context, target, artifactKey string, blobKeys []string, opts types.ScanOptions) (types.ScanResponse, error) {
+func (c *rpcScanner) Scan(ctx context.Context, target, artifactKey string, blobKeys []string, opts types.ScanOptions) (types.ScanResponse, error) {
+	before, err := c.server.version(ctx, c.http)
+	if err != nil {
+		return types.ScanResponse{}, err
+	}
+	if err := c.server.fresh(before.DBInfo, " (asked on the connection of this scan)"); err != nil {
+		return types.ScanResponse{}, err
+	}
+	resp, err := c.scan(ctx, target, artifactKey, blobKeys, opts)
+	if err != nil {
+		return types.ScanResponse{}, err
+	}
+	after, err := c.server.version(ctx, c.http)
+	if err != nil {
+		return types.ScanResponse{}, err
+	}
+	if err := c.server.fresh(after.DBInfo, " (asked on the connection of this scan)"); err != nil {
+		return types.ScanResponse{}, err
+	}
+	c.checked, c.answered = true, before.DBInfo
+	if !before.same(after) {
+		// The database changed during the scan (an update, or another
+		// replica): both are fresh, but the report is tied to neither.
+		if after.UpdatedAt.Before(before.UpdatedAt) {
+			c.answered = after.DBInfo
+		}
+		c.answered.mixed = true
+	}
+	return resp, nil
+}
+
+func (c *rpcScanner) scan(ctx context.Context, target, artifactKey string, blobKeys []string, opts types.ScanOptions) (types.ScanResponse, error) {
 	ctx = rpcclient.WithCustomHeaders(ctx, c.headers)
 	res, err := r.Retry(ctx, func() (*rpc.ScanResponse, error) {
 		return c.client.Scan(ctx, &rpc.ScanRequest{
@@ -245,26 +430,34 @@ func (c rpcScanner) Scan(ctx context.Context, target, artifactKey string, blobKe
 
 func (s *Server) unauthorized() error {
 	if s.opts.Token == "" {
-		return fmt.Errorf("the Trivy server %s requires a token and none is configured: set `token` in the provider's `scanner_server` block (sent in the %s header)", s.url, s.opts.TokenHeader)
+		return &serverError{fmt.Sprintf("the Trivy server %s requires a token and none is configured: set `token` in the provider's `scanner_server` block (sent in the %s header)", s.url, s.opts.TokenHeader)}
 	}
-	return fmt.Errorf("the Trivy server %s rejected the token (sent in the %s header): check `token` and `token_header` against the server's --token and --token-header", s.url, s.opts.TokenHeader)
+	return &serverError{fmt.Sprintf("the Trivy server %s rejected the token (sent in the %s header): check `token` and `token_header` against the server's --token and --token-header", s.url, s.opts.TokenHeader)}
 }
 
 func (s *Server) transportError(err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:"):
-		return fmt.Errorf("TLS verification of the Trivy server %s failed (%s): set `ca_cert_pem` in the `scanner_server` block for a private CA", s.url, rootCause(err))
+		return &serverError{fmt.Sprintf("TLS verification of the Trivy server %s failed (%s): set `ca_cert_pem` in the `scanner_server` block for a private CA", s.url, rootCause(err))}
 	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
-		return fmt.Errorf("the Trivy server %s speaks plain HTTP: use an http:// URL (allowed on loopback or with `insecure = true`)", s.url)
+		return &serverError{fmt.Sprintf("the Trivy server %s speaks plain HTTP: use an http:// URL (allowed on loopback or with `insecure = true`)", s.url)}
 	default:
-		return fmt.Errorf("cannot reach the Trivy server %s (%s): check the URL, that the server runs, and the network path from this worker. Scanning does not fall back to a local database", s.url, rootCause(err))
+		return &serverError{fmt.Sprintf("cannot reach the Trivy server %s (%s): check the URL, that the server runs, and the network path from this worker. Scanning does not fall back to a local database", s.url, rootCause(err))}
 	}
 }
 
 // rpcError turns a failure of the remote cache or the RPC scanner into a
 // message that names the server and what to do.
 func (s *Server) rpcError(err error) error {
+	var redirect *RedirectError
+	if errors.As(err, &redirect) {
+		return redirect
+	}
+	var se *serverError
+	if errors.As(err, &se) {
+		return se
+	}
 	var tw twirp.Error
 	if errors.As(err, &tw) {
 		switch tw.Code() {
