@@ -131,6 +131,13 @@ func (p *problem) Unwrap() []error {
 // UpdatedAt, and trivy.db is a bolt file with at least one bucket (opened
 // read-only, with a short timeout).
 func validate(dir string) (Metadata, error) {
+	// The cache is never read through links: a link could put a database
+	// or metadata from anywhere in the judging seat.
+	for _, p := range []string{dir, metadata.Path(dir), trivydb.Path(dir)} {
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return Metadata{}, &problem{kind: ErrCorrupt, what: fmt.Sprintf("has a symbolic link at %s (cache files are never read through links)", p)}
+		}
+	}
 	meta, err := readMetadata(dir)
 	if err != nil {
 		return Metadata{}, err
@@ -149,7 +156,7 @@ func validate(dir string) (Metadata, error) {
 
 func readMetadata(dir string) (Metadata, error) {
 	p := metadata.Path(dir)
-	f, err := os.Open(p)
+	f, err := os.OpenFile(p, os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return Metadata{}, &problem{kind: ErrCorrupt, what: "has no metadata.json", err: err}
@@ -220,7 +227,12 @@ type source struct {
 }
 
 func readSource(dir string, meta Metadata) *source {
-	b, err := os.ReadFile(filepath.Join(dir, sourceFile))
+	f, err := os.OpenFile(filepath.Join(dir, sourceFile), os.O_RDONLY|oNoFollow, 0)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxMetadataSize))
 	if err != nil {
 		return nil
 	}
