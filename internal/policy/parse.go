@@ -20,6 +20,10 @@ func ParseDate(s string) (time.Time, error) {
 	if t.Format(DateLayout) != s {
 		return time.Time{}, fmt.Errorf("%q is not a date as YYYY-MM-DD (it reads as %s)", s, t.Format(DateLayout))
 	}
+	if t.IsZero() {
+		// Go's zero time: an exception would read it as "no expiry set".
+		return time.Time{}, fmt.Errorf("%q is not a usable date", s)
+	}
 	return t, nil
 }
 
