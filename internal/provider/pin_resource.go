@@ -8,14 +8,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
-	"github.com/hashicorp/terraform-plugin-framework/datasource"
-	dschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -32,8 +27,10 @@ type pinResource struct {
 func newPinResource() resource.Resource { return &pinResource{now: time.Now} }
 
 var (
-	_ resource.ResourceWithModifyPlan  = (*pinResource)(nil)
-	_ resource.ResourceWithImportState = (*pinResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*pinResource)(nil)
+	_ resource.ResourceWithImportState    = (*pinResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*pinResource)(nil)
+	_ resource.ResourceWithUpgradeState   = (*pinResource)(nil)
 )
 
 type pinModel struct {
@@ -54,82 +51,6 @@ type pinModel struct {
 
 func (r *pinResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_pin"
-}
-
-func (r *pinResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	str := func(desc string) schema.StringAttribute {
-		return schema.StringAttribute{Computed: true, MarkdownDescription: desc}
-	}
-	resp.Schema = schema.Schema{
-		MarkdownDescription: "Keeps an approved digest for a tag and re-judges it on every plan. The plan resolves `ref`; when the tag has " +
-			"moved it judges the new digest and shows the change (old → new digest, known at plan); it also re-judges the approved digest " +
-			"against the current vulnerability database and fails (or warns) when newly published findings now violate the gate, naming them " +
-			"and the approval date. Apply only records what the plan judged. Destroy only drops the record.",
-		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{Computed: true, MarkdownDescription: "The `ref` followed.",
-				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
-			"ref": schema.StringAttribute{Required: true, MarkdownDescription: "Tag reference to follow, e.g. `registry.example.com/team/api:1.4`."},
-			"platforms": schema.ListAttribute{Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Platforms of a multi-platform index to judge. Default: all."},
-			"on_tag_move": schema.StringAttribute{Optional: true, MarkdownDescription: "What a moved tag does at plan: `update` (default) judges the new digest " +
-				"and proposes it; `error` fails the plan naming both digests; `ignore` keeps the approved digest (still re-judged)."},
-			"digest":              str("The approved digest."),
-			"pinned":              str("`registry/repository@digest` of the approved digest: what to deploy."),
-			"tag_digest":          str("What the tag pointed to at the last plan."),
-			"approved_at":         str("When the approval was applied, RFC 3339. Known after apply when the plan approves a new digest."),
-			"approved_db_version": str("The vulnerability database it was approved against: `<schema version>@<UpdatedAt>`."),
-			"findings_at_approval": schema.MapAttribute{Computed: true, ElementType: types.Int64Type,
-				MarkdownDescription: "Findings per severity when it was approved."},
-		},
-		Blocks: map[string]schema.Block{
-			"verify": pinVerifyBlock(),
-			"policy": pinPolicyBlock(),
-			"scan": schema.SingleNestedBlock{
-				MarkdownDescription: "The scan gate's settings, as in `data \"imageguard_scan\"`. Without the block the defaults apply (threshold `HIGH`, both scanners).",
-				Attributes: map[string]schema.Attribute{
-					"severity_threshold": schema.StringAttribute{Optional: true, MarkdownDescription: "`UNKNOWN`, `LOW`, `MEDIUM`, `HIGH` (default) or `CRITICAL`."},
-					"ignore_unfixed":     schema.BoolAttribute{Optional: true, MarkdownDescription: "Do not count findings without a fixed version. Default `false`."},
-					"scanners":           schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Subset of `vuln`, `secret`. Default both."},
-					"pkg_types":          schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Subset of `os`, `library`. Default both."},
-					"vex":                schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "VEX documents, as `trivy --vex` reads them."},
-					"enforcement":        schema.StringAttribute{Optional: true, MarkdownDescription: "`error` (default) or `warn`: violations become warnings."},
-				},
-				Blocks: map[string]schema.Block{
-					"ignore": schema.ListNestedBlock{
-						MarkdownDescription: "An accepted risk, as in `data \"imageguard_scan\"`.",
-						NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
-							"id":       schema.StringAttribute{Required: true, MarkdownDescription: "Finding id or secret rule id."},
-							"reason":   schema.StringAttribute{Required: true, MarkdownDescription: "Why the risk is accepted."},
-							"expires":  schema.StringAttribute{Optional: true, MarkdownDescription: "Last day it applies, `YYYY-MM-DD`."},
-							"packages": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Only in these packages."},
-						}},
-					},
-				},
-			},
-		},
-	}
-}
-
-// pinVerifyBlock is imageguard_policy's `verify` block, for a resource.
-func pinVerifyBlock() schema.Block {
-	var tmp datasource.SchemaResponse
-	(&policyDataSource{}).Schema(context.Background(), datasource.SchemaRequest{}, &tmp)
-	b := toResourceBlocks(map[string]dschema.Block{"verify": tmp.Schema.Blocks["verify"]})["verify"].(schema.SingleNestedBlock)
-	b.MarkdownDescription = "The signature gate (as `imageguard_verify`): a new digest is approved only when verified, and the approved digest is verified again on every plan."
-	return b
-}
-
-// pinPolicyBlock holds the rules of imageguard_policy, for a resource.
-func pinPolicyBlock() schema.Block {
-	return schema.SingleNestedBlock{
-		MarkdownDescription: "Hardening rules (as `imageguard_policy`) a digest must meet to be approved, judged again on every plan.",
-		Attributes: func() map[string]schema.Attribute {
-			attrs := toResourceAttributes(ruleAttributes())
-			attrs["enforcement"] = schema.StringAttribute{Optional: true, MarkdownDescription: "`error` (default) or `warn`: rule violations become warnings. It applies to the rules only; the `scan` and `verify` blocks each have their own."}
-			return attrs
-		}(),
-		Blocks: toResourceBlocks(map[string]dschema.Block{"exception": exceptionBlock()}),
-	}
 }
 
 func (r *pinResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {

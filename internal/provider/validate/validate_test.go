@@ -1,0 +1,47 @@
+package validate
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+func TestValidators(t *testing.T) {
+	tests := []struct {
+		name    string
+		v       validator.String
+		value   types.String
+		wantErr string
+	}{
+		{"platform ok", Platform(), types.StringValue("linux/arm64/v8"), ""},
+		{"platform without arch", Platform(), types.StringValue("linux"), "Invalid platform"},
+		{"duration ok", Duration(), types.StringValue("72h"), ""},
+		{"negative duration", Duration(), types.StringValue("-1h"), "Invalid duration"},
+		{"date ok", Date(), types.StringValue("2027-01-31"), ""},
+		{"date in another layout", Date(), types.StringValue("31/01/2027"), "Invalid date"},
+		{"severity ok", Severity(), types.StringValue("HIGH"), ""},
+		{"unknown severity", Severity(), types.StringValue("SEVERE"), "Invalid severity"},
+		{"condition ok", Condition(), types.StringValue(`predicate.x == "y"`), ""},
+		{"condition not bool", Condition(), types.StringValue(`"y"`), "Invalid condition"},
+		{"enforcement ok", Enforcement(), types.StringValue("warn"), ""},
+		{"enforcement typo", Enforcement(), types.StringValue("warning"), "Invalid Attribute Value Match"},
+		{"unknown skipped", Severity(), types.StringUnknown(), ""},
+		{"null skipped", Severity(), types.StringNull(), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var resp validator.StringResponse
+			tt.v.ValidateString(context.Background(), validator.StringRequest{Path: path.Root("x"), ConfigValue: tt.value}, &resp)
+			switch {
+			case tt.wantErr == "" && resp.Diagnostics.HasError():
+				t.Fatalf("unexpected error %v", resp.Diagnostics)
+			case tt.wantErr != "" && (!resp.Diagnostics.HasError() || !strings.Contains(resp.Diagnostics.Errors()[0].Summary(), tt.wantErr)):
+				t.Fatalf("diagnostics %v, want %q", resp.Diagnostics, tt.wantErr)
+			}
+		})
+	}
+}
