@@ -3,10 +3,13 @@ package provider
 import (
 	"errors"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
 
 // blockPath is the path of attribute name inside the block a gate runs in:
@@ -36,4 +39,24 @@ func addGateError(diags *diag.Diagnostics, err error, at path.Path, block []stri
 		p = blockPath(block, ge.Attr)
 	}
 	diags.AddAttributeError(p, ge.Summary, ge.Detail)
+}
+
+// addMessage attaches a gate's verdict message, as internal/report decided
+// it (error, or warning under enforcement = "warn"), to the attribute at.
+func addMessage(diags *diag.Diagnostics, at path.Path, m report.Message) {
+	if m.Level == report.LevelWarning {
+		diags.AddAttributeWarning(at, m.Summary, m.Detail)
+		return
+	}
+	diags.AddAttributeError(at, m.Summary, m.Detail)
+}
+
+// countsValue is a severity → count map for the Terraform model.
+func countsValue(counts map[string]int64) types.Map {
+	values := make(map[string]attr.Value, len(counts))
+	for k, v := range counts {
+		values[k] = types.Int64Value(v)
+	}
+	m, _ := types.MapValue(types.Int64Type, values)
+	return m
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
 
 type imageDataSource struct {
@@ -276,11 +277,7 @@ func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolve
 		summary := fmt.Sprintf("Image violates %d rule(s)", len(lines))
 		detail := fmt.Sprintf("%s (%s) violates the rules:\n  - %s\n\nFix the image, or accept a violation with an `exception { rule = \"…\", reason = \"…\", expires = \"YYYY-MM-DD\" }` in the `rules` block.",
 			m.Ref.ValueString(), resolved.Digest, strings.Join(lines, "\n  - "))
-		if enforcement == "warn" {
-			diags.AddAttributeWarning(path.Root("rules"), summary+" (enforcement = warn)", detail)
-		} else {
-			diags.AddAttributeError(path.Root("ref"), summary, detail)
-		}
+		addMessage(diags, path.Root("ref"), report.Violations(enforcement, summary, detail))
 	}
 	return lines
 }

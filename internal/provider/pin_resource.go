@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -17,6 +16,7 @@ import (
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
 
 type pinResource struct {
@@ -235,7 +235,7 @@ func (r *pinResource) judge(ctx context.Context, diags *diag.Diagnostics, ref, t
 	if out == nil || d.HasError() {
 		return approvalFacts{}, false
 	}
-	facts := approvalFacts{DBVersion: dbVersion(out.DB.Version, out.DB.UpdatedAt), Counts: severityCounts(out)}
+	facts := approvalFacts{DBVersion: dbVersion(out.DB.Version, out.DB.UpdatedAt), Counts: report.SeverityCounts(out.findings())}
 	pinned, err := gate.PinnedFor(out.Resolved, out.judgedDigests())
 	if err != nil {
 		addGateError(diags, err, path.Root("ref"), nil)
@@ -263,7 +263,7 @@ func (r *pinResource) judge(ctx context.Context, diags *diag.Diagnostics, ref, t
 			addGateError(diags, err, path.Root("ref"), []string{"policy"})
 			return facts, false
 		}
-		reportGates(diags, ref, resolved.Digest.String(), viols, s.RulesEnforcement == "warn", context)
+		reportGates(diags, ref, resolved.Digest.String(), viols, s.RulesEnforcement, context)
 	}
 	return facts, !diags.HasError()
 }
@@ -285,7 +285,7 @@ func planRecordKey(ref string, state *pinModel) string {
 }
 
 // reportGates turns the rule violations into one diagnostic.
-func reportGates(diags *diag.Diagnostics, ref, digest string, viols []policy.Violation, warn bool, context string) {
+func reportGates(diags *diag.Diagnostics, ref, digest string, viols []policy.Violation, enforcement, context string) {
 	if len(viols) == 0 {
 		return
 	}
@@ -296,11 +296,7 @@ func reportGates(diags *diag.Diagnostics, ref, digest string, viols []policy.Vio
 	sort.Strings(lines)
 	summary := fmt.Sprintf("Image fails the pin's policy (%d violation(s))", len(lines))
 	detail := fmt.Sprintf("%s (%s) %s:\n  - %s\n\nFix the image, correct the `policy` settings, or add an `exception` with a reason and an expiry.", ref, digest, context, strings.Join(lines, "\n  - "))
-	if warn {
-		diags.AddAttributeWarning(path.Root("ref"), summary+" (enforcement = warn)", detail)
-	} else {
-		diags.AddAttributeError(path.Root("ref"), summary, detail)
-	}
+	addMessage(diags, path.Root("ref"), report.Violations(enforcement, summary, detail))
 }
 
 // pinnedOf is repository@digest in the repository of a resolved tag.
@@ -310,30 +306,6 @@ func pinnedOf(r *registry.Resolved, digest string) string {
 
 func dbVersion(version int, updated time.Time) string {
 	return fmt.Sprintf("%d@%s", version, updated.UTC().Format(time.RFC3339))
-}
-
-// severityCounts counts an outcome's findings per severity name.
-func severityCounts(o *scanOutcome) map[string]int64 {
-	n := map[string]int64{}
-	for _, r := range o.Results {
-		for _, f := range r.Findings {
-			sev := strings.ToUpper(f.Severity)
-			if _, err := policy.ParseSeverity(sev); err != nil || sev == "" {
-				sev = "UNKNOWN"
-			}
-			n[sev]++
-		}
-	}
-	return n
-}
-
-func countsMap(n map[string]int64) types.Map {
-	counts := map[string]attr.Value{}
-	for _, s := range policy.SeverityNames {
-		counts[s] = types.Int64Value(n[s])
-	}
-	m, _ := types.MapValue(types.Int64Type, counts)
-	return m
 }
 
 // Create records what the plan approved.
@@ -388,7 +360,7 @@ func (r *pinResource) record(ctx context.Context, m, prior *pinModel, diags *dia
 	if m.FindingsAtApproval.IsUnknown() {
 		m.FindingsAtApproval = types.MapNull(types.Int64Type)
 		if f.Counts != nil {
-			m.FindingsAtApproval = countsMap(f.Counts)
+			m.FindingsAtApproval = countsValue(f.Counts)
 		}
 	}
 	if r.data != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
 )
 
@@ -419,11 +420,7 @@ func runVerifyGate(ctx context.Context, data *providerData, image string, s veri
 			fmt.Fprintf(&b, "Searched: %s.\n", strings.Join(res.Searched, ", "))
 		}
 		b.WriteString("What to do: sign this digest with the authority's key or identity (cosign sign / cosign attest), check the authority's settings against the signer, or use `enforcement = \"warn\"` to audit without failing.")
-		if s.Enforcement == "warn" {
-			diags.AddAttributeWarning(at, summary+" (enforcement = warn)", b.String())
-		} else {
-			diags.AddAttributeError(at, summary, b.String())
-		}
+		addMessage(&diags, at, report.Violations(s.Enforcement, summary, b.String()))
 	}
 	return out, diags
 }

@@ -1,0 +1,58 @@
+package report
+
+import (
+	"strings"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+)
+
+// Level is how a gate's verdict reaches the user.
+type Level int
+
+const (
+	// LevelError fails the plan.
+	LevelError Level = iota
+	// LevelWarning reports without failing (enforcement = "warn").
+	LevelWarning
+)
+
+// Message is one gate failure as the user reads it.
+type Message struct {
+	Level   Level
+	Summary string
+	Detail  string
+}
+
+// Enforcement names.
+const (
+	EnforcementError = "error"
+	EnforcementWarn  = "warn"
+)
+
+// Violations decides, once for every gate, how a gate's violations are
+// reported: an error, or under `enforcement = "warn"` a warning whose
+// summary says so. Errors while evaluating a gate never come here: they
+// stay errors whatever the enforcement.
+func Violations(enforcement, summary, detail string) Message {
+	if enforcement == EnforcementWarn {
+		return Message{Level: LevelWarning, Summary: summary + " (enforcement = warn)", Detail: detail}
+	}
+	return Message{Level: LevelError, Summary: summary, Detail: detail}
+}
+
+// SeverityCounts counts findings per severity name, every name present;
+// a severity Trivy did not name, in any letter case, counts as UNKNOWN.
+func SeverityCounts(findings []policy.Finding) map[string]int64 {
+	counts := make(map[string]int64, len(policy.SeverityNames))
+	for _, n := range policy.SeverityNames {
+		counts[n] = 0
+	}
+	for _, f := range findings {
+		sev := strings.ToUpper(strings.TrimSpace(f.Severity))
+		if _, ok := counts[sev]; !ok {
+			sev = "UNKNOWN"
+		}
+		counts[sev]++
+	}
+	return counts
+}
