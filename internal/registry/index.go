@@ -52,7 +52,7 @@ func (c *Client) walkIndex(ctx context.Context, r *Resolved) error {
 		return err
 	}
 	r.Platforms, r.Attestations = w.result()
-	tflog.Debug(ctx, "registry: index walked", map[string]any{
+	tflog.SubsystemDebug(ctx, LogSubsystem, "index walked", map[string]any{
 		"repository": r.Ref.Repository.Name(), "digest": r.Digest.String(), "platforms": len(r.Platforms),
 		"attestations_skipped": len(r.Attestations), "nested_indexes": len(w.walked), "platforms_from_config": w.fromConfig,
 	})
@@ -96,7 +96,7 @@ func (w *indexWalk) walk(ctx context.Context, d v1.Hash, idx *v1.IndexManifest, 
 		switch {
 		case isAttestation(m):
 			w.attestations = append(w.attestations, m.Digest)
-			tflog.Debug(ctx, "registry: attestation manifest skipped", map[string]any{"repository": w.ref.Repository.Name(), "index": d.String(), "digest": m.Digest.String()})
+			tflog.SubsystemDebug(ctx, LogSubsystem, "attestation manifest skipped", map[string]any{"repository": w.ref.Repository.Name(), "index": d.String(), "digest": m.Digest.String()})
 		case m.MediaType.IsIndex():
 			if err := w.nested(ctx, d, m, depth); err != nil {
 				return err
@@ -140,7 +140,7 @@ func (w *indexWalk) image(ctx context.Context, parent v1.Hash, m v1.Descriptor) 
 				"so imageguard must judge it and cannot pass the index. Give the entry a `platform` in the index, mark it as an attestation manifest, or remove it.", m.Digest, err)
 		}
 		w.fromConfig++
-		tflog.Debug(ctx, "registry: platform read from config", map[string]any{"repository": w.ref.Repository.Name(), "digest": m.Digest.String(), "platform": platformString(p)})
+		tflog.SubsystemDebug(ctx, LogSubsystem, "platform read from config", map[string]any{"repository": w.ref.Repository.Name(), "digest": m.Digest.String(), "platform": platformString(p)})
 	}
 	pm := PlatformManifest{Platform: platformString(p), Digest: m.Digest, Size: m.Size, Index: parent}
 	if key := pm.Platform + "@" + pm.Digest.String(); !w.listed[key] {

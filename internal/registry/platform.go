@@ -144,7 +144,7 @@ func (r *Resolved) selectPlatforms(want string) ([]PlatformManifest, error) {
 
 // selectPlatform is the one entry a runtime pulling want would run: an
 // entry naming exactly that platform first, else the first match in the
-// index's order.
+// order of Resolved.Platforms (the index's order among equal platforms).
 func (r *Resolved) selectPlatform(want string) (PlatformManifest, error) {
 	pms, err := r.selectPlatforms(want)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -69,6 +71,11 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, newStatusError(resp, try, asked, stop)
 		}
 		drain(resp)
+		repo, kind := describePath(req.URL.Path)
+		tflog.SubsystemDebug(ctx, LogSubsystem, "registry request retried", map[string]any{
+			"registry": req.URL.Host, "repository": repo, "kind": kind, "status": resp.StatusCode,
+			"try": try, "wait_ms": wait.Milliseconds(), "retry_after_ms": asked.Milliseconds(),
+		})
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
