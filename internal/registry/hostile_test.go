@@ -136,3 +136,25 @@ func TestHostile_TruncatedConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestHostile_HangOnConfigBlobEndsAtTheDeadline(t *testing.T) {
+	reg := acctest.NewHostileRegistry(t)
+	img := acctest.Image(acctest.Config{User: "a"}, acctest.AlpineLayer("3.20.3"))
+	reg.Push(t, "team/app:1", img)
+	cfg, _ := img.ConfigName()
+	reg.Inject(acctest.Fault{Path: acctest.BlobPath("team/app", cfg), Kind: acctest.FaultHang})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	c := newClient(t)
+	ref, _ := c.ParseReference(reg.Ref("team/app:1"))
+	r, err := c.Resolve(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = c.Image(ctx, r, "")
+	wantMessage(t, err, registry.KindUnreachable, "timed out", "Raise `timeout`")
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Fatalf("a hanging config blob held the read for %s", waited)
+	}
+}
