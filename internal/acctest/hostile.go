@@ -157,6 +157,9 @@ func (h *HostileRegistry) match(req *http.Request) *faultRule {
 		if r.Times > 0 && r.hits >= r.Times {
 			continue
 		}
+		if (r.Kind == FaultTruncate || r.Kind == FaultCutOff) && req.Method != http.MethodGet {
+			continue // only a GET has a body to cut
+		}
 		r.hits++
 		h.faulted = append(h.faulted, Request{Method: req.Method, Path: req.URL.Path})
 		return r
@@ -176,10 +179,6 @@ func (h *HostileRegistry) serveFault(w http.ResponseWriter, req *http.Request, r
 	case FaultHang:
 		<-req.Context().Done()
 	case FaultTruncate, FaultCutOff:
-		if req.Method != http.MethodGet {
-			honest.ServeHTTP(w, req) // a HEAD has no body to cut
-			return
-		}
 		rec := httptest.NewRecorder()
 		honest.ServeHTTP(rec, req)
 		body := rec.Body.Bytes()
