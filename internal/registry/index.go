@@ -91,7 +91,7 @@ func (w *indexWalk) walk(ctx context.Context, d v1.Hash, idx *v1.IndexManifest, 
 	for _, m := range idx.Manifests {
 		w.entries++
 		if w.entries > maxIndexEntries {
-			return w.errorf(KindServer, d, nil, "lists more than %d manifests (nested indexes included). imageguard stops there rather than judge part of it; split the index.", maxIndexEntries)
+			return w.errorf(d, nil, "lists more than %d manifests (nested indexes included). imageguard stops there rather than judge part of it; split the index.", maxIndexEntries)
 		}
 		switch {
 		case isAttestation(m):
@@ -106,7 +106,7 @@ func (w *indexWalk) walk(ctx context.Context, d v1.Hash, idx *v1.IndexManifest, 
 				return err
 			}
 		default:
-			return w.errorf(KindServer, d, nil, "lists %s with media type %q, which is neither an image nor an index. imageguard judges every manifest a runtime could run and cannot classify this one, so the index cannot pass. "+
+			return w.errorf(d, nil, "lists %s with media type %q, which is neither an image nor an index. imageguard judges every manifest a runtime could run and cannot classify this one, so the index cannot pass. "+
 				"Remove the entry from the index, or give it a standard image media type and a `platform`.", m.Digest, m.MediaType)
 		}
 	}
@@ -116,16 +116,16 @@ func (w *indexWalk) walk(ctx context.Context, d v1.Hash, idx *v1.IndexManifest, 
 func (w *indexWalk) nested(ctx context.Context, parent v1.Hash, m v1.Descriptor, depth int) error {
 	switch {
 	case w.onPath[m.Digest]:
-		return w.errorf(KindServer, parent, nil, "lists the index %s, which contains itself: the registry serves a cycle that no content-addressed index can form. Check the registry.", m.Digest)
+		return w.errorf(parent, nil, "lists the index %s, which contains itself: the registry serves a cycle that no content-addressed index can form. Check the registry.", m.Digest)
 	case w.walked[m.Digest]:
 		return nil // its images are listed already
 	case depth+1 > maxIndexDepth:
-		return w.errorf(KindServer, parent, nil, "nests the index %s more than %d levels deep. imageguard follows nested indexes only that far and will not pass what it did not walk; flatten the index.", m.Digest, maxIndexDepth)
+		return w.errorf(parent, nil, "nests the index %s more than %d levels deep. imageguard follows nested indexes only that far and will not pass what it did not walk; flatten the index.", m.Digest, maxIndexDepth)
 	}
 	w.walked[m.Digest] = true
 	child, err := w.src.nestedIndex(ctx, m.Digest)
 	if err != nil {
-		return w.errorf(KindServer, parent, err, "lists the nested index %s, which could not be read: %v. Every image it lists must be judged, so the index cannot pass; check the registry and the index.", m.Digest, err)
+		return w.errorf(parent, err, "lists the nested index %s, which could not be read: %v. Every image it lists must be judged, so the index cannot pass; check the registry and the index.", m.Digest, err)
 	}
 	return w.walk(ctx, m.Digest, child, depth+1)
 }
@@ -136,7 +136,7 @@ func (w *indexWalk) image(ctx context.Context, parent v1.Hash, m v1.Descriptor) 
 		var err error
 		p, err = w.src.configPlatform(ctx, m.Digest)
 		if err != nil {
-			return w.errorf(KindServer, parent, err, "lists %s without a platform, and its platform could not be read from its config: %v. A runtime picks such an entry by its config's os and architecture, "+
+			return w.errorf(parent, err, "lists %s without a platform, and its platform could not be read from its config: %v. A runtime picks such an entry by its config's os and architecture, "+
 				"so imageguard must judge it and cannot pass the index. Give the entry a `platform` in the index, mark it as an attestation manifest, or remove it.", m.Digest, err)
 		}
 		w.fromConfig++
@@ -150,10 +150,11 @@ func (w *indexWalk) image(ctx context.Context, parent v1.Hash, m v1.Descriptor) 
 	return nil
 }
 
-// errorf builds the walk's error: it names the reference, the index that
-// holds the entry and, through format, the entry. A registry error keeps
-// its kind (unreachable, denied, ...).
-func (w *indexWalk) errorf(kind ErrorKind, at v1.Hash, cause error, format string, args ...any) *Error {
+// errorf builds the walk's error, a KindServer one: it names the
+// reference, the index that holds the entry and, through format, the entry.
+// A registry error keeps its kind (unreachable, denied, ...).
+func (w *indexWalk) errorf(at v1.Hash, cause error, format string, args ...any) *Error {
+	kind := KindServer
 	if k := KindOf(cause); k != KindInternal && k != KindMalformed {
 		kind = k
 	}
