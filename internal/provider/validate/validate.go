@@ -89,4 +89,3 @@ func Enforcement() validator.String { return stringvalidator.OneOf("error", "war
 
 // OneOf accepts exactly the given values.
 func OneOf(values ...string) validator.String { return stringvalidator.OneOf(values...) }
-
