@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -159,7 +161,8 @@ func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 						"cache_dir": schema.StringAttribute{
 							Optional: true,
 							MarkdownDescription: "Directory for the database, Trivy's layer cache and cached reports. Default: `$IMAGEGUARD_CACHE_DIR` " +
-								"when set (for CI and HCP Terraform workers), else the user cache directory + `/imageguard` (e.g. `~/.cache/imageguard`).",
+								"when set (for CI and HCP Terraform workers), else the user cache directory + `/imageguard` (e.g. `~/.cache/imageguard`). " +
+								"Cached reports decide verdicts, so it must be owned by the user running Terraform and writable by nobody else (`chmod 700`); it is created with mode 0700 when missing.",
 						},
 						"max_age": schema.StringAttribute{
 							Optional: true,
@@ -179,7 +182,9 @@ func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					"No local vulnerability database is downloaded or opened, and a failure never falls back to one. `vulnerability_db.max_age` applies to the server's database.",
 				NestedObject: schema.NestedBlockObject{
 					Attributes: map[string]schema.Attribute{
-						"url": schema.StringAttribute{Required: true, MarkdownDescription: "Server URL, e.g. `https://trivy.example.com:4954`. Plain `http://` only on loopback unless `insecure = true`."},
+						"url": schema.StringAttribute{Required: true, Validators: []validator.String{serverURLValidator{}},
+							MarkdownDescription: "Server URL, e.g. `https://trivy.example.com:4954`. Plain `http://` only on loopback unless `insecure = true`. " +
+								"No `user:password@` (give the token in `token`); redirects from the server are never followed."},
 						"token": schema.StringAttribute{Optional: true, Sensitive: true,
 							MarkdownDescription: "Token for the server's `--token`, sent in `token_header`. Sensitive: never in state, logs or messages."},
 						"token_header": schema.StringAttribute{Optional: true, MarkdownDescription: "Header carrying the token. Default `Trivy-Token`, as Trivy's client."},
@@ -352,6 +357,12 @@ func vulnDBOptions(ctx context.Context, blocks []vulnDBModel, client *registry.C
 	if abs, err := filepath.Abs(cacheDir); err == nil {
 		cacheDir = abs
 	}
+	// Cached reports and the database decide verdicts: only a directory of
+	// this user's that nobody else can write is used.
+	if err := scan.PrepareCacheDir(cacheDir); err != nil {
+		diags.AddAttributeError(at.AtName("cache_dir"), "Untrusted cache directory", capitalize(err.Error())+".")
+		return vulndb.Options{}, 0, "", diags
+	}
 	var repos, javaRepos []string
 	if !m.Repositories.IsNull() && !m.Repositories.IsUnknown() {
 		diags.Append(m.Repositories.ElementsAs(ctx, &repos, false)...)
@@ -407,10 +418,39 @@ func scannerServer(ctx context.Context, m serverModel, maxAge time.Duration) (*s
 		CACertPEM: m.CACertPEM.ValueString(), Insecure: m.Insecure.ValueBool(), MaxAge: maxAge, DialContext: testDialContext,
 	})
 	if err != nil {
-		diags.AddAttributeError(at.AtName("url"), "Invalid scanner_server", err.Error()+".")
+		diags.AddAttributeError(at.AtName("url"), "Invalid scanner_server", capitalize(err.Error())+".")
 		return nil, diags
 	}
 	return srv, diags
+}
+
+// serverURLValidator rejects a scanner_server URL with credentials in it
+// at validation, without echoing them.
+type serverURLValidator struct{}
+
+func (serverURLValidator) Description(context.Context) string {
+	return "an http(s) URL without user:password"
+}
+
+func (v serverURLValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (serverURLValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := scan.CheckServerURL(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid scanner_server", capitalize(err.Error())+".")
+	}
+}
+
+// capitalize starts a message from a lower layer as a sentence.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // defaultDBMaxAge is the oldest database accepted by default.

@@ -262,6 +262,12 @@ func asRegistryError(t Target, err error) error {
 	if errors.As(err, &re) {
 		return re
 	}
+	// The scanner server's own failures name the server, not the registry.
+	var se *serverError
+	var redirect *RedirectError
+	if errors.As(err, &se) || errors.As(err, &redirect) {
+		return nil
+	}
 	return registry.Classify(t.Resolved.Ref.Input, t.Resolved.Ref.Registry(), err)
 }
 

@@ -76,10 +76,10 @@ type Server struct {
 func CheckServerURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("scanner_server url %q is not an http(s) URL such as \"https://trivy.example.com:4954\"", RedactURL(raw))
+		return nil, fmt.Errorf("the scanner_server url %q is not an http(s) URL such as \"https://trivy.example.com:4954\"", RedactURL(raw))
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("scanner_server url %s carries credentials (user:password@): a URL is shown in messages and logs, so credentials do not belong in it. "+
+		return nil, fmt.Errorf("the scanner_server url %s carries credentials (user:password@): a URL is shown in messages and logs, so credentials do not belong in it. "+
 			"Remove them from `url` and give the server's token in `token` (sent in `token_header`, default Trivy-Token), which is sensitive and never shown", RedactURL(raw))
 	}
 	return u, nil
@@ -122,7 +122,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	if u.Scheme == "http" && !registry.IsLoopback(u.Host) && !opts.Insecure {
-		return nil, fmt.Errorf("scanner_server url %s uses plain HTTP, which is allowed only on loopback: the token and the image analysis would cross the network unencrypted. Serve Trivy over HTTPS (with `ca_cert_pem` for a private CA) or set `insecure = true` if you accept that", u)
+		return nil, fmt.Errorf("the scanner_server url %s uses plain HTTP, which is allowed only on loopback: the token and the image analysis would cross the network unencrypted. Serve Trivy over HTTPS (with `ca_cert_pem` for a private CA) or set `insecure = true` if you accept that", u)
 	}
 	if opts.TokenHeader == "" {
 		opts.TokenHeader = "Trivy-Token"
@@ -141,7 +141,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM([]byte(opts.CACertPEM)) {
-			return nil, errors.New("scanner_server ca_cert_pem holds no PEM certificate")
+			return nil, errors.New("the scanner_server ca_cert_pem holds no PEM certificate")
 		}
 		tlsCfg.RootCAs = pool
 	}
