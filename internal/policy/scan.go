@@ -165,11 +165,14 @@ type ScanDecision struct {
 // Passed reports whether there are no violations.
 func (d ScanDecision) Passed() bool { return len(d.Violations) == 0 }
 
-// EvaluateScan judges findings and secrets against the rules at time now.
-// Findings below the threshold are neither violations nor ignored: they are
-// simply reported. Every secret is a violation unless an ignore covers its
-// rule id.
-func EvaluateScan(findings []Finding, secrets []Secret, rules ScanRules, now time.Time) ScanDecision {
+// EvaluateScan judges findings, secrets and OS coverage against the rules
+// at time now. Findings below the threshold are neither violations nor
+// ignored: they are simply reported. Every secret is a violation unless an
+// ignore covers its rule id. A platform whose OS release has no advisory
+// data is an OS-UNSUPPORTED violation, one past its end of life an OS-EOSL
+// violation, unless an ignore with that id covers it: "nothing found" on an
+// OS nobody checks is not a clean result.
+func EvaluateScan(findings []Finding, secrets []Secret, coverage []Coverage, rules ScanRules, now time.Time) ScanDecision {
 	var d ScanDecision
 	warned := map[int]bool{}
 	active := func(id, pkg string) (*Ignore, bool) {
@@ -233,6 +236,15 @@ func EvaluateScan(findings []Finding, secrets []Secret, rules ScanRules, now tim
 			Fix:      "remove the secret from the image (build args, env, files and history), rotate it, and rebuild",
 			Secret:   &secrets[i],
 		})
+	}
+	for i := range coverage {
+		for _, v := range coverageViolations(coverage[i]) {
+			if ig, ok := active(v.Rule, coverage[i].Family); ok {
+				d.Ignored = append(d.Ignored, Suppression{ID: v.Rule, Package: v.Subject, Platform: v.Platform, Reason: ignoreReason(*ig)})
+				continue
+			}
+			d.Violations = append(d.Violations, v)
+		}
 	}
 	sortViolations(d.Violations)
 	sort.SliceStable(d.Ignored, func(i, j int) bool {

@@ -70,7 +70,7 @@ func TestEvaluateScan(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d := EvaluateScan(tc.findings, tc.secrets, tc.rules, now)
+			d := EvaluateScan(tc.findings, tc.secrets, nil, tc.rules, now)
 			if len(d.Violations) != len(tc.want.violations) {
 				t.Fatalf("violations = %d %+v, want %v", len(d.Violations), d.Violations, tc.want.violations)
 			}
@@ -114,5 +114,110 @@ func TestParseSeverity(t *testing.T) {
 	}
 	if _, err := ParseSeverity("SEVERE"); err == nil || !strings.Contains(err.Error(), "UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestEvaluateScanCoverage(t *testing.T) {
+	now := date("2026-12-01").Add(8 * time.Hour)
+	const dgst = "sha256:aaaa"
+	covered := Coverage{Image: "reg/app:1", Digest: dgst, Platform: "linux/amd64", Family: "alpine", Release: "3.22.1", Supported: true, Database: "version 2, updated 2026-12-01T06:00:00Z"}
+	newer := covered
+	newer.Release, newer.Supported, newer.Unsupported = "3.30.0", false, `the database has no "alpine 3.30" advisories`
+	eol := covered
+	eol.Release, eol.EOSL = "3.9.6", true
+	eolNoData := eol
+	eolNoData.Supported, eolNoData.Unsupported = false, `the database has no "alpine 3.9" advisories`
+	arm := newer
+	arm.Platform, arm.Digest = "linux/arm64", "sha256:bbbb"
+	high := Finding{ID: "CVE-2025-26519", Severity: "HIGH", Package: "musl", InstalledVersion: "1.2.5-r0", FixedVersion: "1.2.5-r1", Status: "fixed", Platform: "linux/amd64"}
+
+	type want struct {
+		rules    []string // Rule of each violation, in order
+		ignored  []string // ID of each suppression
+		warnings []string // substrings
+	}
+	cases := []struct {
+		name     string
+		findings []Finding
+		coverage []Coverage
+		ignores  []Ignore
+		want     want
+	}{
+		{"covered, supported release, nothing found → pass", nil, []Coverage{covered}, nil, want{}},
+		{"no coverage entry (no OS detected, or OS not scanned) → pass", nil, nil, nil, want{}},
+		{"release without advisory data → OS-UNSUPPORTED", nil, []Coverage{newer}, nil, want{rules: []string{RuleOSUnsupported}}},
+		{"end-of-life release with data → OS-EOSL", nil, []Coverage{eol}, nil, want{rules: []string{RuleOSEOSL}}},
+		{"end-of-life release without data → both", nil, []Coverage{eolNoData}, nil, want{rules: []string{RuleOSEOSL, RuleOSUnsupported}}},
+		{"each platform judged on its own", nil, []Coverage{covered, arm}, nil, want{rules: []string{RuleOSUnsupported}}},
+		{"coverage violation beside a finding", []Finding{high}, []Coverage{eol}, nil, want{rules: []string{"severity", RuleOSEOSL}}},
+		{"ignore OS-EOSL with reason and expiry accepts it", nil, []Coverage{eol},
+			[]Ignore{{ID: "OS-EOSL", Reason: "replaced by Q1", Expires: date("2027-01-31")}}, want{ignored: []string{RuleOSEOSL}}},
+		{"ignore id is case-insensitive", nil, []Coverage{newer},
+			[]Ignore{{ID: "os-unsupported", Reason: "vendor feed checked by hand", Expires: date("2027-01-31")}}, want{ignored: []string{RuleOSUnsupported}}},
+		{"ignore OS-EOSL does not accept OS-UNSUPPORTED", nil, []Coverage{eolNoData},
+			[]Ignore{{ID: "OS-EOSL", Reason: "r", Expires: date("2027-01-31")}}, want{rules: []string{RuleOSUnsupported}, ignored: []string{RuleOSEOSL}}},
+		{"expired ignore no longer accepts and warns", nil, []Coverage{eol},
+			[]Ignore{{ID: "OS-EOSL", Reason: "r", Expires: date("2026-11-30")}}, want{rules: []string{RuleOSEOSL}, warnings: []string{"OS-EOSL expired on 2026-11-30"}}},
+		{"ignore limited to another OS family does not apply", nil, []Coverage{eol},
+			[]Ignore{{ID: "OS-EOSL", Reason: "r", Packages: []string{"debian"}}}, want{rules: []string{RuleOSEOSL}}},
+		{"ignore limited to the OS family applies", nil, []Coverage{eol},
+			[]Ignore{{ID: "OS-EOSL", Reason: "r", Packages: []string{"alpine"}}}, want{ignored: []string{RuleOSEOSL}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := EvaluateScan(tc.findings, nil, tc.coverage, ScanRules{Threshold: SeverityHigh, Ignores: tc.ignores}, now)
+			var rules []string
+			for _, v := range d.Violations {
+				rules = append(rules, v.Rule)
+			}
+			if strings.Join(rules, ",") != strings.Join(tc.want.rules, ",") {
+				t.Fatalf("violations = %v, want %v", rules, tc.want.rules)
+			}
+			var ignored []string
+			for _, s := range d.Ignored {
+				ignored = append(ignored, s.ID)
+				if !strings.Contains(s.Reason, "ignore: ") || s.Platform == "" {
+					t.Errorf("suppression %+v lacks a reason or platform", s)
+				}
+			}
+			if strings.Join(ignored, ",") != strings.Join(tc.want.ignored, ",") {
+				t.Fatalf("ignored = %v, want %v", ignored, tc.want.ignored)
+			}
+			if len(d.Warnings) != len(tc.want.warnings) {
+				t.Fatalf("warnings = %v, want %v", d.Warnings, tc.want.warnings)
+			}
+			for i, w := range tc.want.warnings {
+				if !strings.Contains(d.Warnings[i], w) {
+					t.Errorf("warning %q lacks %q", d.Warnings[i], w)
+				}
+			}
+			if d.Passed() != (len(tc.want.rules) == 0) {
+				t.Errorf("Passed() = %v", d.Passed())
+			}
+		})
+	}
+}
+
+func TestCoverageViolationMessages(t *testing.T) {
+	c := Coverage{Image: "reg.example.com/app:1", Digest: "sha256:aaaa", Platform: "linux/amd64", Family: "alpine", Release: "3.9.6",
+		Unsupported: `the database has no "alpine 3.9" advisories`, EOSL: true, Database: "version 2, updated 2026-12-01T06:00:00Z"}
+	vs := coverageViolations(c)
+	if len(vs) != 2 {
+		t.Fatalf("violations = %+v", vs)
+	}
+	for _, v := range vs {
+		msg := v.Found + " | " + v.Requires + " | " + v.Fix
+		for _, want := range []string{"reg.example.com/app:1", "sha256:aaaa", "linux/amd64", "alpine 3.9.6", "version 2, updated 2026-12-01T06:00:00Z",
+			`ignore { id = "` + v.Rule + `"`, "expires", "base image"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s message lacks %q:\n%s", v.Rule, want, msg)
+			}
+		}
+		if v.Subject != "alpine 3.9.6" || v.Platform != "linux/amd64" || v.Digest != "sha256:aaaa" {
+			t.Errorf("%s: subject/platform/digest = %q %q %q", v.Rule, v.Subject, v.Platform, v.Digest)
+		}
+	}
+	if !strings.Contains(vs[0].Found, `no "alpine 3.9" advisories`) || !strings.Contains(vs[1].Found, "end of life") {
+		t.Errorf("reasons missing: %q / %q", vs[0].Found, vs[1].Found)
 	}
 }

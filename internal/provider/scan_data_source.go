@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -349,6 +348,7 @@ func runScanGate(ctx context.Context, data *providerData, image string, s scanSe
 	out := &scanOutcome{Resolved: resolved, Warn: s.Enforcement == "warn"}
 	var findings []policy.Finding
 	var secrets []policy.Secret
+	var coverage []policy.Coverage
 	for _, pm := range platforms {
 		rep, db, err := data.Scanner.Scan(ctx, scan.Target{Resolved: resolved, Platform: pm}, s.Options)
 		if err != nil {
@@ -371,10 +371,15 @@ func runScanGate(ctx context.Context, data *providerData, image string, s scanSe
 		out.Results = append(out.Results, res)
 		findings = append(findings, res.Findings...)
 		secrets = append(secrets, res.Secrets...)
+		cov, err := data.Scanner.Coverage(ctx, scan.CoverageInput{Image: image, Platform: pm.Platform, Digest: pm.Digest.String(), Report: rep, Options: s.Options, DB: db}, now)
+		if err != nil {
+			diags.AddAttributeError(at, "Scan failed", fmt.Sprintf("%s (%s, platform %s) could not be judged, so it cannot pass: %v", image, pm.Digest, pm.Platform, err))
+			return nil, diags
+		}
+		if cov != nil {
+			coverage = append(coverage, *cov)
+		}
 		switch {
-		case res.OS != "" && !res.OSScanned && slices.Contains(optsPkgTypes(s.Options), scan.PkgTypeOS) && slices.Contains(optsScanners(s.Options), scan.ScannerVuln):
-			diags.AddAttributeWarning(at, "OS packages not checked",
-				fmt.Sprintf("%s (%s, %s): the OS %q was detected but its packages were not checked: the vulnerability database does not cover it, or it has no package list. This is not a clean bill of health.", image, pm.Digest, pm.Platform, res.OS))
 		case len(res.Targets) == 0:
 			diags.AddAttributeWarning(at, "Nothing scannable",
 				fmt.Sprintf("%s (%s, %s): Trivy found no OS, no language packages and no files it could check. The image passes only because nothing was found to judge; check `targets`.", image, pm.Digest, pm.Platform))
@@ -384,7 +389,7 @@ func runScanGate(ctx context.Context, data *providerData, image string, s scanSe
 		diags.AddWarning("Vulnerability database", w)
 	}
 	scan.SortFindings(findings)
-	out.Decision = policy.EvaluateScan(findings, secrets, s.Rules, now)
+	out.Decision = policy.EvaluateScan(findings, secrets, coverage, s.Rules, now)
 	out.Passed = out.Decision.Passed()
 	for _, w := range out.Decision.Warnings {
 		diags.AddAttributeWarning(path.Root("ignore"), "Expired ignore", fmt.Sprintf("%s: %s", image, w))
@@ -398,20 +403,6 @@ func runScanGate(ctx context.Context, data *providerData, image string, s scanSe
 		}
 	}
 	return out, diags
-}
-
-func optsPkgTypes(o scan.Options) []string {
-	if len(o.PkgTypes) == 0 {
-		return []string{scan.PkgTypeOS, scan.PkgTypeLib}
-	}
-	return o.PkgTypes
-}
-
-func optsScanners(o scan.Options) []string {
-	if len(o.Scanners) == 0 {
-		return []string{scan.ScannerVuln, scan.ScannerSecret}
-	}
-	return o.Scanners
 }
 
 func (o *scanOutcome) fill(ctx context.Context, m *scanModel, diags *diag.Diagnostics) {

@@ -36,7 +36,7 @@ func sampleReport() Report {
 	scan := policy.EvaluateScan([]policy.Finding{vuln,
 		{ID: "CVE-2024-0001", Severity: "MEDIUM", Package: "busybox", InstalledVersion: "1.36.1-r29", FixedVersion: "1.36.1-r30", Status: "fixed", Platform: "linux/amd64"},
 		{ID: "CVE-2024-0002", Severity: "LOW", Package: "zlib", InstalledVersion: "1.3", FixedVersion: "1.3.1", Status: "fixed", Platform: "linux/amd64"},
-	}, []policy.Secret{{RuleID: "aws-access-key-id", Category: "AWS", Severity: "CRITICAL", Target: "/app/.env", Line: 3, Platform: "linux/amd64"}},
+	}, []policy.Secret{{RuleID: "aws-access-key-id", Category: "AWS", Severity: "CRITICAL", Target: "/app/.env", Line: 3, Platform: "linux/amd64"}}, nil,
 		policy.ScanRules{Threshold: policy.SeverityLow, Ignores: []policy.Ignore{{ID: "CVE-2024-0002", Reason: "not reachable"}}}, now)
 
 	api := ImageResult{Name: "api", Ref: facts.Ref, Digest: apiDigest, Warnings: []string{"b warning", "a warning", "b warning"}}

@@ -21,9 +21,11 @@ type DB struct {
 	Source    string
 }
 
-// ScanFailure is the diagnostic for an image that failed the scan gate.
+// ScanFailure is the diagnostic for an image that failed the scan gate:
+// vulnerabilities, secrets, and OS releases without advisory data
+// (OS-UNSUPPORTED) or past their end of life (OS-EOSL).
 func ScanFailure(image, digest string, db DB, threshold policy.Severity, violations []policy.Violation, now time.Time) (summary, detail string) {
-	var vulns, secrets int
+	var vulns, secrets, unsupported, eosl int
 	worst := policy.SeverityUnknown
 	for _, v := range violations {
 		switch {
@@ -34,29 +36,38 @@ func ScanFailure(image, digest string, db DB, threshold policy.Severity, violati
 			}
 		case v.Secret != nil:
 			secrets++
+		case v.Rule == policy.RuleOSUnsupported:
+			unsupported++
+		case v.Rule == policy.RuleOSEOSL:
+			eosl++
 		}
 	}
-	switch {
-	case vulns > 0 && secrets > 0:
-		summary = fmt.Sprintf("Image has %s vulnerabilities and baked-in secrets", worst)
-	case secrets > 0:
-		summary = "Image has baked-in secrets"
-	default:
-		summary = fmt.Sprintf("Image has %s vulnerabilities", worst)
+	var what, counted []string
+	if vulns > 0 {
+		what = append(what, fmt.Sprintf("%s vulnerabilities", worst))
+		counted = append(counted, fmt.Sprintf("%d finding(s) at or above %s", vulns, threshold))
 	}
+	if secrets > 0 {
+		what = append(what, "baked-in secrets")
+		counted = append(counted, fmt.Sprintf("%d secret(s)", secrets))
+	}
+	if eosl > 0 {
+		what = append(what, "an end-of-life OS release")
+		counted = append(counted, fmt.Sprintf("%d platform(s) on an end-of-life OS release (%s)", eosl, policy.RuleOSEOSL))
+	}
+	if unsupported > 0 {
+		what = append(what, "an OS release without vulnerability data")
+		counted = append(counted, fmt.Sprintf("%d platform(s) on an OS release the vulnerability database does not cover (%s)", unsupported, policy.RuleOSUnsupported))
+	}
+	if len(what) == 0 {
+		what = append(what, fmt.Sprintf("%s vulnerabilities", worst))
+	}
+	summary = "Image has " + joinAnd(what)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s) failed the scan gate", image, digest)
-	if vulns > 0 {
-		fmt.Fprintf(&b, ": %d finding(s) at or above %s", vulns, threshold)
-	}
-	if secrets > 0 {
-		if vulns > 0 {
-			b.WriteString(" and")
-		} else {
-			b.WriteString(":")
-		}
-		fmt.Fprintf(&b, " %d secret(s)", secrets)
+	if len(counted) > 0 {
+		b.WriteString(": " + joinAnd(counted))
 	}
 	fmt.Fprintf(&b, ".\nVulnerability database: version %d, updated %s (%s old)", db.Version, db.UpdatedAt.UTC().Format(time.RFC3339), Age(now.Sub(db.UpdatedAt)))
 	if db.Source != "" {
@@ -72,21 +83,38 @@ func ScanFailure(image, digest string, db DB, threshold policy.Severity, violati
 		b.WriteString(Line(v))
 		b.WriteString("\n")
 	}
-	b.WriteString("\nWhat to do: ")
-	switch {
-	case vulns > 0 && secrets > 0:
-		b.WriteString("upgrade the packages listed (rebuild on a patched base image), remove and rotate the secrets, ")
-	case secrets > 0:
-		b.WriteString("remove the secrets from the image (files, env, build history), rotate them and rebuild, ")
-	default:
-		b.WriteString("upgrade the packages listed (rebuild on a patched base image), ")
+	var todo []string
+	if vulns > 0 {
+		todo = append(todo, "upgrade the packages listed (rebuild on a patched base image)")
 	}
-	b.WriteString("or, for an accepted risk, add an `ignore { id = \"…\", reason = \"…\", expires = \"YYYY-MM-DD\" }` block")
+	if secrets > 0 {
+		todo = append(todo, "remove the secrets from the image (files, env, build history), rotate them and rebuild")
+	}
+	if eosl > 0 || unsupported > 0 {
+		todo = append(todo, "rebuild on a supported OS release the vulnerability database covers (update the base image; update the database or its mirror if the release is newer than it)")
+	}
+	b.WriteString("\nWhat to do: " + strings.Join(todo, ", ") + ", ")
+	id := "…"
+	switch {
+	case vulns == 0 && secrets == 0 && eosl > 0 && unsupported == 0:
+		id = policy.RuleOSEOSL
+	case vulns == 0 && secrets == 0 && eosl == 0 && unsupported > 0:
+		id = policy.RuleOSUnsupported
+	}
+	fmt.Fprintf(&b, "or, for an accepted risk, add an `ignore { id = %q, reason = \"…\", expires = \"YYYY-MM-DD\" }` block", id)
 	if vulns > 0 {
 		b.WriteString("; `ignore_unfixed = true` skips findings with no fix, and `severity_threshold` sets the bar")
 	}
 	b.WriteString(". `enforcement = \"warn\"` reports without failing (audit mode).")
 	return summary, b.String()
+}
+
+// joinAnd joins "a", "b" and "c" as "a, b and c".
+func joinAnd(parts []string) string {
+	if len(parts) <= 1 {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
 // Line is one violation on one line: severity, id, package, installed →

@@ -46,8 +46,10 @@ type Result struct {
 	Digest   string
 	// OS is "family version" (e.g. "alpine 3.20.3"), empty if not detected.
 	OS string
-	// OSScanned is false when an OS was detected but its packages were not
-	// checked (the database does not cover it, or it has no package list).
+	// OSScanned is true when Trivy ran an OS package detector. It says
+	// nothing about whether the database has advisories for the release:
+	// Trivy runs its detector, finds nothing and reports no error for a
+	// release it has no data for. Scanner.Coverage judges that.
 	OSScanned  bool
 	Targets    []string
 	Findings   []Finding
