@@ -39,6 +39,16 @@ const (
 // error. It reads r to the end so that the caller's digest check sees all
 // of it.
 func extract(r io.Reader, dir string) error {
+	return extractFiles(r, dir, dbFile, metadataFile)
+}
+
+// extractFiles is extract for an archive holding the named files (the Java
+// DB's trivy-java.db and metadata.json).
+func extractFiles(r io.Reader, dir string, files ...string) error {
+	wanted := map[string]bool{}
+	for _, f := range files {
+		wanted[f] = true
+	}
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return fmt.Errorf("the layer is not gzip-compressed: %w", err)
@@ -62,7 +72,7 @@ func extract(r io.Reader, dir string) error {
 				return fmt.Errorf("the archive has a link %q pointing outside its root (%q)", h.Name, h.Linkname)
 			}
 		}
-		if name != dbFile && name != metadataFile {
+		if !wanted[name] {
 			continue
 		}
 		if h.Typeflag != tar.TypeReg {
@@ -84,9 +94,9 @@ func extract(r io.Reader, dir string) error {
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return err
 	}
-	for _, n := range []string{dbFile, metadataFile} {
+	for _, n := range files {
 		if !seen[n] {
-			return fmt.Errorf("the archive has no %s (it should hold trivy.db and metadata.json)", n)
+			return fmt.Errorf("the archive has no %s (it should hold %s)", n, strings.Join(files, " and "))
 		}
 	}
 	return nil
