@@ -76,7 +76,7 @@ func cmdPush(args []string) error {
 	if err != nil {
 		return err
 	}
-	img := acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.20.3"),
+	img := acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.23.2"),
 		acctest.Layer(acctest.File{Path: "/seed", Content: *seed + "\n"}))
 	if err := remote.Write(r, img); err != nil {
 		return fmt.Errorf("push %s: %w", r, err)

@@ -140,8 +140,8 @@ func binaryLayer(dir, file string, seed uint64, n int) v1.Layer {
 // its own app layer of appBytes (image 5's holds a fake AWS key).
 func buildImages(n, runtimeBytes, appBytes int) ([]fleetImage, map[string]v1.Image, map[string]*layerInfo, []string) {
 	named := map[string]v1.Layer{
-		"alpine-os (musl 1.2.5-r0)": acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}, acctest.Package{Name: "busybox", Version: "1.36.1-r29"}),
-		"alpine-os (musl 1.2.5-r1)": acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}, acctest.Package{Name: "busybox", Version: "1.36.1-r30"}),
+		"alpine-os (musl 1.2.5-r0)": acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r0"}, acctest.Package{Name: "busybox", Version: "1.36.1-r29"}),
+		"alpine-os (musl 1.2.5-r1)": acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}, acctest.Package{Name: "busybox", Version: "1.36.1-r30"}),
 		"alpine-runtime":            binaryLayer("usr/lib", "libruntime.so.1", 1, runtimeBytes),
 		"node-modules (lodash)":     acctest.NpmLayer("srv", acctest.Package{Name: "lodash", Version: "4.17.20"}, acctest.Package{Name: "express", Version: "4.21.2"}),
 		"debian-os":                 acctest.DebianLayer("12", acctest.Package{Name: "libc6", Version: "2.36-9+deb12u4", Source: "glibc"}, acctest.Package{Name: "zlib1g", Version: "1:1.2.13.dfsg-1", Source: "zlib"}),

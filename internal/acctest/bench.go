@@ -50,7 +50,7 @@ func BulkLayer(seed uint64, n int) v1.Layer {
 // something.
 func BenchImage(bulkBytes int) v1.Image {
 	return Image(Config{User: "1000"},
-		AlpineLayer("3.20.3",
+		AlpineLayer("3.23.2",
 			Package{Name: "musl", Version: "1.2.5-r0"},
 			Package{Name: "busybox", Version: "1.36.1-r29"},
 			Package{Name: "libcrypto3", Version: "3.3.3-r0", Source: "openssl"},

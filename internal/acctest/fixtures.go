@@ -21,19 +21,19 @@ type FixtureImage struct {
 func PushScanFixtures(tb testing.TB, reg *Registry, bulkBytes int) []FixtureImage {
 	tb.Helper()
 	reg.Push(tb, "alpine/vulnerable:1", Image(Config{User: "1000"},
-		AlpineLayer("3.20.3", Package{Name: "musl", Version: "1.2.5-r0"}, Package{Name: "busybox", Version: "1.36.1-r29"})))
+		AlpineLayer("3.23.2", Package{Name: "musl", Version: "1.2.5-r0"}, Package{Name: "busybox", Version: "1.36.1-r29"})))
 	reg.Push(tb, "alpine/fixed:1", Image(Config{User: "1000"},
-		AlpineLayer("3.20.3", Package{Name: "musl", Version: "1.2.5-r1"}, Package{Name: "busybox", Version: "1.36.1-r30"})))
+		AlpineLayer("3.23.2", Package{Name: "musl", Version: "1.2.5-r1"}, Package{Name: "busybox", Version: "1.36.1-r30"})))
 	reg.Push(tb, "debian/app:1", Image(Config{},
 		DebianLayer("12", Package{Name: "libc6", Version: "2.36-9+deb12u4", Source: "glibc"}, Package{Name: "zlib1g", Version: "1:1.2.13.dfsg-1", Source: "zlib"})))
 	reg.Push(tb, "node/app:1", Image(Config{},
-		AlpineLayer("3.20.3", Package{Name: "musl", Version: "1.2.5-r1"}),
+		AlpineLayer("3.23.2", Package{Name: "musl", Version: "1.2.5-r1"}),
 		NpmLayer("app", Package{Name: "lodash", Version: "4.17.20"}, Package{Name: "express", Version: "4.21.2"})))
 	reg.Push(tb, "secret/app:1", Image(Config{Env: []string{"AWS_ACCESS_KEY_ID=" + FakeAWSKey}},
-		AlpineLayer("3.20.3", Package{Name: "musl", Version: "1.2.5-r1"}),
+		AlpineLayer("3.23.2", Package{Name: "musl", Version: "1.2.5-r1"}),
 		Layer(File{Path: "app/"}, File{Path: "app/config.env", Content: "region=eu-west-1\naws_access_key_id=" + FakeAWSKey + "\n"})))
-	amd := Image(Config{}, AlpineLayer("3.20.3", Package{Name: "musl", Version: "1.2.5-r1"}))
-	arm := Image(Config{Architecture: "arm64"}, AlpineLayer("3.20.3", Package{Name: "musl", Version: "1.2.5-r0"}))
+	amd := Image(Config{}, AlpineLayer("3.23.2", Package{Name: "musl", Version: "1.2.5-r1"}))
+	arm := Image(Config{Architecture: "arm64"}, AlpineLayer("3.23.2", Package{Name: "musl", Version: "1.2.5-r0"}))
 	reg.PushIndex(tb, "multi/app:1", Index(amd, arm))
 	reg.Push(tb, "distroless/app:1", Image(Config{}, Layer(File{Path: "app/"}, File{Path: "app/server", Content: "binary"})))
 	out := []FixtureImage{

@@ -70,14 +70,14 @@ func FreshDBMeta(now time.Time) DBMeta {
 //
 // Contents:
 //
-//	alpine 3.20  musl     CVE-2025-26519  fixed 1.2.5-r1     HIGH
-//	alpine 3.20  busybox  CVE-2024-58251  fixed 1.36.1-r30   MEDIUM
-//	alpine 3.20  openssl  CVE-2024-13176  fixed 3.3.3-r0     MEDIUM  (libcrypto3, libssl3 have origin openssl)
+//	alpine 3.23  musl     CVE-2025-26519  fixed 1.2.5-r1     HIGH
+//	alpine 3.23  busybox  CVE-2024-58251  fixed 1.36.1-r30   MEDIUM
+//	alpine 3.23  openssl  CVE-2024-13176  fixed 3.3.3-r0     MEDIUM  (libcrypto3, libssl3 have origin openssl)
 //	debian 12    glibc    CVE-2025-4802   fixed 2.36-9+deb12u11  HIGH
 //	debian 12    zlib     CVE-2023-45853  no fix (affected)  CRITICAL
 //	npm          lodash   CVE-2021-23337  < 4.17.21, patched 4.17.21  HIGH
 //	npm          minimist CVE-2021-44906  < 1.2.6, patched 1.2.6      CRITICAL
-const FixtureAdvisories = `- bucket: alpine 3.20
+const FixtureAdvisories = `- bucket: alpine 3.23
   pairs:
     - bucket: musl
       pairs:
@@ -210,7 +210,7 @@ const FixtureAdvisories = `- bucket: alpine 3.20
             V3Score: 9.8
 - bucket: data-source
   pairs:
-    - key: alpine 3.20
+    - key: alpine 3.23
       value:
         ID: "alpine"
         Name: "Alpine Secdb"
@@ -228,10 +228,10 @@ const FixtureAdvisories = `- bucket: alpine 3.20
 `
 
 // FixtureNewAdvisory adds one advisory to FixtureAdvisories, to simulate a
-// newly published CVE: alpine 3.20 musl CVE-2026-0001, fixed in 1.2.5-r2,
+// newly published CVE: alpine 3.23 musl CVE-2026-0001, fixed in 1.2.5-r2,
 // CRITICAL. Use it as BuildTrivyDB(tb, dir, []string{FixtureAdvisories,
 // FixtureNewAdvisory}, meta).
-const FixtureNewAdvisory = `- bucket: alpine 3.20
+const FixtureNewAdvisory = `- bucket: alpine 3.23
   pairs:
     - bucket: musl
       pairs:

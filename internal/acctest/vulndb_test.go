@@ -41,12 +41,12 @@ func TestBuildTrivyDB(t *testing.T) {
 		source, pkg string
 		want        map[string]dbtypes.Advisory
 	}{
-		{"alpine 3.20", "musl", map[string]dbtypes.Advisory{
+		{"alpine 3.23", "musl", map[string]dbtypes.Advisory{
 			"CVE-2025-26519": {FixedVersion: "1.2.5-r1"},
 			"CVE-2026-0001":  {FixedVersion: "1.2.5-r2"},
 		}},
-		{"alpine 3.20", "busybox", map[string]dbtypes.Advisory{"CVE-2024-58251": {FixedVersion: "1.36.1-r30"}}},
-		{"alpine 3.20", "openssl", map[string]dbtypes.Advisory{"CVE-2024-13176": {FixedVersion: "3.3.3-r0"}}},
+		{"alpine 3.23", "busybox", map[string]dbtypes.Advisory{"CVE-2024-58251": {FixedVersion: "1.36.1-r30"}}},
+		{"alpine 3.23", "openssl", map[string]dbtypes.Advisory{"CVE-2024-13176": {FixedVersion: "3.3.3-r0"}}},
 		{"debian 12", "glibc", map[string]dbtypes.Advisory{"CVE-2025-4802": {FixedVersion: "2.36-9+deb12u11"}}},
 		{"debian 12", "zlib", map[string]dbtypes.Advisory{"CVE-2023-45853": {Status: dbtypes.StatusAffected}}},
 		// Trivy's library detector asks with the "npm::" prefix.
@@ -102,7 +102,7 @@ func TestBuildTrivyDBWithoutNewAdvisory(t *testing.T) {
 	}
 	defer db.Close()
 	err = db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket([]byte("alpine 3.20")).Bucket([]byte("musl")).Get([]byte("CVE-2026-0001")); v != nil {
+		if v := tx.Bucket([]byte("alpine 3.23")).Bucket([]byte("musl")).Get([]byte("CVE-2026-0001")); v != nil {
 			t.Errorf("CVE-2026-0001 is in the base fixture")
 		}
 		return nil

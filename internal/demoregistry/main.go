@@ -39,7 +39,7 @@ func main() {
 	host := ln.Addr().String()
 
 	api := acctest.Image(acctest.Config{User: "10001", Labels: map[string]string{"org.opencontainers.image.source": "https://example.com/demo/api"}, ExposedPorts: []string{"8080/tcp"}},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
+		acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
 	push(host+"/demo/api:1.0", func(ref name.Reference) error { return remote.Write(ref, api) })
 
 	amd := acctest.Image(acctest.Config{User: "10001"}, acctest.DebianLayer("12", acctest.Package{Name: "libc6", Version: "2.36-9+deb12u4", Source: "glibc"}))
@@ -54,9 +54,9 @@ func main() {
 	reg.PushTrivyDB(tb, "aquasecurity/trivy-db:2", acctest.TrivyDBArchive(tb, []string{acctest.FixtureAdvisories}, acctest.FreshDBMeta(now)))
 
 	// One image that passes the scan gate and one that fails it.
-	patched := acctest.Image(acctest.Config{User: "10001"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}, acctest.Package{Name: "busybox", Version: "1.36.1-r30"}))
+	patched := acctest.Image(acctest.Config{User: "10001"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}, acctest.Package{Name: "busybox", Version: "1.36.1-r30"}))
 	push(host+"/demo/payments:2.0", func(ref name.Reference) error { return remote.Write(ref, patched) })
-	legacy := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}, acctest.Package{Name: "busybox", Version: "1.36.1-r29"}),
+	legacy := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r0"}, acctest.Package{Name: "busybox", Version: "1.36.1-r29"}),
 		acctest.NpmLayer("srv/app", acctest.Package{Name: "lodash", Version: "4.17.20"}))
 	push(host+"/demo/legacy:0.9", func(ref name.Reference) error { return remote.Write(ref, legacy) })
 

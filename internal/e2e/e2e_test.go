@@ -526,7 +526,7 @@ func push(t *testing.T, ref string, img v1.Image, auth authn.Authenticator) v1.H
 func TestPinWithDockerRegistry(t *testing.T) {
 	e := setup(t)
 	reg := startDockerRegistry(t, "")
-	img := acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.20.3"))
+	img := acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.23.2"))
 	digest := push(t, reg.Host+"/team/api:1.0", img, authn.Anonymous)
 
 	w := e.workspace(t, "e2e")
@@ -554,7 +554,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := startDockerRegistry(t, user+":"+string(hash))
-	img := acctest.Image(acctest.Config{User: "app"}, acctest.AlpineLayer("3.20.3"))
+	img := acctest.Image(acctest.Config{User: "app"}, acctest.AlpineLayer("3.23.2"))
 	digest := push(t, reg.Host+"/private/app:1.0", img, &authn.Basic{Username: user, Password: password})
 	vars := []string{"image=" + reg.Host + "/private/app:1.0", "registry=" + reg.Host, "username=" + user}
 
@@ -641,7 +641,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	e := setup(t)
 	token := randomSecret(t, "tok-")
 	reg := acctest.NewRegistry(t, acctest.WithBearerToken(token))
-	digest := reg.Push(t, "private/app:1.0", acctest.Image(acctest.Config{User: "app"}, acctest.AlpineLayer("3.20.3")))
+	digest := reg.Push(t, "private/app:1.0", acctest.Image(acctest.Config{User: "app"}, acctest.AlpineLayer("3.23.2")))
 	vars := []string{"image=" + reg.Ref("private/app:1.0"), "registry=" + reg.Host}
 
 	t.Run("right token", func(t *testing.T) {

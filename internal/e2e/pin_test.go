@@ -51,7 +51,7 @@ func TestPinNoChangePlan(t *testing.T) {
 	var images []string
 	for i := 0; i < pins; i++ {
 		ref := fmt.Sprintf("%s/team/app%d:1", reg.Host, i)
-		img := acctest.Image(acctest.Config{User: fmt.Sprint(1000 + i)}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}),
+		img := acctest.Image(acctest.Config{User: fmt.Sprint(1000 + i)}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}),
 			acctest.Layer(acctest.File{Path: "app/"}, acctest.File{Path: "app/id", Content: fmt.Sprint(i)}))
 		push(t, ref, img, authn.Anonymous)
 		images = append(images, fmt.Sprintf("%q", ref))

@@ -17,9 +17,9 @@ func TestVerifyBundleOnDockerRegistry(t *testing.T) {
 	e := setup(t)
 	reg := startDockerRegistry(t, "")
 	signedRef := reg.Host + "/team/signed:1"
-	signed := push(t, signedRef, acctest.Image(acctest.Config{User: "1"}, acctest.AlpineLayer("3.20.3")), authn.Anonymous)
+	signed := push(t, signedRef, acctest.Image(acctest.Config{User: "1"}, acctest.AlpineLayer("3.23.2")), authn.Anonymous)
 	unsignedRef := reg.Host + "/team/unsigned:1"
-	push(t, unsignedRef, acctest.Image(acctest.Config{User: "2"}, acctest.AlpineLayer("3.20.3")), authn.Anonymous)
+	push(t, unsignedRef, acctest.Image(acctest.Config{User: "2"}, acctest.AlpineLayer("3.23.2")), authn.Anonymous)
 
 	ss := acctest.NewSigstore(t)
 	key := acctest.NewKeyPair(t)

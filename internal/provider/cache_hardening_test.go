@@ -132,7 +132,7 @@ func TestAccCache_noSecretTextOnDisk(t *testing.T) {
 			{CreatedBy: "/bin/sh -c DEPLOY_TOKEN=" + cacheHistoryToken + " ./install-key.sh"},
 		},
 	},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}),
+		acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r0"}),
 		acctest.Layer(acctest.File{Path: "app/"}, acctest.File{Path: "app/id_rsa", Content: key})))
 	cfg := f.provider() + fmt.Sprintf(`
 data "imageguard_scan" "x" {

@@ -37,8 +37,8 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 	f := &hostileFixture{
 		reg:        reg,
 		dbRepo:     reg.Honest.Ref("aquasecurity/trivy-db:2"),
-		vulnerable: acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"})),
-		fixed:      acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"})),
+		vulnerable: acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r0"})),
+		fixed:      acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"})),
 	}
 	reg.Push(t, "team/app:1", f.fixed)
 	reg.Push(t, "team/app:vulnerable", f.vulnerable)
@@ -216,8 +216,9 @@ func TestAccHostileRegistry_noPinnedOnFault(t *testing.T) {
 	})
 }
 
-// eoslFixtureIgnore accepts that the fixtures' Alpine 3.20 is past its end
-// of life, so that only the faults and findings under test decide.
+// eoslFixtureIgnore accepts end of life for the fixtures' Alpine release
+// (releases age; Trivy dates them), so that only the faults and findings
+// under test decide.
 var eoslFixtureIgnore = map[string]any{"id": "OS-EOSL", "reason": "fixture release"}
 
 const eoslFixtureIgnoreHCL = `
@@ -378,7 +379,7 @@ func hostileAttributeValue(t *testing.T, name string, typ tftypes.Type, v any) t
 func TestAccHostileRegistry_indexShapes(t *testing.T) {
 	f := newHostileFixture(t)
 	arm64 := func(musl string) v1.Image {
-		return acctest.Image(acctest.Config{User: "1000", Architecture: "arm64"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: musl}))
+		return acctest.Image(acctest.Config{User: "1000", Architecture: "arm64"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: musl}))
 	}
 	amd64 := &v1.Platform{OS: "linux", Architecture: "amd64"}
 	vulnerableArm, fixedArm := arm64("1.2.5-r0"), arm64("1.2.5-r1")
@@ -390,7 +391,7 @@ func TestAccHostileRegistry_indexShapes(t *testing.T) {
 	f.reg.PushOddIndex(t, "odd/nested:vulnerable", acctest.IndexEntry{Image: f.fixed, Platform: amd64}, acctest.IndexEntry{Index: acctest.Index(vulnerableArm)})
 	// Attestations that would fail the gate if they were judged as images.
 	attested := f.reg.PushOddIndex(t, "odd/attested:1", acctest.IndexEntry{Image: f.fixed, Platform: amd64},
-		acctest.Attestation(hostileDigestOf(t, f.fixed), acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"})))
+		acctest.Attestation(hostileDigestOf(t, f.fixed), acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r0"})))
 	fixedDigest, fixedArmDigest := hostileDigestOf(t, f.fixed).String(), hostileDigestOf(t, fixedArm).String()
 
 	scan := func(ref string) string {
@@ -418,8 +419,8 @@ data "imageguard_image" "x" {
 					check("data.imageguard_scan.x", "passed", knownvalue.Bool(true)),
 					check("data.imageguard_scan.x", "pinned", knownvalue.StringExact(f.reg.Host+"/odd/platformless@"+platformlessFixed.String())),
 					check("data.imageguard_scan.x", "targets", knownvalue.ListExact([]knownvalue.Check{
-						knownvalue.ObjectExact(map[string]knownvalue.Check{"platform": knownvalue.StringExact("linux/amd64"), "target": knownvalue.StringExact("os: alpine 3.20.3")}),
-						knownvalue.ObjectExact(map[string]knownvalue.Check{"platform": knownvalue.StringExact("linux/arm64"), "target": knownvalue.StringExact("os: alpine 3.20.3")}),
+						knownvalue.ObjectExact(map[string]knownvalue.Check{"platform": knownvalue.StringExact("linux/amd64"), "target": knownvalue.StringExact("os: alpine 3.23.2")}),
+						knownvalue.ObjectExact(map[string]knownvalue.Check{"platform": knownvalue.StringExact("linux/arm64"), "target": knownvalue.StringExact("os: alpine 3.23.2")}),
 					})),
 					check("data.imageguard_image.x", "platform_digest", knownvalue.StringExact(fixedArmDigest)),
 					check("data.imageguard_image.x", "platforms", knownvalue.ListExact([]knownvalue.Check{

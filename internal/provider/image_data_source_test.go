@@ -26,7 +26,7 @@ func TestAccImageDataSource_single(t *testing.T) {
 		Entrypoint:   []string{"/app"},
 		Cmd:          []string{"--serve"},
 		Created:      time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC),
-	}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}), acctest.NpmLayer("app", acctest.Package{Name: "lodash", Version: "4.17.20"}))
+	}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r0"}), acctest.NpmLayer("app", acctest.Package{Name: "lodash", Version: "4.17.20"}))
 	digest := reg.Push(t, "team/api:1.4.2", img)
 	manifest, _ := img.Manifest()
 	var size int64
@@ -75,8 +75,8 @@ data "imageguard_image" "api" {
 
 func TestAccImageDataSource_index(t *testing.T) {
 	reg := acctest.NewRegistry(t)
-	amd := acctest.Image(acctest.Config{User: "amd"}, acctest.AlpineLayer("3.20.3"))
-	arm := acctest.Image(acctest.Config{User: "arm", Architecture: "arm64", Variant: "v8"}, acctest.AlpineLayer("3.20.3"))
+	amd := acctest.Image(acctest.Config{User: "amd"}, acctest.AlpineLayer("3.23.2"))
+	arm := acctest.Image(acctest.Config{User: "arm", Architecture: "arm64", Variant: "v8"}, acctest.AlpineLayer("3.23.2"))
 	idx := acctest.Index(arm, amd)
 	digest := reg.PushIndex(t, "multi:1", idx)
 	amdDigest, _ := amd.Digest()
@@ -114,8 +114,8 @@ data "imageguard_image" "arm" {
 
 func TestAccImageDataSource_tagAndDigest(t *testing.T) {
 	reg := acctest.NewRegistry(t)
-	old := reg.Push(t, "app:1", acctest.Image(acctest.Config{User: "old"}, acctest.AlpineLayer("3.20.3")))
-	moved := reg.Push(t, "app:1", acctest.Image(acctest.Config{User: "new"}, acctest.AlpineLayer("3.20.3")))
+	old := reg.Push(t, "app:1", acctest.Image(acctest.Config{User: "old"}, acctest.AlpineLayer("3.23.2")))
+	moved := reg.Push(t, "app:1", acctest.Image(acctest.Config{User: "new"}, acctest.AlpineLayer("3.23.2")))
 
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),
@@ -137,11 +137,11 @@ data "imageguard_image" "app" {
 func TestAccImageDataSource_badInputs(t *testing.T) {
 	reg := acctest.NewRegistry(t)
 	reg.PushIndex(t, "multi:1", acctest.Index(
-		acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3")),
-		acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.20.3")),
+		acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2")),
+		acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.23.2")),
 	))
 	private := acctest.NewRegistry(t, acctest.WithBasicAuth("alice", "correct-horse-battery"))
-	private.Push(t, "secret/app:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3")))
+	private.Push(t, "secret/app:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2")))
 
 	tlsReg := httptest.NewTLSServer(acctest.NewRegistry(t).Server.Config.Handler)
 	t.Cleanup(tlsReg.Close)
@@ -216,9 +216,9 @@ data "imageguard_image" "x" { ref = "` + reg.Ref("multi:1") + `" }`, `Invalid ti
 
 func TestAccImageDataSource_credentials(t *testing.T) {
 	private := acctest.NewRegistry(t, acctest.WithBasicAuth("alice", "correct-horse-battery"))
-	d := private.Push(t, "secret/app:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3")))
+	d := private.Push(t, "secret/app:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2")))
 	tokenReg := acctest.NewRegistry(t, acctest.WithBearerToken("tok-0123456789"))
-	td := tokenReg.Push(t, "secret/app:1", acctest.Image(acctest.Config{User: "t"}, acctest.AlpineLayer("3.20.3")))
+	td := tokenReg.Push(t, "secret/app:1", acctest.Image(acctest.Config{User: "t"}, acctest.AlpineLayer("3.23.2")))
 
 	plainHost := "insecure.imageguard.test:" + strings.Split(private.Host, ":")[1]
 	aliasHost(t, "insecure.imageguard.test", private.Host)
@@ -280,8 +280,8 @@ func check(addr, attr string, v knownvalue.Check) statecheck.StateCheck {
 
 func TestAccImageDataSource_rules(t *testing.T) {
 	reg := acctest.NewRegistry(t)
-	reg.Push(t, "team/root:1", acctest.Image(acctest.Config{User: "root", ExposedPorts: []string{"22/tcp"}}, acctest.AlpineLayer("3.20.3")))
-	reg.Push(t, "team/ok:1", acctest.Image(acctest.Config{User: "1000:0", Labels: map[string]string{"version": "v12"}}, acctest.AlpineLayer("3.20.3")))
+	reg.Push(t, "team/root:1", acctest.Image(acctest.Config{User: "root", ExposedPorts: []string{"22/tcp"}}, acctest.AlpineLayer("3.23.2")))
+	reg.Push(t, "team/ok:1", acctest.Image(acctest.Config{User: "1000:0", Labels: map[string]string{"version": "v12"}}, acctest.AlpineLayer("3.23.2")))
 	cfg := func(ref, extra string) string {
 		return fmt.Sprintf(`
 data "imageguard_image" "x" {

@@ -22,8 +22,8 @@ func TestAccLogging_scanPlanIsTraceable(t *testing.T) {
 	now := time.Now().UTC()
 	reg.PushTrivyDB(t, "aquasecurity/trivy-db:2", acctest.TrivyDBArchive(t, []string{acctest.FixtureAdvisories}, acctest.DBMeta{UpdatedAt: now.Add(-2 * time.Hour), NextUpdate: now.Add(22 * time.Hour)}))
 	const secretValue = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYLOGS"
-	amd := acctest.Image(acctest.Config{Env: []string{"AWS_SECRET_ACCESS_KEY=" + secretValue}}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
-	arm := acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
+	amd := acctest.Image(acctest.Config{Env: []string{"AWS_SECRET_ACCESS_KEY=" + secretValue}}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
+	arm := acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
 	reg.PushIndex(t, "team/multi:1", acctest.Index(amd, arm))
 
 	logPath := filepath.Join(t.TempDir(), "provider.log")

@@ -26,7 +26,7 @@ func TestAccNonRoot(t *testing.T) {
 	group := file{Path: "etc/group", Content: "root:x:0:\nstaff:x:50:app\n"}
 	push := func(repo, user string, layers ...v1.Layer) string {
 		// An Alpine-like root without /etc/passwd, then the case's layers.
-		all := append([]v1.Layer{acctest.AlpineLayer("3.20.3")}, layers...)
+		all := append([]v1.Layer{acctest.AlpineLayer("3.23.2")}, layers...)
 		reg.Push(t, repo, acctest.Image(acctest.Config{User: user}, all...))
 		return reg.Ref(repo)
 	}

@@ -43,6 +43,8 @@ func TestAccPin_savedPlanAfterTagMovedAgain(t *testing.T) {
 					sideEffect(func() { third = f.pushApp(t, "3000", "1.2.5-r1") }),
 				}},
 				ConfigStateChecks: stateIsPtr("digest", &second),
+				// The refresh after apply sees the second move: not empty.
+				ExpectNonEmptyPlan: true,
 			},
 			{
 				Config: f.config(""),
@@ -71,7 +73,8 @@ func TestAccPin_savedPlanCreateAfterTagMoved(t *testing.T) {
 					plancheck.ExpectResourceAction("imageguard_pin.app", plancheck.ResourceActionCreate),
 					sideEffect(func() { second = f.pushApp(t, "2000", "1.2.5-r1") }),
 				}},
-				ConfigStateChecks: stateIs("digest", first),
+				ConfigStateChecks:  stateIs("digest", first),
+				ExpectNonEmptyPlan: true,
 			},
 			{
 				Config: f.config(""),
@@ -112,7 +115,7 @@ func TestAccPin_scanWarnDoesNotRelaxVerify(t *testing.T) {
 			{Config: f.config(gates), ExpectError: wrapped(`(?s)Image signature not verified.*authority "ci" did not verify`)},
 			{
 				// Control: with verify also under warn, the plan passes with warnings.
-				Config: f.config(gates[:len(gates)-4] + "    enforcement = \"warn\"\n  }"),
+				Config: f.config(gates[:len(gates)-4] + "\n    enforcement = \"warn\"\n  }"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("imageguard_pin.app", plancheck.ResourceActionCreate),
 				}},

@@ -40,7 +40,7 @@ func (f *pinFixture) publishDB(t *testing.T, age time.Duration, fixtures ...stri
 }
 
 func (f *pinFixture) pushApp(t *testing.T, user, musl string) string {
-	d := f.reg.Push(t, "team/app:1", acctest.Image(acctest.Config{User: user}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: musl})))
+	d := f.reg.Push(t, "team/app:1", acctest.Image(acctest.Config{User: user}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: musl})))
 	return d.String()
 }
 
@@ -214,7 +214,7 @@ func TestAccPin_verifyAndPolicyGates(t *testing.T) {
 	f := newPinFixture(t)
 	ss := acctest.NewSigstore(t)
 	key := acctest.NewKeyPair(t)
-	digest := f.reg.Push(t, "team/app:1", acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
+	digest := f.reg.Push(t, "team/app:1", acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
 	gates := fmt.Sprintf(`
   verify {
     trusted_root_json = %q
@@ -248,7 +248,7 @@ func TestAccPin_verifyAndPolicyGates(t *testing.T) {
 			{
 				// A signed image running as root, pushed under the tag: not approved.
 				PreConfig: func() {
-					d := f.reg.Push(t, "team/app:1", acctest.Image(acctest.Config{User: "root"}, acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
+					d := f.reg.Push(t, "team/app:1", acctest.Image(acctest.Config{User: "root"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
 					f.reg.SignBundle(t, "team/app", d, acctest.Signer{Key: key, Sigstore: ss, TLog: true})
 				},
 				Config:      f.config(gates),

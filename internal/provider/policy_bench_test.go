@@ -38,7 +38,7 @@ func newPolicyBench(tb testing.TB) *policyBench {
 	for i := 0; i < 10; i++ {
 		repo := fmt.Sprintf("team/app%d", i)
 		d := reg.Push(tb, repo+":1", acctest.Image(acctest.Config{User: "1000"},
-			acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}, acctest.Package{Name: "busybox", Version: "1.36.1-r30"}),
+			acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}, acctest.Package{Name: "busybox", Version: "1.36.1-r30"}),
 			acctest.NpmLayer("app", acctest.Package{Name: "express", Version: fmt.Sprintf("4.21.%d", i)})))
 		reg.SignBundle(tb, repo, d, acctest.Signer{Key: key, Sigstore: ss, TLog: true})
 		p.images[fmt.Sprintf("a%d", i)] = reg.Ref(repo + ":1")

@@ -24,11 +24,11 @@ func newPolicyFixture(t *testing.T) *policyFixture {
 	f := &policyFixture{newScanFixture(t)}
 	labels := map[string]string{"org.opencontainers.image.source": "https://github.com/acme/app"}
 	f.reg.Push(t, "team/good:1", acctest.Image(acctest.Config{User: "10001", Labels: labels, ExposedPorts: []string{"8080/tcp"}},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
+		acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
 	f.reg.Push(t, "team/root:1", acctest.Image(acctest.Config{User: "0:0", Labels: labels},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
+		acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
 	f.reg.Push(t, "team/ssh:1", acctest.Image(acctest.Config{User: "10001", Labels: labels, ExposedPorts: []string{"22/tcp"}},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}, acctest.Package{Name: "openssh-server", Version: "9.7_p1-r4"}),
+		acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}, acctest.Package{Name: "openssh-server", Version: "9.7_p1-r4"}),
 		acctest.Layer(acctest.File{Path: "bin/"}, acctest.File{Path: "bin/sh", Content: "#!"})))
 	return f
 }

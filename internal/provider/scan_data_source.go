@@ -6,13 +6,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
@@ -198,6 +198,9 @@ type scanSettings struct {
 	Options     scan.Options
 	VEX         []string
 	Enforcement string
+	// Preamble, when set, opens the failure message (imageguard_pin says
+	// which approval now fails) and Subject prefixes its summary.
+	Preamble, Subject string
 }
 
 // scanRulesModel holds the scan gate's settings: the top-level attributes
@@ -297,6 +300,7 @@ func (d *scanDataSource) ValidateConfig(ctx context.Context, req datasource.Vali
 }
 
 func (d *scanDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	ctx = withLogging(ctx)
 	var m scanModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
@@ -331,7 +335,7 @@ type scanOutcome struct {
 
 // runScanGate resolves, scans every selected platform, judges, and turns
 // the outcome into diagnostics on `at`. A nil outcome means an error.
-func runScanGate(ctx context.Context, data *providerData, image string, s scanSettings, at path.Path, now time.Time) (*scanOutcome, diag.Diagnostics) {
+func runScanGate(ctx context.Context, data *providerData, image string, s scanSettings, at path.Path, now time.Time, block ...string) (*scanOutcome, diag.Diagnostics) {
 	resolved, diags := resolveRef(ctx, data.Registry, image, at)
 	if diags.HasError() {
 		return nil, diags
@@ -340,7 +344,7 @@ func runScanGate(ctx context.Context, data *providerData, image string, s scanSe
 	if err != nil {
 		p := at
 		if registry.KindOf(err) == registry.KindPlatform {
-			p = path.Root("platforms")
+			p = blockPath(nil, "platforms") // platforms is a top-level attribute wherever the gate runs
 		}
 		diags.AddAttributeError(p, registry.KindOf(err).Summary(), err.Error())
 		return nil, diags
@@ -356,7 +360,7 @@ func runScanGate(ctx context.Context, data *providerData, image string, s scanSe
 			if k := registry.KindOf(err); k != registry.KindInternal {
 				summary = k.Summary()
 			}
-			diags.AddAttributeError(at, summary, fmt.Sprintf("%s (%s, platform %s) could not be scanned, so it cannot pass: %v", image, pm.Digest, pm.Platform, err))
+			diags.AddAttributeError(at, summary, fmt.Sprintf("%s (%s, platform %s) could not be scanned, so it cannot pass: %v", image, pm.Digest, firstNonEmpty(pm.Platform, "single platform"), err))
 			return nil, diags
 		}
 		out.DB = db
@@ -365,7 +369,7 @@ func runScanGate(ctx context.Context, data *providerData, image string, s scanSe
 		}
 		res, err := scan.Summarize(ctx, rep, pm.Platform, pm.Digest.String(), s.VEX)
 		if err != nil {
-			diags.AddAttributeError(path.Root("vex"), "Invalid VEX document", err.Error())
+			diags.AddAttributeError(blockPath(block, "vex"), "Invalid VEX document", err.Error())
 			return nil, diags
 		}
 		out.Results = append(out.Results, res)
@@ -392,34 +396,52 @@ func runScanGate(ctx context.Context, data *providerData, image string, s scanSe
 	out.Decision = policy.EvaluateScan(findings, secrets, coverage, s.Rules, now)
 	out.Passed = out.Decision.Passed()
 	for _, w := range out.Decision.Warnings {
-		diags.AddAttributeWarning(path.Root("ignore"), "Expired ignore", fmt.Sprintf("%s: %s", image, w))
+		diags.AddAttributeWarning(blockPath(block, "ignore"), "Expired ignore", fmt.Sprintf("%s: %s", image, w))
 	}
 	if !out.Passed {
 		summary, detail := report.ScanFailure(image, resolved.Digest.String(), report.DB{Version: out.DB.Version, UpdatedAt: out.DB.UpdatedAt, Source: out.DB.Source}, s.Rules.Threshold, out.Decision.Violations, now)
-		if out.Warn {
-			diags.AddAttributeWarning(at, summary+" (enforcement = warn)", detail)
-		} else {
-			diags.AddAttributeError(at, summary, detail)
+		if s.Preamble != "" {
+			summary, detail = s.Subject+summary, s.Preamble+" New violations: "+strings.Join(report.ViolationIDs(out.Decision.Violations), ", ")+".\n\n"+detail
 		}
+		addMessage(&diags, at, report.Violations(s.Enforcement, summary, detail))
 	}
 	return out, diags
+}
+
+// findings are every platform's findings.
+func (o *scanOutcome) findings() []policy.Finding {
+	var out []policy.Finding
+	for _, r := range o.Results {
+		out = append(out, r.Findings...)
+	}
+	return out
+}
+
+// judgedDigests are the platform manifests the scan judged.
+func (o *scanOutcome) judgedDigests() []string {
+	var out []string
+	for _, r := range o.Results {
+		out = append(out, r.Digest)
+	}
+	return out
 }
 
 func (o *scanOutcome) fill(ctx context.Context, m *scanModel, diags *diag.Diagnostics) {
 	m.Digest = types.StringValue(o.Resolved.Digest.String())
 	m.Pinned = types.StringNull()
 	if o.Passed || o.Warn {
-		m.Pinned = types.StringValue(o.Resolved.Pinned())
+		pinned, err := gate.PinnedFor(o.Resolved, o.judgedDigests())
+		if err != nil {
+			addGateError(diags, err, path.Root("image"), nil)
+			return
+		}
+		m.Pinned = types.StringValue(pinned)
 	}
 	m.Passed = types.BoolValue(o.Passed)
 	m.DB = &dbModel{
 		Version:    types.Int64Value(int64(o.DB.Version)),
 		UpdatedAt:  types.StringValue(o.DB.UpdatedAt.UTC().Format(time.RFC3339)),
 		NextUpdate: types.StringValue(o.DB.NextUpdate.UTC().Format(time.RFC3339)),
-	}
-	counts := map[string]attr.Value{}
-	for _, n := range policy.SeverityNames {
-		counts[n] = types.Int64Value(0)
 	}
 	m.Findings = []findingModel{}
 	m.Secrets = []secretModel{}
@@ -440,15 +462,8 @@ func (o *scanOutcome) fill(ctx context.Context, m *scanModel, diags *diag.Diagno
 		m.Findings = append(m.Findings, findingModel{ID: types.StringValue(f.ID), Severity: types.StringValue(f.Severity), Package: types.StringValue(f.Package),
 			InstalledVersion: types.StringValue(f.InstalledVersion), FixedVersion: types.StringValue(f.FixedVersion), Status: types.StringValue(f.Status),
 			Title: types.StringValue(f.Title), Target: types.StringValue(f.Target), Platform: types.StringValue(f.Platform)})
-		sev := f.Severity
-		if _, ok := counts[sev]; !ok {
-			sev = "UNKNOWN"
-		}
-		counts[sev] = types.Int64Value(counts[sev].(types.Int64).ValueInt64() + 1)
 	}
-	var cd diag.Diagnostics
-	m.Counts, cd = types.MapValue(types.Int64Type, counts)
-	diags.Append(cd...)
+	m.Counts = countsValue(report.SeverityCounts(all))
 	m.Ignored = []ignoredModel{}
 	for _, r := range o.Results {
 		for _, s := range r.Suppressed {

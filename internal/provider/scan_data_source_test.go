@@ -70,7 +70,7 @@ data "imageguard_scan" "fixed" {
 						"UNKNOWN": knownvalue.Int64Exact(0), "LOW": knownvalue.Int64Exact(0), "MEDIUM": knownvalue.Int64Exact(0), "HIGH": knownvalue.Int64Exact(0), "CRITICAL": knownvalue.Int64Exact(0),
 					})),
 					check("data.imageguard_scan.fixed", "targets", knownvalue.ListExact([]knownvalue.Check{
-						knownvalue.ObjectExact(map[string]knownvalue.Check{"platform": knownvalue.StringExact("linux/amd64"), "target": knownvalue.StringExact("os: alpine 3.20.3")}),
+						knownvalue.ObjectExact(map[string]knownvalue.Check{"platform": knownvalue.StringExact("linux/amd64"), "target": knownvalue.StringExact("os: alpine 3.23.2")}),
 					})),
 				},
 			},
@@ -298,7 +298,7 @@ func TestAccScanDataSource_databaseFailClosed(t *testing.T) {
 	reg := acctest.NewRegistry(t)
 	now := time.Now().UTC()
 	reg.Push(t, "alpine/fixed:1", acctest.Image(acctest.Config{},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
+		acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
 	stale := acctest.TrivyDBArchive(t, []string{acctest.FixtureAdvisories}, acctest.DBMeta{UpdatedAt: now.Add(-100 * time.Hour), NextUpdate: now.Add(-76 * time.Hour)})
 	reg.PushTrivyDB(t, "stale/trivy-db:2", stale)
 	reg.PushTrivyDB(t, "fresh/trivy-db:2", acctest.TrivyDBArchive(t, []string{acctest.FixtureAdvisories}, acctest.FreshDBMeta(now)))

@@ -34,7 +34,7 @@ func newVerifyFixture(t *testing.T) *verifyFixture {
 }
 
 func (f *verifyFixture) push(t *testing.T, repoTag, user string) v1.Hash {
-	return f.reg.Push(t, repoTag, acctest.Image(acctest.Config{User: user}, acctest.AlpineLayer("3.20.3")))
+	return f.reg.Push(t, repoTag, acctest.Image(acctest.Config{User: user}, acctest.AlpineLayer("3.23.2")))
 }
 
 func (f *verifyFixture) keyAuthority(name string, key *acctest.KeyPair) string {
@@ -216,8 +216,8 @@ func TestAccVerify_multiArchAndTagFallback(t *testing.T) {
 	f := newVerifyFixture(t)
 	noAPI := acctest.NewRegistryWithoutReferrersAPI(t)
 	idx := noAPI.PushIndex(t, "team/multi:1", acctest.Index(
-		acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3")),
-		acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.20.3")),
+		acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2")),
+		acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.23.2")),
 	))
 	noAPI.SignBundle(t, "team/multi", idx, acctest.Signer{Key: f.key, Sigstore: f.ss, TLog: true})
 	resource.UnitTest(t, resource.TestCase{

@@ -31,11 +31,11 @@ func resolveFixture(tb testing.TB) (*acctest.Registry, []resolveCase) {
 	tb.Helper()
 	reg := acctest.NewRegistry(tb)
 	single := func(i int) v1.Image {
-		return acctest.Image(acctest.Config{User: fmt.Sprintf("%d", 1000+i), Labels: map[string]string{"n": fmt.Sprint(i)}}, acctest.AlpineLayer("3.20.3"))
+		return acctest.Image(acctest.Config{User: fmt.Sprintf("%d", 1000+i), Labels: map[string]string{"n": fmt.Sprint(i)}}, acctest.AlpineLayer("3.23.2"))
 	}
 	index := func(i int) v1.ImageIndex {
-		amd := acctest.Image(acctest.Config{User: fmt.Sprintf("idx-%d", i)}, acctest.AlpineLayer("3.20.3"))
-		arm := acctest.Image(acctest.Config{User: fmt.Sprintf("idx-%d", i), Architecture: "arm64", Variant: "v8"}, acctest.AlpineLayer("3.20.3"))
+		amd := acctest.Image(acctest.Config{User: fmt.Sprintf("idx-%d", i)}, acctest.AlpineLayer("3.23.2"))
+		arm := acctest.Image(acctest.Config{User: fmt.Sprintf("idx-%d", i), Architecture: "arm64", Variant: "v8"}, acctest.AlpineLayer("3.23.2"))
 		return acctest.Index(amd, arm)
 	}
 	var unique []resolveCase

@@ -16,8 +16,8 @@ import (
 func hostileFixture(t *testing.T) (*acctest.HostileRegistry, string, string) {
 	t.Helper()
 	reg := acctest.NewHostileRegistry(t)
-	a := reg.Push(t, "team/app:1", acctest.Image(acctest.Config{User: "a"}, acctest.AlpineLayer("3.20.3")))
-	b := reg.Push(t, "team/app:2", acctest.Image(acctest.Config{User: "b"}, acctest.AlpineLayer("3.20.3")))
+	a := reg.Push(t, "team/app:1", acctest.Image(acctest.Config{User: "a"}, acctest.AlpineLayer("3.23.2")))
+	b := reg.Push(t, "team/app:2", acctest.Image(acctest.Config{User: "b"}, acctest.AlpineLayer("3.23.2")))
 	return reg, a.String(), b.String()
 }
 
@@ -122,7 +122,7 @@ func TestHostile_TruncatedConfig(t *testing.T) {
 	for name, kind := range map[string]acctest.FaultKind{"short blob that looks complete": acctest.FaultTruncate, "connection cut mid-blob": acctest.FaultCutOff} {
 		t.Run(name, func(t *testing.T) {
 			reg := acctest.NewHostileRegistry(t)
-			img := acctest.Image(acctest.Config{User: "a"}, acctest.AlpineLayer("3.20.3"))
+			img := acctest.Image(acctest.Config{User: "a"}, acctest.AlpineLayer("3.23.2"))
 			reg.Push(t, "team/app:1", img)
 			cfg, _ := img.ConfigName()
 			reg.Inject(acctest.Fault{Path: acctest.BlobPath("team/app", cfg), Method: http.MethodGet, Kind: kind})
@@ -139,7 +139,7 @@ func TestHostile_TruncatedConfig(t *testing.T) {
 
 func TestHostile_HangOnConfigBlobEndsAtTheDeadline(t *testing.T) {
 	reg := acctest.NewHostileRegistry(t)
-	img := acctest.Image(acctest.Config{User: "a"}, acctest.AlpineLayer("3.20.3"))
+	img := acctest.Image(acctest.Config{User: "a"}, acctest.AlpineLayer("3.23.2"))
 	reg.Push(t, "team/app:1", img)
 	cfg, _ := img.ConfigName()
 	reg.Inject(acctest.Fault{Path: acctest.BlobPath("team/app", cfg), Kind: acctest.FaultHang})

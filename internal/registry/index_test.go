@@ -56,8 +56,8 @@ func wantPlatforms(t testing.TB, got []registry.PlatformManifest, want ...string
 
 func TestIndexWalk_ordinaryIndexFetchesNoBlob(t *testing.T) {
 	reg := acctest.NewRegistry(t)
-	amd := acctest.Image(acctest.Config{User: "amd"}, acctest.AlpineLayer("3.20.3"))
-	arm := acctest.Image(acctest.Config{Architecture: "arm64", Variant: "v8"}, acctest.AlpineLayer("3.20.3"))
+	amd := acctest.Image(acctest.Config{User: "amd"}, acctest.AlpineLayer("3.23.2"))
+	arm := acctest.Image(acctest.Config{Architecture: "arm64", Variant: "v8"}, acctest.AlpineLayer("3.23.2"))
 	reg.PushIndex(t, "multi:1", acctest.Index(amd, arm))
 	c := newClient(t)
 	r, err := resolveOn(t, c, reg.Ref("multi:1"))
@@ -79,8 +79,8 @@ func TestIndexWalk_ordinaryIndexFetchesNoBlob(t *testing.T) {
 
 func TestIndexWalk_platformlessChild(t *testing.T) {
 	reg := acctest.NewHostileRegistry(t)
-	amd := acctest.Image(acctest.Config{User: "amd"}, acctest.AlpineLayer("3.20.3"))
-	arm := acctest.Image(acctest.Config{User: "arm", Architecture: "arm64", Variant: "v8"}, acctest.AlpineLayer("3.20.3"))
+	amd := acctest.Image(acctest.Config{User: "amd"}, acctest.AlpineLayer("3.23.2"))
+	arm := acctest.Image(acctest.Config{User: "arm", Architecture: "arm64", Variant: "v8"}, acctest.AlpineLayer("3.23.2"))
 	idx := reg.PushOddIndex(t, "odd/platformless:1",
 		acctest.IndexEntry{Image: amd, Platform: linuxAMD64},
 		acctest.IndexEntry{Image: arm}, // no platform: containerd reads the config
@@ -116,9 +116,9 @@ func nest(idx v1.ImageIndex) v1.ImageIndex {
 
 func TestIndexWalk_nestedIndex(t *testing.T) {
 	reg := acctest.NewHostileRegistry(t)
-	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3"))
-	arm := acctest.Image(acctest.Config{Architecture: "arm64", Variant: "v8"}, acctest.AlpineLayer("3.20.3"))
-	s390x := acctest.Image(acctest.Config{Architecture: "s390x"}, acctest.AlpineLayer("3.20.3"))
+	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2"))
+	arm := acctest.Image(acctest.Config{Architecture: "arm64", Variant: "v8"}, acctest.AlpineLayer("3.23.2"))
+	s390x := acctest.Image(acctest.Config{Architecture: "s390x"}, acctest.AlpineLayer("3.23.2"))
 	inner := acctest.Index(arm)
 	innerDigest, _ := inner.Digest()
 	reg.PushOddIndex(t, "odd/nested:1",
@@ -149,7 +149,7 @@ func TestIndexWalk_nestedIndex(t *testing.T) {
 
 func TestIndexWalk_depthLimit(t *testing.T) {
 	reg := acctest.NewRegistry(t)
-	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3"))
+	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2"))
 	deep := acctest.Index(amd) // depth 0 when pushed alone
 	for i := 0; i < 4; i++ {
 		deep = nest(deep)
@@ -171,7 +171,7 @@ func TestIndexWalk_depthLimit(t *testing.T) {
 
 func TestIndexWalk_attestationsSkipped(t *testing.T) {
 	reg := acctest.NewHostileRegistry(t)
-	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3"))
+	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2"))
 	amdDigest := digestOf(t, amd)
 	buildkit := acctest.Attestation(amdDigest)
 	// An attestation known only by its annotation: no platform, and an
@@ -206,10 +206,10 @@ func TestIndexWalk_attestationsSkipped(t *testing.T) {
 
 func TestIndexWalk_duplicatePlatformsAndVariants(t *testing.T) {
 	reg := acctest.NewHostileRegistry(t)
-	amd1 := acctest.Image(acctest.Config{User: "first"}, acctest.AlpineLayer("3.20.3"))
-	amd2 := acctest.Image(acctest.Config{User: "second"}, acctest.AlpineLayer("3.20.3"))
-	armv6 := acctest.Image(acctest.Config{Architecture: "arm", Variant: "v6"}, acctest.AlpineLayer("3.20.3"))
-	armv7 := acctest.Image(acctest.Config{Architecture: "arm", Variant: "v7"}, acctest.AlpineLayer("3.20.3"))
+	amd1 := acctest.Image(acctest.Config{User: "first"}, acctest.AlpineLayer("3.23.2"))
+	amd2 := acctest.Image(acctest.Config{User: "second"}, acctest.AlpineLayer("3.23.2"))
+	armv6 := acctest.Image(acctest.Config{Architecture: "arm", Variant: "v6"}, acctest.AlpineLayer("3.23.2"))
+	armv7 := acctest.Image(acctest.Config{Architecture: "arm", Variant: "v7"}, acctest.AlpineLayer("3.23.2"))
 	reg.PushOddIndex(t, "odd/duplicates:1",
 		acctest.IndexEntry{Image: amd1, Platform: linuxAMD64},
 		acctest.IndexEntry{Image: armv7, Platform: &v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}},
@@ -255,8 +255,8 @@ func TestIndexWalk_duplicatePlatformsAndVariants(t *testing.T) {
 
 func TestIndexWalk_unclassifiableChild(t *testing.T) {
 	reg := acctest.NewHostileRegistry(t)
-	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3"))
-	arm := acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.20.3"))
+	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2"))
+	arm := acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.23.2"))
 	armDigest := digestOf(t, arm).String()
 	armConfig, _ := arm.ConfigName()
 	artifact := acctest.Artifact("not an image")

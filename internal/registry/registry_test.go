@@ -115,8 +115,8 @@ func TestParsePlatform(t *testing.T) {
 
 func TestResolveTagDigestAndIndex(t *testing.T) {
 	reg := acctest.NewRegistry(t)
-	amd := acctest.Image(acctest.Config{User: "1000", Labels: map[string]string{"a": "b"}}, acctest.AlpineLayer("3.20.3"))
-	arm := acctest.Image(acctest.Config{Architecture: "arm64", Variant: "v8"}, acctest.AlpineLayer("3.20.3"))
+	amd := acctest.Image(acctest.Config{User: "1000", Labels: map[string]string{"a": "b"}}, acctest.AlpineLayer("3.23.2"))
+	arm := acctest.Image(acctest.Config{Architecture: "arm64", Variant: "v8"}, acctest.AlpineLayer("3.23.2"))
 	idxDigest := reg.PushIndex(t, "multi:1", acctest.Index(amd, arm))
 	single := reg.Push(t, "single:1", amd)
 	ctx := context.Background()
@@ -209,8 +209,8 @@ func TestResolveFetchesDigestNotTrusted(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	reg := &acctest.Registry{Host: host}
-	a := pushTo(t, host, "app:a", acctest.Image(acctest.Config{User: "a"}, acctest.AlpineLayer("3.20.3")))
-	b := pushTo(t, host, "app:b", acctest.Image(acctest.Config{User: "b"}, acctest.AlpineLayer("3.20.3")))
+	a := pushTo(t, host, "app:a", acctest.Image(acctest.Config{User: "a"}, acctest.AlpineLayer("3.23.2")))
+	b := pushTo(t, host, "app:b", acctest.Image(acctest.Config{User: "b"}, acctest.AlpineLayer("3.23.2")))
 	_ = reg
 	lie = "b"
 	c := newClient(t)
@@ -223,7 +223,7 @@ func TestResolveFetchesDigestNotTrusted(t *testing.T) {
 
 func TestUnauthorized(t *testing.T) {
 	reg := acctest.NewRegistry(t, acctest.WithBasicAuth("alice", "s3cret-password"))
-	reg.Push(t, "private:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3")))
+	reg.Push(t, "private:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2")))
 	ctx := context.Background()
 
 	for name, regs := range map[string][]registry.RegistryOptions{
@@ -256,7 +256,7 @@ func TestUnauthorized(t *testing.T) {
 	})
 	t.Run("bearer token", func(t *testing.T) {
 		treg := acctest.NewRegistry(t, acctest.WithBearerToken("tok-123456"))
-		treg.Push(t, "private:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3")))
+		treg.Push(t, "private:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2")))
 		c := newClient(t, registry.RegistryOptions{Address: treg.Host, Token: "tok-123456"})
 		ref, _ := c.ParseReference(treg.Ref("private:1"))
 		if _, err := c.Resolve(ctx, ref); err != nil {
@@ -294,7 +294,7 @@ func TestTransportSecurity(t *testing.T) {
 		srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 		defer srv.Close()
 		host := strings.TrimPrefix(srv.URL, "https://")
-		pushWith(t, host+"/app:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3")), remote.WithTransport(srv.Client().Transport))
+		pushWith(t, host+"/app:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2")), remote.WithTransport(srv.Client().Transport))
 
 		c := newClient(t)
 		ref, _ := c.ParseReference(host + "/app:1")
@@ -342,7 +342,7 @@ func TestTransportSecurity(t *testing.T) {
 
 func TestMemoisedOneManifestRequestPerReference(t *testing.T) {
 	reg := acctest.NewRegistry(t)
-	reg.Push(t, "app:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3")))
+	reg.Push(t, "app:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2")))
 	c := newClient(t)
 	ctx := context.Background()
 	for i := 0; i < 5; i++ {
@@ -365,7 +365,7 @@ func TestMemoisedOneManifestRequestPerReference(t *testing.T) {
 
 func TestErrorsAreNotMemoised(t *testing.T) {
 	reg := acctest.NewRegistry(t)
-	reg.Push(t, "app:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3")))
+	reg.Push(t, "app:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2")))
 	c := newClient(t)
 	ref, _ := c.ParseReference(reg.Ref("app:1"))
 	reg.SetDown(true)

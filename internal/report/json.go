@@ -50,7 +50,7 @@ const PolicySeverity = "HIGH"
 //	          "rule": "severity",                  // the rule id: severity, secret, signature, or a configuration rule
 //	          "subject": "CVE-2023-5363",          // what violates it: CVE id, secret rule id, port "22/tcp", package, path, label, …
 //	          "package": "openssl",                // vulnerabilities only
-//	          "target": "alpine 3.20.3 (alpine)",  // vulnerabilities and secrets only: where Trivy found it
+//	          "target": "alpine 3.23.2 (alpine)",  // vulnerabilities and secrets only: where Trivy found it
 //	          "found": "HIGH CVE-2023-5363 in openssl 3.1.3-r0",
 //	          "requires": "no finding at or above HIGH",
 //	          "fix": "upgrade openssl to 3.1.4-r0 or later",

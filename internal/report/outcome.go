@@ -1,6 +1,7 @@
 package report
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
@@ -55,4 +56,26 @@ func SeverityCounts(findings []policy.Finding) map[string]int64 {
 		counts[sev]++
 	}
 	return counts
+}
+
+// ViolationIDs are the distinct ids of violations, sorted: a finding's
+// id, `secret <rule>` for a secret, else what was found.
+func ViolationIDs(violations []policy.Violation) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range violations {
+		id := v.Found
+		switch {
+		case v.Finding != nil:
+			id = v.Finding.ID
+		case v.Secret != nil:
+			id = "secret " + v.Secret.RuleID
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

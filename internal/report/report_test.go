@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"os"
@@ -32,7 +33,7 @@ func sampleReport() Report {
 		Exceptions: []policy.Exception{{Rule: policy.RuleRequireNonRoot, Reason: "legacy entrypoint & <init>", Expires: time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC), Owner: "alice"}}}
 	ruleViolations, excepted, _ := policy.EvaluateRules(facts, rules, now)
 
-	vuln := policy.Finding{ID: "CVE-2023-5363", Severity: "HIGH", Package: "openssl", InstalledVersion: "3.1.3-r0", FixedVersion: "3.1.4-r0", Status: "fixed", Target: "alpine 3.20.3 (alpine)", Platform: "linux/amd64"}
+	vuln := policy.Finding{ID: "CVE-2023-5363", Severity: "HIGH", Package: "openssl", InstalledVersion: "3.1.3-r0", FixedVersion: "3.1.4-r0", Status: "fixed", Target: "alpine 3.23.2 (alpine)", Platform: "linux/amd64"}
 	scan := policy.EvaluateScan([]policy.Finding{vuln,
 		{ID: "CVE-2024-0001", Severity: "MEDIUM", Package: "busybox", InstalledVersion: "1.36.1-r29", FixedVersion: "1.36.1-r30", Status: "fixed", Platform: "linux/amd64"},
 		{ID: "CVE-2024-0002", Severity: "LOW", Package: "zlib", InstalledVersion: "1.3", FixedVersion: "1.3.1", Status: "fixed", Platform: "linux/amd64"},
@@ -46,7 +47,7 @@ func sampleReport() Report {
 	for _, s := range append(excepted, scan.Ignored...) {
 		api.Suppressed = append(api.Suppressed, FromSuppression(s))
 	}
-	sig := policy.EvaluateVerify([]policy.AuthorityOutcome{{Name: "release", Reasons: []string{"no matching signatures"}}}, policy.VerifyRules{})
+	sig := policy.EvaluateVerify(context.Background(), []policy.AuthorityOutcome{{Name: "release", Reasons: []string{"no matching signatures"}}}, policy.VerifyRules{})
 	worker := ImageResult{Name: "worker", Ref: "localhost:5000/team/worker@" + workerDigest, Digest: workerDigest}
 	for _, v := range sig {
 		worker.Violations = append(worker.Violations, FromViolation(v))

@@ -20,7 +20,7 @@ func TestConcurrentScansShareALayer(t *testing.T) {
 	const images = 6
 	for i := 0; i < images; i++ {
 		f.reg.Push(t, fmt.Sprintf("team/app%d:1", i), acctest.Image(acctest.Config{},
-			acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r1"}), shared,
+			acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}), shared,
 			acctest.Layer(acctest.File{Path: "app/id", Content: fmt.Sprint(i)})))
 	}
 	client := newClient(t)

@@ -44,7 +44,7 @@ type Package struct {
 type Result struct {
 	Platform string
 	Digest   string
-	// OS is "family version" (e.g. "alpine 3.20.3"), empty if not detected.
+	// OS is "family version" (e.g. "alpine 3.23.2"), empty if not detected.
 	OS string
 	// OSScanned is true when Trivy ran an OS package detector. It says
 	// nothing about whether the database has advisories for the release:
@@ -56,6 +56,10 @@ type Result struct {
 	Secrets    []Secret
 	Suppressed []Suppressed
 	Packages   []Package
+	// Report is Trivy's report as judged: this copy, after VEX and Trivy's
+	// own post-processing, secret text already scrubbed. imageguard_attestation
+	// signs it as the vulnerability predicate's result.
+	Report *types.Report
 }
 
 // Summarize applies VEX documents (OpenVEX, CycloneDX or CSAF, as Trivy reads
@@ -89,7 +93,9 @@ func Summarize(ctx context.Context, report *types.Report, platform, digest strin
 			return nil, err
 		}
 	}
-	return convert(&rep, platform, digest), nil
+	res := convert(&rep, platform, digest)
+	res.Report = &rep
+	return res, nil
 }
 
 func trimVEXPaths(err error, dir string) string {
@@ -218,7 +224,7 @@ func SortFindings(f []Finding) {
 }
 
 // findingTarget names where a package was found: the OS (e.g. "alpine
-// 3.20.3") for OS packages, else the file.
+// 3.23.2") for OS packages, else the file.
 func findingTarget(r types.Result, pkgPath, os string) string {
 	if r.Class == types.ClassOSPkg && os != "" {
 		return os

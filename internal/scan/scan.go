@@ -25,6 +25,8 @@ import (
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
 	tlog "github.com/aquasecurity/trivy/pkg/log"
 	"github.com/aquasecurity/trivy/pkg/types"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 )
@@ -117,6 +119,8 @@ type Scanner struct {
 	dirOnce sync.Once
 	dirErr  error
 
+	java *JavaDB // nil: Trivy's own Java DB updater
+
 	analyses atomic.Int64
 }
 
@@ -145,6 +149,10 @@ type Target struct {
 // Scan returns Trivy's report for one platform image, from the memory or
 // disk cache when the same digest was scanned with the same database and
 // options, else by running Trivy.
+// LogSubsystem is the tflog subsystem of scans: each platform scanned or
+// served from the report cache.
+const LogSubsystem = "scan"
+
 func (s *Scanner) Scan(ctx context.Context, t Target, opts Options) (*types.Report, DBInfo, error) {
 	opts = opts.normalized()
 	db, err := s.backend.DB(ctx)
@@ -193,13 +201,21 @@ func (s *Scanner) scanUncached(ctx context.Context, t Target, opts Options, key 
 	if err != nil {
 		return nil, DBInfo{}, err
 	}
+	fields := map[string]any{"repository": t.Resolved.Ref.Repository.Name(), "digest": digest, "platform": t.Platform.Platform, "db_updated_at": db.UpdatedAt.UTC().Format(time.RFC3339)}
 	if r != nil {
+		fields["cache"] = "disk"
+		tflog.SubsystemDebug(ctx, LogSubsystem, "platform served from the report cache", fields)
 		return r, db, nil
 	}
+	start := time.Now()
 	report, answered, err := s.analyse(ctx, t, opts)
+	fields["duration_ms"] = time.Since(start).Milliseconds()
 	if err != nil {
+		fields["error"] = err.Error()
+		tflog.SubsystemDebug(ctx, LogSubsystem, "platform scan failed", fields)
 		return nil, DBInfo{}, err
 	}
+	tflog.SubsystemDebug(ctx, LogSubsystem, "platform scanned", fields)
 	scrubReport(&report)
 	if !answered.mixed {
 		s.writeDisk(digest, answered, opts, &report)
@@ -221,12 +237,15 @@ func (s *Scanner) analyse(ctx context.Context, t Target, opts Options) (types.Re
 		return types.Report{}, DBInfo{}, fmt.Errorf("%s (%s) has encrypted layers (%s) that Trivy cannot read: the image cannot be scanned, and an unscanned image never passes. "+
 			"Scan the image before encryption, or exclude it from this gate deliberately", t.Resolved.Ref.Input, t.Platform.Digest, enc[0])
 	}
-	timg, err := newRegistryImage(t.Resolved.Ref.Repository, t.Resolved.Ref.Tag, t.Platform.Digest, img.MediaType, raw, img.RawConfig, s.reg.RemoteOptions())
+	timg, err := newRegistryImage(t.Resolved.Ref.Repository, t.Resolved.Ref.Tag, t.Platform.Digest, img.MediaType, raw, img.RawConfig,
+		// The request's context bounds every layer download: a registry that
+		// hangs mid-blob ends at the provider's timeout.
+		append(s.reg.RemoteOptions(), remote.WithContext(ctx)))
 	if err != nil {
 		return types.Report{}, DBInfo{}, err
 	}
 	s.analyses.Add(1)
-	report, answered, err := s.backend.Scan(ctx, timg, opts)
+	report, answered, err := s.javaScan(ctx, t, func() (types.Report, DBInfo, error) { return s.backend.Scan(ctx, timg, opts) })
 	if err != nil {
 		if rerr := asRegistryError(t, err); rerr != nil {
 			return types.Report{}, DBInfo{}, rerr

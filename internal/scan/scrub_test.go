@@ -56,7 +56,7 @@ func newSecretFixture(t *testing.T) *secretFixture {
 			{CreatedBy: "/bin/sh -c DEPLOY_TOKEN=" + historyToken + " ./install-key.sh"},
 		},
 	},
-		acctest.AlpineLayer("3.20.3", acctest.Package{Name: "musl", Version: "1.2.5-r0"}),
+		acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r0"}),
 		acctest.Layer(acctest.File{Path: "app/"}, acctest.File{Path: "app/id_rsa", Content: key})))
 	acctest.PushScanFixtures(t, reg, 0)
 	client := newClient(t)

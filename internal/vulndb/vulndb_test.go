@@ -138,7 +138,7 @@ func TestDownloadAndReuse(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cacheDir, "db", "trivy.db")); err != nil {
 		t.Error(err)
 	}
-	if got := advisories(t, "alpine 3.20", "musl"); len(got) != 1 || got[0] != "CVE-2025-26519" {
+	if got := advisories(t, "alpine 3.23", "musl"); len(got) != 1 || got[0] != "CVE-2025-26519" {
 		t.Errorf("musl advisories = %v", got)
 	}
 	if n := reg.CountBlobs(); n != 1 {
@@ -194,7 +194,7 @@ func TestNewAdvisoryIsPickedUp(t *testing.T) {
 	reg.PushTrivyDB(t, repoTag, acctest.TrivyDBArchive(t, []string{acctest.FixtureAdvisories}, meta(30*time.Hour, -6*time.Hour)))
 	opts := options(t.TempDir(), reg.Ref(repoTag))
 	mustEnsure(t, opts)
-	if got := advisories(t, "alpine 3.20", "musl"); len(got) != 1 {
+	if got := advisories(t, "alpine 3.23", "musl"); len(got) != 1 {
 		t.Fatalf("musl advisories = %v", got)
 	}
 
@@ -203,7 +203,7 @@ func TestNewAdvisoryIsPickedUp(t *testing.T) {
 	if db.Source != reg.Ref(repoTag) || !db.Metadata.UpdatedAt.Equal(testNow.Add(-time.Hour)) {
 		t.Errorf("db = %+v", db)
 	}
-	if got := advisories(t, "alpine 3.20", "musl"); len(got) != 2 {
+	if got := advisories(t, "alpine 3.23", "musl"); len(got) != 2 {
 		t.Errorf("after the update, musl advisories = %v, want 2", got)
 	}
 	if n := opens(); n != 2 {
@@ -344,7 +344,7 @@ func TestFailures(t *testing.T) {
 		{
 			name: "container image instead of a database",
 			push: func(t *testing.T, reg *acctest.Registry) []string {
-				reg.Push(t, "library/alpine:3.20", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.20.3"), acctest.NpmLayer("app")))
+				reg.Push(t, "library/alpine:3.20", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2"), acctest.NpmLayer("app")))
 				return []string{reg.Ref("library/alpine:3.20")}
 			},
 			kinds: []error{ErrArtifact},
@@ -520,7 +520,7 @@ func TestMirrorBehindCacheKeepsCache(t *testing.T) {
 	if len(db.Warnings) != 1 || !strings.Contains(db.Warnings[0], "older than the cached copy") {
 		t.Errorf("warnings = %q", db.Warnings)
 	}
-	if got := advisories(t, "alpine 3.20", "musl"); len(got) != 2 {
+	if got := advisories(t, "alpine 3.23", "musl"); len(got) != 2 {
 		t.Errorf("musl advisories = %v", got)
 	}
 }
@@ -709,7 +709,7 @@ func TestFutureDatedDownloadNeverReplacesCache(t *testing.T) {
 	if err != nil || !onDisk.UpdatedAt.Equal(testNow.Add(-30*time.Hour)) {
 		t.Errorf("cached metadata.json = %+v, %v: the future-dated download replaced it", onDisk, err)
 	}
-	if got := advisories(t, "alpine 3.20", "musl"); len(got) != 1 {
+	if got := advisories(t, "alpine 3.23", "musl"); len(got) != 1 {
 		t.Errorf("musl advisories = %v, want only the cached copy's one", got)
 	}
 
