@@ -259,11 +259,11 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 			detail := fmt.Sprintf("%s = %s (%s) violates the policy:\n  - %s\n\nFix the image, or accept a violation with an `exception { rule = \"…\", reason = \"…\", expires = \"YYYY-MM-DD\" }` (or an `ignore` in the `scan` block for a finding).",
 				n, images[n], v.resolved.Digest, strings.Join(lines, "\n  - "))
 			summary := fmt.Sprintf("Image %q violates the policy (%d violation(s))", n, len(lines))
+			enforcement := report.EnforcementError
 			if !v.blocking {
-				resp.Diagnostics.AddAttributeWarning(path.Root("images").AtMapKey(n), summary+" (enforcement = warn)", detail)
-			} else {
-				resp.Diagnostics.AddAttributeError(path.Root("images").AtMapKey(n), summary, detail)
+				enforcement = report.EnforcementWarn
 			}
+			addMessage(&resp.Diagnostics, path.Root("images").AtMapKey(n), report.Violations(enforcement, summary, detail))
 		}
 		for _, w := range v.warnings {
 			resp.Diagnostics.AddAttributeWarning(path.Root("images").AtMapKey(n), "Policy warning", fmt.Sprintf("%s: %s", n, w))
@@ -276,11 +276,7 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 			}
 			pinned[n] = types.StringValue(p)
 		}
-		counts := map[string]attr.Value{}
-		for _, sev := range policy.SeverityNames {
-			counts[sev] = types.Int64Value(v.counts[sev])
-		}
-		cm, _ := types.MapValue(types.Int64Type, counts)
+		cm := countsValue(v.counts)
 		vl, _ := types.ListValueFrom(ctx, types.StringType, nonNil(lines))
 		m.Results[n] = resultItem{Digest: types.StringValue(v.resolved.Digest.String()), Passed: types.BoolValue(passed), Violations: vl, Counts: cm}
 		img := report.ImageResult{Name: n, Ref: images[n], Digest: v.resolved.Digest.String(), Warnings: v.warnings}
@@ -399,7 +395,7 @@ func violationLine(v policy.Violation) string {
 func (d *policyDataSource) judge(ctx context.Context, name string, v *imageVerdict, s policySettings, now time.Time) {
 	at := path.Root("images").AtMapKey(name)
 	ref := v.resolved.Pinned()
-	v.counts = map[string]int64{}
+	v.counts = report.SeverityCounts(nil)
 	results := map[string]*scan.Result{}
 	if s.Scan != nil {
 		out, diags := runScanGate(ctx, d.data, ref, *s.Scan, at, now, "scan")
@@ -411,10 +407,8 @@ func (d *policyDataSource) judge(ctx context.Context, name string, v *imageVerdi
 		v.db = &db
 		for _, r := range out.Results {
 			results[r.Digest] = r
-			for _, f := range r.Findings {
-				v.counts[strings.ToUpper(firstNonEmpty(f.Severity, "UNKNOWN"))]++
-			}
 		}
+		v.counts = report.SeverityCounts(out.findings())
 		v.violations = append(v.violations, out.Decision.Violations...)
 		v.blocking = v.blocking || (len(out.Decision.Violations) > 0 && s.ScanEnforcement != "warn")
 		v.ignored = append(v.ignored, out.Decision.Ignored...)
