@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -323,107 +324,55 @@ func (d *scanDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// scanOutcome is the gate's result for one image, all platforms together.
+// scanOutcome is the scan gate's verdict (internal/gate) as the data
+// sources and the pin read it.
 type scanOutcome struct {
-	Resolved *registry.Resolved
-	DB       scan.DBInfo
-	Results  []*scan.Result
-	Decision policy.ScanDecision
-	Passed   bool
-	Warn     bool
+	*gate.ScanOutcome
+	Passed bool
+	Warn   bool
 }
 
-// runScanGate resolves, scans every selected platform, judges, and turns
-// the outcome into diagnostics on `at`. A nil outcome means an error.
+func (o *scanOutcome) findings() []policy.Finding { return o.Findings() }
+func (o *scanOutcome) judgedDigests() []string    { return o.JudgedDigests() }
+
+// runScanGate resolves the image, runs the scan gate (internal/gate) and
+// turns its outcome into diagnostics: errors and the verdict on `at`, the
+// gate's own attributes (vex, ignore) under block. A nil outcome means an
+// error.
 func runScanGate(ctx context.Context, data *providerData, image string, s scanSettings, at path.Path, now time.Time, block ...string) (*scanOutcome, diag.Diagnostics) {
 	resolved, diags := resolveRef(ctx, data.Registry, image, at)
 	if diags.HasError() {
 		return nil, diags
 	}
-	platforms, err := data.Registry.Platforms(ctx, resolved, s.Platforms)
+	res, err := gate.Scan(ctx, data.Registry, data.Scanner, resolved, gate.ScanSettings{Platforms: s.Platforms, Rules: s.Rules, Options: s.Options, VEX: s.VEX}, now)
 	if err != nil {
-		p := at
-		if registry.KindOf(err) == registry.KindPlatform {
-			p = blockPath(nil, "platforms") // platforms is a top-level attribute wherever the gate runs
+		// platforms is a top-level attribute wherever the gate runs.
+		var ge *gate.Error
+		if errors.As(err, &ge) && ge.Attr == "platforms" {
+			block = nil
 		}
-		diags.AddAttributeError(p, registry.KindOf(err).Summary(), err.Error())
+		addGateError(&diags, err, at, block)
 		return nil, diags
 	}
-	out := &scanOutcome{Resolved: resolved, Warn: s.Enforcement == "warn"}
-	var findings []policy.Finding
-	var secrets []policy.Secret
-	var coverage []policy.Coverage
-	for _, pm := range platforms {
-		rep, db, err := data.Scanner.Scan(ctx, scan.Target{Resolved: resolved, Platform: pm}, s.Options)
-		if err != nil {
-			summary := "Scan failed"
-			if k := registry.KindOf(err); k != registry.KindInternal {
-				summary = k.Summary()
-			}
-			diags.AddAttributeError(at, summary, fmt.Sprintf("%s (%s, platform %s) could not be scanned, so it cannot pass: %v", image, pm.Digest, firstNonEmpty(pm.Platform, "single platform"), err))
-			return nil, diags
-		}
-		out.DB = db
-		if pm.Platform == "" {
-			pm.Platform = scan.ReportPlatform(rep)
-		}
-		res, err := scan.Summarize(ctx, rep, pm.Platform, pm.Digest.String(), s.VEX)
-		if err != nil {
-			diags.AddAttributeError(blockPath(block, "vex"), "Invalid VEX document", err.Error())
-			return nil, diags
-		}
-		out.Results = append(out.Results, res)
-		findings = append(findings, res.Findings...)
-		secrets = append(secrets, res.Secrets...)
-		cov, err := data.Scanner.Coverage(ctx, scan.CoverageInput{Image: image, Platform: pm.Platform, Digest: pm.Digest.String(), Report: rep, Options: s.Options, DB: db}, now)
-		if err != nil {
-			diags.AddAttributeError(at, "Scan failed", fmt.Sprintf("%s (%s, platform %s) could not be judged, so it cannot pass: %v", image, pm.Digest, pm.Platform, err))
-			return nil, diags
-		}
-		if cov != nil {
-			coverage = append(coverage, *cov)
-		}
+	out := &scanOutcome{ScanOutcome: res, Passed: res.Passed(), Warn: s.Enforcement == report.EnforcementWarn}
+	for _, w := range res.Warnings {
 		switch {
-		case len(res.Targets) == 0:
-			diags.AddAttributeWarning(at, "Nothing scannable",
-				fmt.Sprintf("%s (%s, %s): Trivy found no OS, no language packages and no files it could check. The image passes only because nothing was found to judge; check `targets`.", image, pm.Digest, pm.Platform))
+		case w.Summary == "Vulnerability database":
+			diags.AddWarning(w.Summary, w.Detail)
+		case w.Attr != "":
+			diags.AddAttributeWarning(blockPath(block, w.Attr), w.Summary, w.Detail)
+		default:
+			diags.AddAttributeWarning(at, w.Summary, w.Detail)
 		}
-	}
-	for _, w := range out.DB.Warnings {
-		diags.AddWarning("Vulnerability database", w)
-	}
-	scan.SortFindings(findings)
-	out.Decision = policy.EvaluateScan(findings, secrets, coverage, s.Rules, now)
-	out.Passed = out.Decision.Passed()
-	for _, w := range out.Decision.Warnings {
-		diags.AddAttributeWarning(blockPath(block, "ignore"), "Expired ignore", fmt.Sprintf("%s: %s", image, w))
 	}
 	if !out.Passed {
-		summary, detail := report.ScanFailure(image, resolved.Digest.String(), report.DB{Version: out.DB.Version, UpdatedAt: out.DB.UpdatedAt, Source: out.DB.Source}, s.Rules.Threshold, out.Decision.Violations, now)
+		summary, detail := report.ScanFailure(image, resolved.Digest.String(), report.DB{Version: res.DB.Version, UpdatedAt: res.DB.UpdatedAt, Source: res.DB.Source}, s.Rules.Threshold, res.Decision.Violations, now)
 		if s.Preamble != "" {
-			summary, detail = s.Subject+summary, s.Preamble+" New violations: "+strings.Join(report.ViolationIDs(out.Decision.Violations), ", ")+".\n\n"+detail
+			summary, detail = s.Subject+summary, s.Preamble+" New violations: "+strings.Join(report.ViolationIDs(res.Decision.Violations), ", ")+".\n\n"+detail
 		}
 		addMessage(&diags, at, report.Violations(s.Enforcement, summary, detail))
 	}
 	return out, diags
-}
-
-// findings are every platform's findings.
-func (o *scanOutcome) findings() []policy.Finding {
-	var out []policy.Finding
-	for _, r := range o.Results {
-		out = append(out, r.Findings...)
-	}
-	return out
-}
-
-// judgedDigests are the platform manifests the scan judged.
-func (o *scanOutcome) judgedDigests() []string {
-	var out []string
-	for _, r := range o.Results {
-		out = append(out, r.Digest)
-	}
-	return out
 }
 
 func (o *scanOutcome) fill(ctx context.Context, m *scanModel, diags *diag.Diagnostics) {

@@ -1,0 +1,121 @@
+package gate
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
+)
+
+// ScanSettings are the scan gate's inputs.
+type ScanSettings struct {
+	// Platforms selects platforms of an index; empty means every platform
+	// a runtime could run.
+	Platforms []string
+	Rules     policy.ScanRules
+	Options   scan.Options
+	VEX       []string
+}
+
+// Warning is something the user should read that does not fail the gate.
+// Attr is relative to the block the gate runs in ("" is the image).
+type Warning struct {
+	Attr    string
+	Summary string
+	Detail  string
+}
+
+// ScanOutcome is the scan gate's verdict on one image, all platforms
+// together.
+type ScanOutcome struct {
+	Resolved *registry.Resolved
+	DB       scan.DBInfo
+	Results  []*scan.Result
+	Decision policy.ScanDecision
+	Warnings []Warning
+}
+
+// Passed reports whether no violation was found.
+func (o *ScanOutcome) Passed() bool { return o.Decision.Passed() }
+
+// Findings are every platform's findings.
+func (o *ScanOutcome) Findings() []policy.Finding {
+	var out []policy.Finding
+	for _, r := range o.Results {
+		out = append(out, r.Findings...)
+	}
+	return out
+}
+
+// JudgedDigests are the platform manifests the scan judged.
+func (o *ScanOutcome) JudgedDigests() []string {
+	out := make([]string, 0, len(o.Results))
+	for _, r := range o.Results {
+		out = append(out, r.Digest)
+	}
+	return out
+}
+
+// Scan scans every selected platform of a resolved image, with coverage
+// (an OS release without advisory data, or at end of life) as part of the
+// verdict, and judges all of it together. An error is a gate that could not
+// be evaluated: never a pass.
+func Scan(ctx context.Context, reg *registry.Client, scanner *scan.Scanner, resolved *registry.Resolved, s ScanSettings, now time.Time) (*ScanOutcome, error) {
+	image := resolved.Ref.Input
+	platforms, err := reg.Platforms(ctx, resolved, s.Platforms)
+	if err != nil {
+		return nil, &Error{Attr: attrForRegistryError(err, "platforms"), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
+	}
+	out := &ScanOutcome{Resolved: resolved}
+	var findings []policy.Finding
+	var secrets []policy.Secret
+	var coverage []policy.Coverage
+	for _, pm := range platforms {
+		label := pm.Platform
+		if label == "" {
+			label = "single platform"
+		}
+		rep, db, err := scanner.Scan(ctx, scan.Target{Resolved: resolved, Platform: pm}, s.Options)
+		if err != nil {
+			summary := "Scan failed"
+			if k := registry.KindOf(err); k != registry.KindInternal {
+				summary = k.Summary()
+			}
+			return nil, &Error{Summary: summary, Detail: fmt.Sprintf("%s (%s, platform %s) could not be scanned, so it cannot pass: %v", image, pm.Digest, label, err), Err: err}
+		}
+		out.DB = db
+		if pm.Platform == "" {
+			pm.Platform = scan.ReportPlatform(rep)
+		}
+		res, err := scan.Summarize(ctx, rep, pm.Platform, pm.Digest.String(), s.VEX)
+		if err != nil {
+			return nil, &Error{Attr: "vex", Summary: "Invalid VEX document", Detail: err.Error(), Err: err}
+		}
+		out.Results = append(out.Results, res)
+		findings = append(findings, res.Findings...)
+		secrets = append(secrets, res.Secrets...)
+		cov, err := scanner.Coverage(ctx, scan.CoverageInput{Image: image, Platform: pm.Platform, Digest: pm.Digest.String(), Report: rep, Options: s.Options, DB: db}, now)
+		if err != nil {
+			return nil, &Error{Summary: "Scan failed", Detail: fmt.Sprintf("%s (%s, platform %s) could not be judged, so it cannot pass: %v", image, pm.Digest, pm.Platform, err), Err: err}
+		}
+		if cov != nil {
+			coverage = append(coverage, *cov)
+		}
+		if len(res.Targets) == 0 {
+			out.Warnings = append(out.Warnings, Warning{Summary: "Nothing scannable", Detail: fmt.Sprintf(
+				"%s (%s, %s): Trivy found no OS, no language packages and no files it could check. The image passes only because nothing was found to judge; check `targets`.", image, pm.Digest, pm.Platform)})
+		}
+	}
+	for _, w := range out.DB.Warnings {
+		out.Warnings = append(out.Warnings, Warning{Summary: "Vulnerability database", Detail: w})
+	}
+	scan.SortFindings(findings)
+	out.Decision = policy.EvaluateScan(findings, secrets, coverage, s.Rules, now)
+	for _, w := range out.Decision.Warnings {
+		out.Warnings = append(out.Warnings, Warning{Attr: "ignore", Summary: "Expired ignore", Detail: fmt.Sprintf("%s: %s", image, w)})
+	}
+	return out, nil
+}
