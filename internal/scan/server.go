@@ -82,6 +82,10 @@ func CheckServerURL(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("the scanner_server url %s carries credentials (user:password@): a URL is shown in messages and logs, so credentials do not belong in it. "+
 			"Remove them from `url` and give the server's token in `token` (sent in `token_header`, default Trivy-Token), which is sensitive and never shown", RedactURL(raw))
 	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return nil, fmt.Errorf("the scanner_server url %s has a query or fragment, which Trivy's API does not take and which messages would show: "+
+			"give a token in `token`, and other request headers in `custom_headers`", RedactURL(raw))
+	}
 	return u, nil
 }
 

@@ -32,6 +32,8 @@ func TestCheckServerURL(t *testing.T) {
 		{"unparsable with password → redacted", "https://u:p%zz-b7c3@trivy.example.com",
 			[]string{"is not an http(s) URL", "https://***@trivy.example.com"}, []string{"p%zz-b7c3"}},
 		{"not http → rejected", "ftp://trivy.example.com", []string{"is not an http(s) URL"}, nil},
+		{"token in the query → custom_headers", "https://trivy.example.com/?access_token=q-7d2e",
+			[]string{"has a query or fragment", "https://trivy.example.com/", "`custom_headers`"}, []string{"q-7d2e"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
