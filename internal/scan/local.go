@@ -131,6 +131,7 @@ func (l *Local) openFSCache() (cache.Cache, error) {
 }
 
 // Close releases Trivy's layer cache (bolt holds a lock on it while open).
+// The Local cannot scan afterwards.
 func (l *Local) Close() error {
 	l.once.Do(func() {})
 	if l.layers == nil {
