@@ -99,6 +99,9 @@ type providerData struct {
 	verifiers   map[string]*verify.Verifier
 	// verifications counts signature-gate evaluations (benchmarks).
 	verifications atomic.Int64
+	// approvals holds, per pinned reference, what imageguard_pin's plan
+	// judged; the apply in the same process records it.
+	approvals sync.Map
 }
 
 // verifier returns the process's Verifier for these trust settings.
