@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
@@ -215,14 +216,7 @@ func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	}
 	m.Layers = types.Int64Value(int64(len(img.Manifest.Layers)))
 	m.Size = types.Int64Value(img.Size())
-	annotations := map[string]string{}
-	if resolved.IsIndex() {
-		if idx, err := indexAnnotations(resolved.Manifest); err == nil {
-			for k, v := range idx {
-				annotations[k] = v
-			}
-		}
-	}
+	annotations := gate.IndexAnnotations(resolved)
 	for k, v := range img.Manifest.Annotations {
 		annotations[k] = v
 	}

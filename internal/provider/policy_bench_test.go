@@ -71,16 +71,16 @@ func (p *policyBench) settings(concurrency int) policySettings {
 
 func (p *policyBench) run(tb testing.TB, concurrency int) (scans, verifications int64) {
 	d := &policyDataSource{data: p.data(tb), now: time.Now}
-	names, _, verdicts, diags := d.evaluate(context.Background(), p.images, p.settings(concurrency), time.Now())
+	names, resolved, outcome, diags := d.evaluate(context.Background(), p.images, p.settings(concurrency), time.Now())
 	if diags.HasError() {
 		tb.Fatalf("%v", diags)
 	}
-	if len(names) != 20 || len(verdicts) != 10 {
-		tb.Fatalf("%d names, %d unique digests", len(names), len(verdicts))
+	if len(names) != 20 || outcome.Judged != 10 {
+		tb.Fatalf("%d names, %d unique digests", len(names), outcome.Judged)
 	}
-	for k, v := range verdicts {
-		if v.err.HasError() || len(v.violations) != 0 {
-			tb.Fatalf("%s: %v %+v", k, v.err, v.violations)
+	for _, n := range names {
+		if v := outcome.For(resolved[n]); v.Err != nil || len(v.Violations) != 0 {
+			tb.Fatalf("%s: %v %+v", n, v.Err, v.Violations)
 		}
 	}
 	return d.data.Scanner.Analyses(), d.data.verifications.Load()

@@ -2,10 +2,10 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -19,7 +19,6 @@ import (
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
-	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 )
 
 type policyDataSource struct {
@@ -142,7 +141,7 @@ func readPolicySettings(ctx context.Context, m *policyModel) (policySettings, di
 	s.Rules = rules
 	s.Platforms = stringsOf(ctx, m.Platforms, &diags)
 	s.Enforcement = readEnforcement(m.Enforcement, path.Root("enforcement"), &diags)
-	if m.Scan != nil || rulesNeedScan(rules) {
+	if m.Scan != nil || gate.RulesNeedScan(rules) {
 		sm := m.Scan
 		if sm == nil {
 			sm = (&pinModel{}).rules()
@@ -192,21 +191,6 @@ func (d *policyDataSource) ValidateConfig(ctx context.Context, req datasource.Va
 	resp.Diagnostics.Append(diags...)
 }
 
-// imageVerdict is the policy's judgement of one unique digest.
-type imageVerdict struct {
-	resolved   *registry.Resolved
-	violations []policy.Violation
-	ignored    []policy.Suppression
-	warnings   []string
-	counts     map[string]int64
-	db         *scan.DBInfo
-	err        diag.Diagnostics
-	// blocking is set when a gate under `error` found a violation.
-	blocking bool
-	// judged are the platform manifests the rules judged.
-	judged []string
-}
-
 func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	ctx = withLogging(ctx)
 	var m policyModel
@@ -229,7 +213,7 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	defer cancel()
 	now := d.now().UTC()
 
-	names, resolved, verdicts, diags := d.evaluate(ctx, images, s, now)
+	names, resolved, outcome, diags := d.evaluate(ctx, images, s, now)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -239,51 +223,56 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	pinned := map[string]attr.Value{}
 	rep := report.Report{GeneratedAt: now}
 	for _, n := range names {
-		v := verdicts[resolved[n].Pinned()]
-		if v.err.HasError() {
-			resp.Diagnostics.Append(v.err...)
+		v := outcome.For(resolved[n])
+		if v.Err != nil {
+			at := path.Root("images").AtMapKey(n)
+			var block []string
+			if ge := (*gate.Error)(nil); errors.As(v.Err, &ge) && ge.Attr == "vex" {
+				block = []string{"scan"}
+			}
+			addGateError(&resp.Diagnostics, v.Err, at, block)
 			continue
 		}
-		if v.db != nil && rep.DB == nil {
-			rep.DB = &report.DB{Version: v.db.Version, UpdatedAt: v.db.UpdatedAt, Source: v.db.Source}
+		if v.DB != nil && rep.DB == nil {
+			rep.DB = &report.DB{Version: v.DB.Version, UpdatedAt: v.DB.UpdatedAt, Source: v.DB.Source}
 		}
-		passed := len(v.violations) == 0
+		passed := len(v.Violations) == 0
 		var lines []string
 		var exceptBy []policy.Violation
-		for _, viol := range v.violations {
+		for _, viol := range v.Violations {
 			viol.Image = images[n]
 			exceptBy = append(exceptBy, viol)
 			lines = append(lines, violationLine(viol))
 		}
 		if !passed {
 			detail := fmt.Sprintf("%s = %s (%s) violates the policy:\n  - %s\n\nFix the image, or accept a violation with an `exception { rule = \"…\", reason = \"…\", expires = \"YYYY-MM-DD\" }` (or an `ignore` in the `scan` block for a finding).",
-				n, images[n], v.resolved.Digest, strings.Join(lines, "\n  - "))
+				n, images[n], v.Resolved.Digest, strings.Join(lines, "\n  - "))
 			summary := fmt.Sprintf("Image %q violates the policy (%d violation(s))", n, len(lines))
 			enforcement := report.EnforcementError
-			if !v.blocking {
+			if !v.Blocking {
 				enforcement = report.EnforcementWarn
 			}
 			addMessage(&resp.Diagnostics, path.Root("images").AtMapKey(n), report.Violations(enforcement, summary, detail))
 		}
-		for _, w := range v.warnings {
+		for _, w := range v.Warnings {
 			resp.Diagnostics.AddAttributeWarning(path.Root("images").AtMapKey(n), "Policy warning", fmt.Sprintf("%s: %s", n, w))
 		}
-		if !v.blocking {
-			p, err := gate.PinnedFor(v.resolved, v.judged)
+		if !v.Blocking {
+			p, err := gate.PinnedFor(v.Resolved, v.Judged)
 			if err != nil {
 				addGateError(&resp.Diagnostics, err, path.Root("images").AtMapKey(n), nil)
 				continue
 			}
 			pinned[n] = types.StringValue(p)
 		}
-		cm := countsValue(v.counts)
+		cm := countsValue(v.Counts)
 		vl, _ := types.ListValueFrom(ctx, types.StringType, nonNil(lines))
-		m.Results[n] = resultItem{Digest: types.StringValue(v.resolved.Digest.String()), Passed: types.BoolValue(passed), Violations: vl, Counts: cm}
-		img := report.ImageResult{Name: n, Ref: images[n], Digest: v.resolved.Digest.String(), Warnings: v.warnings}
+		m.Results[n] = resultItem{Digest: types.StringValue(v.Resolved.Digest.String()), Passed: types.BoolValue(passed), Violations: vl, Counts: cm}
+		img := report.ImageResult{Name: n, Ref: images[n], Digest: v.Resolved.Digest.String(), Warnings: v.Warnings}
 		for _, viol := range exceptBy {
 			img.Violations = append(img.Violations, report.FromViolation(viol))
 		}
-		for _, sup := range v.ignored {
+		for _, sup := range v.Ignored {
 			img.Suppressed = append(img.Suppressed, report.FromSuppression(sup))
 		}
 		rep.Images = append(rep.Images, img)
@@ -309,16 +298,15 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// evaluate resolves every name and judges each unique digest once, at most
-// s.Concurrency at a time.
-func (d *policyDataSource) evaluate(ctx context.Context, images map[string]string, s policySettings, now time.Time) ([]string, map[string]*registry.Resolved, map[string]*imageVerdict, diag.Diagnostics) {
+// evaluate resolves every name and runs the policy's gates
+// (internal/gate): each unique digest judged once, s.Concurrency at a time.
+func (d *policyDataSource) evaluate(ctx context.Context, images map[string]string, s policySettings, now time.Time) ([]string, map[string]*registry.Resolved, *gate.PolicyOutcome, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	names := make([]string, 0, len(images))
 	for n := range images {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-
 	resolved := map[string]*registry.Resolved{}
 	for _, n := range names {
 		r, ds := resolveRef(ctx, d.data.Registry, images[n], path.Root("images").AtMapKey(n))
@@ -330,30 +318,23 @@ func (d *policyDataSource) evaluate(ctx context.Context, images map[string]strin
 	if diags.HasError() {
 		return nil, nil, nil, diags
 	}
-	verdicts := map[string]*imageVerdict{}
-	var order []string
-	for _, n := range names {
-		key := resolved[n].Pinned()
-		if _, ok := verdicts[key]; !ok {
-			verdicts[key] = &imageVerdict{resolved: resolved[n]}
-			order = append(order, key)
+	gs := gate.PolicySettings{Platforms: s.Platforms, Rules: s.Rules, RulesEnforcement: s.Enforcement,
+		ScanEnforcement: s.ScanEnforcement, VerifyEnforcement: s.VerifyEnforcement, Concurrency: s.Concurrency}
+	if s.Scan != nil {
+		gs.Scan = &gate.ScanSettings{Platforms: s.Platforms, Rules: s.Scan.Rules, Options: s.Scan.Options, VEX: s.Scan.VEX}
+	}
+	if s.Verify != nil {
+		v, err := d.data.verifier(s.Verify.Options)
+		if err != nil {
+			diags.AddAttributeError(path.Root("verify").AtName("trusted_root_json"), "Invalid trust material", err.Error())
+			return nil, nil, nil, diags
 		}
+		gs.Verify = &gate.VerifySettings{Platforms: s.Platforms, Authorities: s.Verify.Authorities, Attestations: s.Verify.Attestation, Rules: s.Verify.Rules}
+		gs.Verifier = v
 	}
-	sem := make(chan struct{}, s.Concurrency)
-	var wg sync.WaitGroup
-	for _, key := range order {
-		v := verdicts[key]
-		name := firstNameFor(names, resolved, key)
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			d.judge(ctx, name, v, s, now)
-		}()
-	}
-	wg.Wait()
-	return names, resolved, verdicts, diags
+	outcome := gate.Policy(ctx, d.data.Registry, d.data.Scanner, resolved, gs, now)
+	d.data.verifications.Add(outcome.Verified.Load())
+	return names, resolved, outcome, diags
 }
 
 func nonNil(s []string) []string {
@@ -363,96 +344,5 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func firstNameFor(names []string, resolved map[string]*registry.Resolved, key string) string {
-	for _, n := range names {
-		if resolved[n].Pinned() == key {
-			return n
-		}
-	}
-	return ""
-}
-
-// violationLine is one violation in a sentence.
-func violationLine(v policy.Violation) string {
-	if v.Finding != nil || v.Secret != nil {
-		return v.Rule + ": " + report.Line(v)
-	}
-	s := v.Rule + ": " + v.Found
-	if v.Platform != "" {
-		s += " [" + v.Platform + "]"
-	}
-	if v.Requires != "" {
-		s += " (requires " + v.Requires + ")"
-	}
-	if v.Fix != "" {
-		s += "; fix: " + v.Fix
-	}
-	return s
-}
-
-// judge evaluates one unique digest: rules per platform, the scan gate and
-// the signature gate. Errors stay errors, recorded on the verdict.
-func (d *policyDataSource) judge(ctx context.Context, name string, v *imageVerdict, s policySettings, now time.Time) {
-	at := path.Root("images").AtMapKey(name)
-	ref := v.resolved.Pinned()
-	v.counts = report.SeverityCounts(nil)
-	results := map[string]*scan.Result{}
-	if s.Scan != nil {
-		out, diags := runScanGate(ctx, d.data, ref, *s.Scan, at, now, "scan")
-		if diags.HasError() {
-			v.err = diags
-			return
-		}
-		db := out.DB
-		v.db = &db
-		for _, r := range out.Results {
-			results[r.Digest] = r
-		}
-		v.counts = report.SeverityCounts(out.findings())
-		v.violations = append(v.violations, out.Decision.Violations...)
-		v.blocking = v.blocking || (len(out.Decision.Violations) > 0 && s.ScanEnforcement != "warn")
-		v.ignored = append(v.ignored, out.Decision.Ignored...)
-		v.warnings = append(v.warnings, out.Decision.Warnings...)
-	}
-	platforms, err := d.data.Registry.Platforms(ctx, v.resolved, s.Platforms)
-	if err != nil {
-		v.err.AddAttributeError(at, registry.KindOf(err).Summary(), err.Error())
-		return
-	}
-	for _, pm := range platforms {
-		v.judged = append(v.judged, pm.Digest.String())
-		facts, err := imageFacts(ctx, d.data, name, v.resolved, pm, s.Rules, results[pm.Digest.String()])
-		if err != nil {
-			v.err.AddAttributeError(at, registry.KindOf(err).Summary(), fmt.Sprintf("%s (%s, %s) could not be judged, so it cannot pass: %v", ref, pm.Digest, firstNonEmpty(pm.Platform, "single platform"), err))
-			return
-		}
-		viols, excepted, warnings := policy.EvaluateRules(facts, s.Rules, now)
-		v.violations = append(v.violations, viols...)
-		v.blocking = v.blocking || (len(viols) > 0 && s.Enforcement != "warn")
-		v.ignored = append(v.ignored, excepted...)
-		v.warnings = append(v.warnings, warnings...)
-	}
-	if s.Verify != nil {
-		out, diags := runVerifyGate(ctx, d.data, ref, *s.Verify, at, "verify")
-		if diags.HasError() {
-			v.err = diags
-			return
-		}
-		v.violations = append(v.violations, out.Violations...)
-		v.blocking = v.blocking || (len(out.Violations) > 0 && s.VerifyEnforcement != "warn")
-	}
-	sort.SliceStable(v.violations, func(i, j int) bool { return violationLine(v.violations[i]) < violationLine(v.violations[j]) })
-	v.warnings = dedupe(v.warnings)
-}
-
-func dedupe(in []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range in {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
+// violationLine is one violation in a sentence (internal/report).
+func violationLine(v policy.Violation) string { return report.LineOf(v) }

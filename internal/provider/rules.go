@@ -11,8 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
-	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
-	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 )
 
 // rulesModel holds the hardening rules: the top-level attributes of
@@ -177,76 +175,6 @@ func ruleField(msg string) string {
 		return name
 	}
 	return "exception"
-}
-
-// rulesNeedScan: package inventory and config secrets come from Trivy.
-func rulesNeedScan(r policy.Rules) bool {
-	return len(r.ForbiddenPackages) > 0 || r.SecretsInConfig
-}
-
-// imageFacts gathers what the rules judge about one platform image.
-func imageFacts(ctx context.Context, data *providerData, name string, resolved *registry.Resolved, pm registry.PlatformManifest, rules policy.Rules, res *scan.Result) (policy.ImageFacts, error) {
-	img, err := data.Registry.ImageByDigest(ctx, resolved.Ref, pm.Digest, nil)
-	if err != nil {
-		return policy.ImageFacts{}, err
-	}
-	cfg := img.Config
-	f := policy.ImageFacts{
-		Name: name, Ref: resolved.Ref.Input, Registry: resolved.Ref.Registry(), Repository: resolved.Ref.Repository.RepositoryStr(),
-		Digest: pm.Digest.String(), Platform: firstNonEmpty(pm.Platform, img.Platform),
-		User: cfg.Config.User, Labels: cfg.Config.Labels, Annotations: map[string]string{},
-		Env: cfg.Config.Env, Created: cfg.Created.Time, Size: img.Size(), Layers: len(img.Manifest.Layers),
-	}
-	if resolved.IsIndex() {
-		if a, err := indexAnnotations(resolved.Manifest); err == nil {
-			for k, v := range a {
-				f.Annotations[k] = v
-			}
-		}
-	}
-	for k, v := range img.Manifest.Annotations {
-		f.Annotations[k] = v
-	}
-	for p := range cfg.Config.ExposedPorts {
-		f.ExposedPorts = append(f.ExposedPorts, p)
-	}
-	for _, h := range cfg.History {
-		f.History = append(f.History, h.CreatedBy)
-	}
-	for _, l := range img.Manifest.Layers {
-		f.LayerMediaTypes = append(f.LayerMediaTypes, string(l.MediaType))
-	}
-	f.BaseName = firstNonEmpty(f.Annotations[policy.AnnotationBaseName], f.Labels[policy.AnnotationBaseName])
-	f.BaseDigest = firstNonEmpty(f.Annotations[policy.AnnotationBaseDigest], f.Labels[policy.AnnotationBaseDigest])
-	if len(rules.ForbiddenPaths) > 0 {
-		present, err := data.Registry.FilesPresent(ctx, resolved.Ref, img, rules.ForbiddenPaths)
-		if err != nil {
-			return policy.ImageFacts{}, err
-		}
-		f.FilesPresent = present
-	}
-	if policy.NeedsAccountFiles(rules, f.User, f.Platform) {
-		// USER names a user or group: resolve it as the runtime will.
-		files, err := data.Registry.FinalFiles(ctx, resolved.Ref, img, policy.PasswdPath, policy.GroupPath)
-		if err != nil {
-			return policy.ImageFacts{}, err
-		}
-		account := func(ff registry.FinalFile) *policy.AccountFile {
-			return &policy.AccountFile{Found: ff.Found, Content: ff.Content, Source: ff.Source(), Problem: ff.Problem}
-		}
-		f.Passwd, f.Group = account(files[policy.PasswdPath]), account(files[policy.GroupPath])
-	}
-	if res != nil {
-		for _, p := range res.Packages {
-			f.Packages = append(f.Packages, policy.PackageFact{Name: p.Name, Version: p.Version, Type: p.Type})
-		}
-		for _, s := range res.Secrets {
-			if strings.Contains(s.Target, "@sha256:") || !strings.HasPrefix(s.Target, "/") {
-				f.ConfigSecrets = append(f.ConfigSecrets, s) // the image config, not a file
-			}
-		}
-	}
-	return f, nil
 }
 
 func firstNonEmpty(s ...string) string {

@@ -79,3 +79,23 @@ func ViolationIDs(violations []policy.Violation) []string {
 	sort.Strings(out)
 	return out
 }
+
+// LineOf is one violation in a sentence, as failure messages and the
+// policy's `violations` list it: `rule: what was found [platform]
+// (requires …); fix: …`.
+func LineOf(v policy.Violation) string {
+	if v.Finding != nil || v.Secret != nil {
+		return v.Rule + ": " + Line(v)
+	}
+	s := v.Rule + ": " + v.Found
+	if v.Platform != "" {
+		s += " [" + v.Platform + "]"
+	}
+	if v.Requires != "" {
+		s += " (requires " + v.Requires + ")"
+	}
+	if v.Fix != "" {
+		s += "; fix: " + v.Fix
+	}
+	return s
+}
