@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # make demo: build the provider, start a loopback registry with demo images
 # built in Go, and run `terraform plan` on examples/demo with a dev override.
-# Needs only Go and terraform (or tofu: TF=tofu make demo); cleans up after itself.
+# Needs only Go and terraform (or tofu: TF=tofu make demo, or the tests' switch
+# TF_ACC_TERRAFORM_PATH=/path/to/tofu); cleans up after itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOEXPERIMENT=jsonv2 CHECKPOINT_DISABLE=1
-TF="${TF:-terraform}"
+TF="${TF:-${TF_ACC_TERRAFORM_PATH:-terraform}}"
 
 work="$(mktemp -d)"
 registry_pid=""
@@ -44,6 +45,12 @@ quiet() { grep -v -e "^ *$" -e "^configuration:$" -e "The following provider" -e
 
 echo "==> $TF plan (examples/demo): pin two images; scan, verify and police the patched one"
 "$TF" -chdir="$work/demo" plan -input=false -no-color -var "registry=$addr" -var "cache_dir=$work/cache" -var "trust_dir=$work/trust" 2>&1 | quiet
+
+echo
+echo "==> $TF plan (examples/guides/ci-workers) as an agent with the database baked in: IMAGEGUARD_CACHE_DIR, skip_update, no download"
+cp -r examples/guides/ci-workers "$work/ci-workers"
+IMAGEGUARD_CACHE_DIR="$work/cache" "$TF" -chdir="$work/ci-workers" plan -input=false -no-color -var "image=$addr/demo/payments:2.0" \
+  -var "trivy_db_repositories=[\"$addr/aquasecurity/trivy-db:2\"]" -var db_baked_in=true 2>&1 | quiet
 
 echo
 echo "==> $TF plan with a vulnerable, unsigned image: the plan fails before anything is provisioned"
