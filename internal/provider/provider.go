@@ -14,9 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
-	"github.com/aquasecurity/trivy/pkg/javadb"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -301,6 +298,7 @@ func (p *imageguardProvider) Configure(ctx context.Context, req provider.Configu
 		return
 	}
 	scanner := scan.New(client, backend, cacheDir)
+	scanner.UseJavaDB(scan.NewJavaDB(vulndb.NewJavaManager(dbOpts.Java())))
 	tflog.Debug(ctx, "imageguard configured", map[string]any{"registries": len(regs), "timeout": timeout.String(), "cache_dir": cacheDir})
 
 	data := &providerData{Registry: client, Timeout: timeout, Version: p.version, Scanner: scanner, DBMaxAge: maxAge, CacheDir: cacheDir}
@@ -386,21 +384,14 @@ func vulnDBOptions(ctx context.Context, blocks []vulnDBModel, client *registry.C
 		RemoteOptions: client.RemoteOptions(),
 		Insecure:      client.IsInsecure,
 	}
-	// Trivy's JAR analyser fetches the Java DB itself, only when an image
-	// holds a JAR; it keeps its settings in a process-global updater.
-	if len(javaRepos) == 0 {
-		javaRepos = vulndb.DefaultJavaRepositories
-	}
-	var javaRefs []name.Reference
+	// The Java DB (for JAR files) is fetched only when an image holds a JAR,
+	// under the same rules, credentials and transport (scan.NewJavaDB).
 	for i, r := range javaRepos {
-		ref, err := name.ParseReference(r, name.WeakValidation)
-		if err != nil {
-			diags.AddAttributeError(at.AtName("java_repositories").AtListIndex(i), "Invalid Java DB repository", fmt.Sprintf("%q is not a repository reference: %v.", r, err))
-			continue
+		if _, err := client.ParseReference(r); err != nil {
+			diags.AddAttributeError(at.AtName("java_repositories").AtListIndex(i), "Invalid Java DB repository", err.Error())
 		}
-		javaRefs = append(javaRefs, ref)
 	}
-	javadb.Init(cacheDir, javaRefs, m.SkipUpdate.ValueBool(), true, ftypes.RegistryOptions{})
+	opts.JavaRepositories = javaRepos
 	return opts, maxAge, cacheDir, diags
 }
 

@@ -281,6 +281,11 @@ func asRegistryError(t Target, err error) error {
 	if errors.As(err, &re) {
 		return re
 	}
+	// The Java DB's failures name its repository; they are said as they are.
+	var je *JavaDBError
+	if errors.As(err, &je) {
+		return je
+	}
 	// The scanner server's own failures name the server, not the registry.
 	var se *serverError
 	var redirect *RedirectError

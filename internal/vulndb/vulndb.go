@@ -86,6 +86,17 @@ type Options struct {
 	Insecure func(registry string) bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// JavaRepositories are the Java DB's repositories (JavaManager, see
+	// Java); nil means DefaultJavaRepositories. Manager ignores them.
+	JavaRepositories []string
+}
+
+// Java returns the options for the Java DB: the same cache, max_age,
+// skip_update, credentials and transport, with JavaRepositories.
+func (o Options) Java() Options {
+	j := o
+	j.Repositories, j.JavaRepositories = o.JavaRepositories, nil
+	return j
 }
 
 // Metadata is trivy-db's metadata.json.
