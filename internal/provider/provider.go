@@ -155,8 +155,8 @@ func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 							Optional: true, ElementType: types.StringType,
 							MarkdownDescription: "OCI repositories of the Trivy Java DB (for JAR scanning), tried in order. Default: Trivy's own, " +
 								"`[\"mirror.gcr.io/aquasec/trivy-java-db:1\", \"ghcr.io/aquasecurity/trivy-java-db:1\"]`. " +
-								"Downloaded by Trivy's JAR analyser into `cache_dir/java-db` only when an image holds a JAR; its credentials come from the docker config " +
-								"(the `registry` blocks do not apply to it). Without a reachable Java DB, an image with JARs is a scan error, never a pass.",
+								"Downloaded into `cache_dir/java-db` only when an image holds a JAR, with the provider's `registry` credentials and transport, and held to " +
+								"`max_age` (and never from the future) like the vulnerability database. Without a usable Java DB, an image with JARs is a scan error, never a pass.",
 						},
 						"cache_dir": schema.StringAttribute{
 							Optional: true,
@@ -166,8 +166,8 @@ func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 						},
 						"max_age": schema.StringAttribute{
 							Optional: true,
-							MarkdownDescription: "Oldest acceptable database, by its `UpdatedAt`, as a Go duration. Default `\"72h\"`. " +
-								"An older database is a plan error, never a pass.",
+							MarkdownDescription: "Oldest acceptable database (and Java DB), by its `UpdatedAt`, as a Go duration. Default `\"72h\"`. " +
+								"An older database is a plan error, never a pass; so is one dated more than 5 minutes in the future (a cached one must be deleted from `cache_dir/db`).",
 						},
 						"skip_update": schema.BoolAttribute{
 							Optional:            true,

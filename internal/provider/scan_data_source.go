@@ -117,7 +117,8 @@ func (d *scanDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Vulnerability and secret gate, by Trivy v0.74.0 as a library. Resolves `image` to its digest, scans every " +
 			"platform image (OS packages, language packages, secrets in layers and in the image config) against the Trivy database, and fails " +
-			"the plan when a finding is at or above `severity_threshold` or a secret is baked in. A missing, stale or unreadable database is an " +
+			"the plan when a finding is at or above `severity_threshold`, a secret is baked in, or a platform's OS release has no advisory data " +
+			"(`OS-UNSUPPORTED`) or is past its end of life (`OS-EOSL`). A missing, stale, future-dated or unreadable database is an " +
 			"error, never a pass. `pinned` is set only when the gate passed (or under `enforcement = \"warn\"`).",
 		Attributes: map[string]schema.Attribute{
 			"image": schema.StringAttribute{Required: true,
@@ -166,14 +167,14 @@ func (d *scanDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 				"platform": cstr("Platform image."), "target": cstr("What was scanned."),
 			}),
 			"violations": computedObjectList("Why the gate failed, one entry per violating finding or secret.", map[string]schema.Attribute{
-				"rule": cstr("`severity` or `secret`."), "platform": cstr("Platform image."), "message": cstr("The violation in words."),
+				"rule": cstr("`severity`, `secret`, `OS-UNSUPPORTED` (no advisory data for the OS release) or `OS-EOSL` (OS release past its end of life)."), "platform": cstr("Platform image."), "message": cstr("The violation in words."),
 			}),
 		},
 		Blocks: map[string]schema.Block{
 			"ignore": schema.ListNestedBlock{
-				MarkdownDescription: "An accepted risk: the finding (or secret rule) with this id is not a violation until `expires`. An expired ignore stops applying and warns.",
+				MarkdownDescription: "An accepted risk: the finding, secret rule or OS coverage violation with this id is not a violation until `expires`. An expired ignore stops applying and warns.",
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
-					"id":       schema.StringAttribute{Required: true, MarkdownDescription: "Vulnerability id (e.g. `CVE-2023-5363`) or secret rule id (e.g. `aws-access-key-id`)."},
+					"id":       schema.StringAttribute{Required: true, MarkdownDescription: "Vulnerability id (e.g. `CVE-2023-5363`), secret rule id (e.g. `aws-access-key-id`), `OS-UNSUPPORTED` or `OS-EOSL`."},
 					"reason":   schema.StringAttribute{Required: true, MarkdownDescription: "Why the risk is accepted. Required, and must not be empty."},
 					"expires":  schema.StringAttribute{Optional: true, MarkdownDescription: "Last day the ignore applies, `YYYY-MM-DD` (UTC)."},
 					"packages": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Only in these packages. Default: any package."},
