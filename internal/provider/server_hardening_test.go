@@ -16,9 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aquasecurity/trivy/pkg/cache"
-	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
-	trivyserver "github.com/aquasecurity/trivy/pkg/rpc/server"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
@@ -33,16 +30,14 @@ import (
 // trivy-db's process-global handle, which startTrivyServer opened: the
 // replicas differ only in what /version reports, which is what imageguard
 // judges a database's freshness by.
-func trivyReplica(t *testing.T, updatedAgo time.Duration, layers cache.Cache) http.Handler {
+func trivyReplica(t *testing.T, updatedAgo time.Duration, layers acctest.TrivyLayerCache) http.Handler {
 	t.Helper()
 	dir := t.TempDir()
 	now := time.Now().UTC()
 	acctest.BuildTrivyDB(t, filepath.Join(dir, "db"), []string{acctest.FixtureAdvisories}, acctest.DBMeta{UpdatedAt: now.Add(-updatedAgo), NextUpdate: now.Add(24 * time.Hour)})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	srv := trivyserver.NewServer("0.74.0", "", dir, serverToken, "Trivy-Token", "", nil, ftypes.RegistryOptions{})
-	var dbWg, reqWg sync.WaitGroup
-	return srv.NewServeMux(ctx, layers, &dbWg, &reqWg)
+	return acctest.TrivyServerHandler(ctx, dir, serverToken, layers)
 }
 
 // headerLog records the requests a server that must never be reached saw.
@@ -259,7 +254,7 @@ func startBalancer(t *testing.T, first, rest http.Handler) (*replicaBalancer, st
 func TestAccServerHardening_staleReplica(t *testing.T) {
 	f := newScanFixture(t)
 	startTrivyServer(t, f.cacheDir, 2*time.Hour) // opens the detection database
-	layers := cache.NewMemoryCache()
+	layers := acctest.NewTrivyLayerCache()
 	fresh := trivyReplica(t, 2*time.Hour, layers)
 	image := f.reg.Ref("alpine/fixed:1")
 

@@ -8,14 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aquasecurity/trivy/pkg/cache"
-	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
-	trivyserver "github.com/aquasecurity/trivy/pkg/rpc/server"
 	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -50,9 +46,7 @@ func startTrivyServer(t *testing.T, cacheDir string, updatedAgo time.Duration) *
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := trivyserver.NewServer("0.74.0", "", cacheDir, serverToken, "Trivy-Token", "", nil, ftypes.RegistryOptions{})
-	var dbWg, reqWg sync.WaitGroup
-	mux := srv.NewServeMux(ctx, cache.NewMemoryCache(), &dbWg, &reqWg)
+	mux := acctest.TrivyServerHandler(ctx, cacheDir, serverToken, acctest.NewTrivyLayerCache())
 	ts := &trivyServer{cacheDir: cacheDir}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ts.unavail.Load() {
