@@ -16,16 +16,18 @@ import (
 	"errors"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 )
 
 // Predicate types this package writes.
 const (
 	// VulnPredicateType is cosign's vulnerability scan predicate (cosign
 	// `--type vuln`), as Trivy writes it with `--format cosign-vuln`.
-	VulnPredicateType = "https://cosign.sigstore.dev/attestation/vuln/v1"
+	VulnPredicateType = policy.VulnPredicateType
 	// VerdictPredicateType is imageguard's own predicate: the whole
 	// decision. The version is in the URI; a new layout gets a new URI.
-	VerdictPredicateType = "https://imageguard.dev/verdict/v1"
+	VerdictPredicateType = policy.VerdictPredicateType
 )
 
 const (

@@ -73,6 +73,12 @@ func (s Store) opts(ctx context.Context) []remote.Option {
 	return append(append([]remote.Option{}, s.Options...), remote.WithContext(ctx))
 }
 
+// apiOpts ask the referrers API alone: no tag fallback, and no shared puller
+// (remote.Reuse), whose own options would turn the fallback back on.
+func (s Store) apiOpts(ctx context.Context) []remote.Option {
+	return append(s.opts(ctx), remote.Reuse((*remote.Puller)(nil)), remote.WithReferrersTagFallback(false))
+}
+
 // Attach stores a bundle as a referrer of subject, as cosign v3's `attest`
 // does: an OCI image manifest with artifactType and layer media type the
 // bundle's, the empty config, subject = the image, and the predicate type
@@ -135,7 +141,7 @@ func fallbackTag(d v1.Hash) string { return d.Algorithm + "-" + d.Hex }
 // subject: 404, 400 or 406 mean no (distribution 2.8, Debian's
 // docker-registry).
 func (s Store) hasReferrersAPI(ctx context.Context, subject v1.Hash) (bool, error) {
-	_, err := remote.Referrers(s.Repository.Digest(subject.String()), append(s.opts(ctx), remote.WithReferrersTagFallback(false))...)
+	_, err := remote.Referrers(s.Repository.Digest(subject.String()), s.apiOpts(ctx)...)
 	if err == nil {
 		return true, nil
 	}
@@ -158,7 +164,7 @@ func (s Store) Find(ctx context.Context, subject v1.Hash, predicateTypes []strin
 	var descs []v1.Descriptor
 	loc := LocationReferrersAPI
 	if api {
-		idx, err := remote.Referrers(s.Repository.Digest(subject.String()), append(s.opts(ctx), remote.WithReferrersTagFallback(false))...)
+		idx, err := remote.Referrers(s.Repository.Digest(subject.String()), s.apiOpts(ctx)...)
 		if err != nil {
 			return nil, fmt.Errorf("listing the referrers of %s@%s: %w", s.Repository, subject, err)
 		}

@@ -320,3 +320,34 @@ func TestDeleteOnARegistryThatRefusesDeletes(t *testing.T) {
 		t.Errorf("the attestation is gone after a refused delete: %v %v", ok, err)
 	}
 }
+
+// The registry client hands out options with a shared puller
+// (remote.Reuse), whose referrers tag fallback is on: it must not make a
+// registry without the referrers API look like one with it.
+func TestSharedPullerDoesNotHideAMissingReferrersAPI(t *testing.T) {
+	f := newFixture(t, acctest.NewRegistryWithoutReferrersAPI(t))
+	p, err := remote.NewPuller(remote.WithAuth(authn.Anonymous))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := attest.Store{Repository: f.repo, Options: []remote.Option{remote.WithAuth(authn.Anonymous), remote.Reuse(p)}}
+	stmt, err := attest.Statement(attest.Subject{Name: f.repo.Name(), Digest: f.digest}, attest.VulnPredicateType, map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := f.keySigner(t, f.key, false).Sign(context.Background(), stmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.Attach(context.Background(), f.subject, signed.Bundle, attest.VulnPredicateType, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "referrers tag sha256-" + f.digest.Hex; a.Location != want {
+		t.Errorf("location %q, want %q", a.Location, want)
+	}
+	found, err := st.Find(context.Background(), f.digest, []string{attest.VulnPredicateType})
+	if err != nil || len(found) != 1 || found[0].Location != a.Location {
+		t.Errorf("Find = %+v, %v", found, err)
+	}
+}

@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -84,7 +85,11 @@ func Verify(ctx context.Context, reg *registry.Client, v *verify.Verifier, resol
 			}
 		}
 	}
-	out.Violations = policy.EvaluateVerify(ctx, outcomes, s.Rules)
+	rules := s.Rules
+	if rules.Now.IsZero() {
+		rules.Now = time.Now() // an attestation's max_age is judged now
+	}
+	out.Violations = policy.EvaluateVerify(ctx, outcomes, rules)
 	return out, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -96,10 +97,13 @@ type AuthorityOutcome struct {
 }
 
 // AttestationRule requires an attestation of a predicate type, optionally
-// satisfying a condition.
+// satisfying a condition and no older than MaxAge.
 type AttestationRule struct {
 	PredicateType string
 	Condition     *Condition
+	// MaxAge bounds the age of the predicate's own scan time (see
+	// PredicateTime) at VerifyRules.Now; zero is off.
+	MaxAge time.Duration
 }
 
 // VerifyRules are the signature gate's settings.
@@ -107,6 +111,73 @@ type VerifyRules struct {
 	// RequireAll: every authority must verify (else any one suffices).
 	RequireAll   bool
 	Attestations []AttestationRule
+	// Now is when the rules are judged (MaxAge).
+	Now time.Time
+}
+
+// Predicate types whose predicate says when it was judged.
+const (
+	// VulnPredicateType is cosign's vulnerability predicate; its time is
+	// metadata.scanFinishedOn.
+	VulnPredicateType = "https://cosign.sigstore.dev/attestation/vuln/v1"
+	// VerdictPredicateType is imageguard's verdict; its time is judgedAt.
+	VerdictPredicateType = "https://imageguard.dev/verdict/v1"
+)
+
+// maxFutureSkew is how far in the future a predicate's time may be before
+// it is not believed.
+const maxFutureSkew = 5 * time.Minute
+
+// HasPredicateTime reports whether max_age can be judged on a predicate type.
+func HasPredicateTime(predicateType string) bool {
+	return predicateType == VulnPredicateType || predicateType == VerdictPredicateType
+}
+
+// PredicateTime is when a predicate says it was judged: the vulnerability
+// predicate's metadata.scanFinishedOn, the verdict's judgedAt.
+func PredicateTime(predicateType string, predicate json.RawMessage) (time.Time, error) {
+	var field string
+	var doc struct {
+		Metadata struct {
+			ScanFinishedOn string `json:"scanFinishedOn"`
+		} `json:"metadata"`
+		JudgedAt string `json:"judgedAt"`
+	}
+	if err := json.Unmarshal(predicate, &doc); err != nil {
+		return time.Time{}, fmt.Errorf("the predicate is not a JSON object: %v", err)
+	}
+	var raw string
+	switch predicateType {
+	case VulnPredicateType:
+		field, raw = "metadata.scanFinishedOn", doc.Metadata.ScanFinishedOn
+	case VerdictPredicateType:
+		field, raw = "judgedAt", doc.JudgedAt
+	default:
+		return time.Time{}, fmt.Errorf("a %s predicate carries no scan time", predicateType)
+	}
+	if raw == "" {
+		return time.Time{}, fmt.Errorf("the predicate has no %s", field)
+	}
+	t, err := time.Parse(time.RFC3339Nano, raw)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("the predicate's %s %q is not an RFC 3339 time", field, raw)
+	}
+	return t, nil
+}
+
+// checkAttestationAge holds when the predicate was judged within maxAge of now.
+func checkAttestationAge(a VerifiedAttestation, maxAge time.Duration, now time.Time) (bool, string) {
+	t, err := PredicateTime(a.PredicateType, a.Predicate)
+	if err != nil {
+		return false, "its age cannot be judged: " + err.Error()
+	}
+	switch age := now.Sub(t); {
+	case age < -maxFutureSkew:
+		return false, fmt.Sprintf("it is dated %s, in the future", t.UTC().Format(time.RFC3339))
+	case age > maxAge:
+		return false, fmt.Sprintf("it was judged %s, %s ago, older than max_age %s", t.UTC().Format(time.RFC3339), age.Round(time.Minute), maxAge)
+	}
+	return true, ""
 }
 
 // EvaluateVerify judges authorities' outcomes: an authority passes when it
@@ -129,9 +200,9 @@ func EvaluateVerify(ctx context.Context, outcomes []AuthorityOutcome, rules Veri
 			v.reasons = append(v.reasons, o.Reasons...)
 		}
 		for _, r := range rules.Attestations {
-			ok, why := attestationSatisfied(ctx, o.Attestations, r)
+			ok, why := attestationSatisfied(ctx, o.Attestations, r, rules.Now)
 			if !ok && len(o.PlatformAttestations) > 0 {
-				ok, why = everyPlatformSatisfies(ctx, o.PlatformAttestations, r)
+				ok, why = everyPlatformSatisfies(ctx, o.PlatformAttestations, r, rules.Now)
 			}
 			if !ok {
 				v.passed = false
@@ -171,7 +242,7 @@ func EvaluateVerify(ctx context.Context, outcomes []AuthorityOutcome, rules Veri
 
 // everyPlatformSatisfies holds when each platform carries an attestation of
 // the rule's type that satisfies its condition.
-func everyPlatformSatisfies(ctx context.Context, perPlatform map[string][]VerifiedAttestation, r AttestationRule) (bool, string) {
+func everyPlatformSatisfies(ctx context.Context, perPlatform map[string][]VerifiedAttestation, r AttestationRule, now time.Time) (bool, string) {
 	platforms := make([]string, 0, len(perPlatform))
 	for p := range perPlatform {
 		platforms = append(platforms, p)
@@ -179,7 +250,7 @@ func everyPlatformSatisfies(ctx context.Context, perPlatform map[string][]Verifi
 	sort.Strings(platforms)
 	var failed []string
 	for _, p := range platforms {
-		if ok, why := attestationSatisfied(ctx, perPlatform[p], r); !ok {
+		if ok, why := attestationSatisfied(ctx, perPlatform[p], r, now); !ok {
 			failed = append(failed, fmt.Sprintf("on platform %s: %s", p, why))
 		}
 	}
@@ -189,7 +260,7 @@ func everyPlatformSatisfies(ctx context.Context, perPlatform map[string][]Verifi
 	return true, ""
 }
 
-func attestationSatisfied(ctx context.Context, have []VerifiedAttestation, r AttestationRule) (bool, string) {
+func attestationSatisfied(ctx context.Context, have []VerifiedAttestation, r AttestationRule, now time.Time) (bool, string) {
 	var reasons []string
 	found := false
 	for _, a := range have {
@@ -197,6 +268,12 @@ func attestationSatisfied(ctx context.Context, have []VerifiedAttestation, r Att
 			continue
 		}
 		found = true
+		if r.MaxAge > 0 {
+			if ok, why := checkAttestationAge(a, r.MaxAge, now); !ok {
+				reasons = append(reasons, why)
+				continue
+			}
+		}
 		if r.Condition == nil {
 			return true, ""
 		}

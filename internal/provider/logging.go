@@ -15,7 +15,7 @@ import (
 // TF_LOG_PROVIDER) a plan shows every registry request, the database
 // decision, each platform scanned or served from cache, each authority
 // tried and each rule evaluation.
-var logSubsystems = []string{registry.LogSubsystem, vulndb.LogSubsystem, scan.LogSubsystem, gate.VerifyLogSubsystem, gate.PolicyLogSubsystem}
+var logSubsystems = []string{registry.LogSubsystem, vulndb.LogSubsystem, scan.LogSubsystem, gate.VerifyLogSubsystem, gate.PolicyLogSubsystem, gate.AttestLogSubsystem}
 
 // secretFieldKeys are never logged by value, whichever layer adds them.
 var secretFieldKeys = []string{"password", "token", "authorization", "private_key", "secret"}

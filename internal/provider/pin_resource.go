@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -219,53 +218,14 @@ func (r *pinResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanReq
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-// keptApproval describes the approval being re-judged, for messages.
-type keptApproval struct{ at, db string }
-
 // judge runs the pin's gates on a digest-pinned target, each under its own
 // enforcement, and reports whether the plan may go on.
 func (r *pinResource) judge(ctx context.Context, diags *diag.Diagnostics, ref, target string, s pinSettings, now time.Time, context string, kept *keptApproval) (approvalFacts, bool) {
-	scanSettings := s.Scan
-	if kept != nil {
-		scanSettings.Subject = "Approved image: "
-		scanSettings.Preamble = fmt.Sprintf("The approved digest of %s (approved %s against database %s) now fails: findings published since approval.", ref, kept.at, kept.db)
-	}
-	out, d := runScanGate(ctx, r.data, target, scanSettings, path.Root("ref"), now, "scan")
-	diags.Append(d...)
-	if out == nil || d.HasError() {
+	j, ok := judgeTarget(ctx, r.data, diags, path.Root("ref"), "pin's", ref, target, s, now, context, kept)
+	if j == nil {
 		return approvalFacts{}, false
 	}
-	facts := approvalFacts{DBVersion: dbVersion(out.DB.Version, out.DB.UpdatedAt), Counts: report.SeverityCounts(out.findings())}
-	pinned, err := gate.PinnedFor(out.Resolved, out.judgedDigests())
-	if err != nil {
-		addGateError(diags, err, path.Root("ref"), nil)
-		return facts, false
-	}
-	facts.Pinned = pinned
-	if s.Verify != nil {
-		_, d := runVerifyGate(ctx, r.data, target, *s.Verify, path.Root("ref"), "verify")
-		diags.Append(d...)
-		if d.HasError() {
-			return facts, false
-		}
-	}
-	if s.Rules != nil {
-		resolved, d := resolveRef(ctx, r.data.Registry, target, path.Root("ref"))
-		diags.Append(d...)
-		if d.HasError() {
-			return facts, false
-		}
-		viols, warnings, err := evaluateRulesOn(ctx, r.data, ref, resolved, s.Platforms, *s.Rules, now)
-		for _, w := range warnings {
-			diags.AddAttributeWarning(path.Root("policy"), "Policy warning", w)
-		}
-		if err != nil {
-			addGateError(diags, err, path.Root("ref"), []string{"policy"})
-			return facts, false
-		}
-		reportGates(diags, ref, resolved.Digest.String(), viols, s.RulesEnforcement, context)
-	}
-	return facts, !diags.HasError()
+	return approvalFacts{Pinned: j.Pinned, DBVersion: dbVersion(j.Scan.DB.Version, j.Scan.DB.UpdatedAt), Counts: report.SeverityCounts(j.Scan.findings())}, ok
 }
 
 // priorOf is the decision's view of the state.
@@ -282,21 +242,6 @@ func planRecordKey(ref string, state *pinModel) string {
 		return gate.PlanRecordKey(ref, "", "")
 	}
 	return gate.PlanRecordKey(ref, state.Ref.ValueString(), state.Digest.ValueString())
-}
-
-// reportGates turns the rule violations into one diagnostic.
-func reportGates(diags *diag.Diagnostics, ref, digest string, viols []policy.Violation, enforcement, context string) {
-	if len(viols) == 0 {
-		return
-	}
-	var lines []string
-	for _, v := range viols {
-		lines = append(lines, violationLine(v))
-	}
-	sort.Strings(lines)
-	summary := fmt.Sprintf("Image fails the pin's policy (%d violation(s))", len(lines))
-	detail := fmt.Sprintf("%s (%s) %s:\n  - %s\n\nFix the image, correct the `policy` settings, or add an `exception` with a reason and an expiry.", ref, digest, context, strings.Join(lines, "\n  - "))
-	addMessage(diags, path.Root("ref"), report.Violations(enforcement, summary, detail))
 }
 
 // pinnedOf is repository@digest in the repository of a resolved tag.

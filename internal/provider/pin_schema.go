@@ -21,9 +21,9 @@ import (
 
 // pinSchemaVersion is the version of imageguard_pin's state. Version 1
 // made on_tag_move Optional + Computed (default "update") and added
-// `enforcement` to the verify and policy blocks; UpgradeState carries a
-// version 0 state over.
-const pinSchemaVersion = 1
+// `enforcement` to the verify and policy blocks; version 2 added `max_age`
+// to verify's `attestation` blocks. UpgradeState carries older states over.
+const pinSchemaVersion = 2
 
 func (r *pinResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	computed := func(desc string) schema.StringAttribute {
@@ -158,6 +158,7 @@ func pinVerifyBlock() schema.Block {
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 					"predicate_type": schema.StringAttribute{Required: true, MarkdownDescription: "`slsaprovenance1`, `spdxjson`, `cyclonedx`, `vuln`, … or a predicate type URI."},
 					"condition":      opt("CEL expression over `predicate` that must be true on every platform.", validate.Condition()),
+					"max_age":        opt(maxAgeDescription, validate.Duration()),
 				}},
 			},
 		},
@@ -213,6 +214,10 @@ func (r *pinResource) UpgradeState(context.Context) map[int64]resource.StateUpgr
 				return
 			}
 			resp.DynamicValue = &tfprotov6.DynamicValue{JSON: upgraded}
+		}},
+		// Version 1 lacks only `max_age`, which reads as null (no limit).
+		1: {StateUpgrader: func(_ context.Context, req resource.UpgradeStateRequest, resp *resource.UpgradeStateResponse) {
+			resp.DynamicValue = &tfprotov6.DynamicValue{JSON: req.RawState.JSON}
 		}},
 	}
 }

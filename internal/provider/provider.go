@@ -318,6 +318,7 @@ func (p *imageguardProvider) DataSources(_ context.Context) []func() datasource.
 func (p *imageguardProvider) Resources(_ context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		newPinResource,
+		newAttestationResource,
 	}
 }
 

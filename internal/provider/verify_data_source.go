@@ -10,10 +10,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
 )
@@ -67,6 +69,7 @@ type keylessModel struct {
 type attestationModel struct {
 	PredicateType types.String `tfsdk:"predicate_type"`
 	Condition     types.String `tfsdk:"condition"`
+	MaxAge        types.String `tfsdk:"max_age"`
 }
 
 type signatureModel struct {
@@ -166,6 +169,7 @@ func (d *verifyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 					"predicate_type": schema.StringAttribute{Required: true, MarkdownDescription: "`slsaprovenance`, `slsaprovenance02`, `slsaprovenance1`, `spdx`, `spdxjson`, `cyclonedx`, `vuln`, `openvex`, `custom`, `link`, or a predicate type URI."},
 					"condition":      ostr("CEL expression over `predicate` that must be true, e.g. `predicate.buildDefinition.externalParameters.workflow.repository == \"https://github.com/acme/api\"`. Checked at plan; an invalid expression is an error."),
+					"max_age":        maxAgeAttribute(),
 				}},
 			},
 		},
@@ -266,7 +270,7 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 	}
 	for i, a := range m.AttestationReqs {
 		ap := at("attestation").AtListIndex(i)
-		if a.PredicateType.IsUnknown() || a.Condition.IsUnknown() {
+		if a.PredicateType.IsUnknown() || a.Condition.IsUnknown() || a.MaxAge.IsUnknown() {
 			continue
 		}
 		uri, err := verify.PredicateTypeURI(a.PredicateType.ValueString())
@@ -275,6 +279,19 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 			continue
 		}
 		rule := policy.AttestationRule{PredicateType: uri}
+		if ma := a.MaxAge.ValueString(); ma != "" {
+			d, err := policy.ParseDuration(ma)
+			if err != nil {
+				diags.AddAttributeError(ap.AtName("max_age"), "Invalid max_age", err.Error())
+				continue
+			}
+			if !policy.HasPredicateTime(uri) {
+				diags.AddAttributeError(ap.AtName("max_age"), "max_age needs a predicate with a scan time",
+					fmt.Sprintf("max_age is judged against the time the predicate says it was made, which only `vuln` (metadata.scanFinishedOn) and %s (judgedAt) predicates carry; %s does not. Remove max_age, or require one of those predicates.", policy.VerdictPredicateType, uri))
+				continue
+			}
+			rule.MaxAge = d
+		}
 		if expr := strings.TrimSpace(a.Condition.ValueString()); expr != "" {
 			c, err := policy.CompileCondition(expr)
 			if err != nil {
@@ -423,4 +440,13 @@ func runVerifyGate(ctx context.Context, data *providerData, image string, s veri
 		addMessage(&diags, at, report.Violations(s.Enforcement, summary, b.String()))
 	}
 	return out, diags
+}
+
+// maxAgeDescription documents the `max_age` of an `attestation` requirement.
+const maxAgeDescription = "Oldest acceptable attestation, as a Go duration, e.g. `168h`: judged against the time the predicate says it was made — " +
+	"`metadata.scanFinishedOn` of a `vuln` predicate, `judgedAt` of an `https://imageguard.dev/verdict/v1` verdict (other predicate types carry no such time and are refused). " +
+	"An older attestation, or one dated more than 5 minutes in the future, does not count. Default: no limit."
+
+func maxAgeAttribute() schema.StringAttribute {
+	return schema.StringAttribute{Optional: true, Validators: []validator.String{validate.Duration()}, MarkdownDescription: maxAgeDescription}
 }

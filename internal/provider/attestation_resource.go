@@ -1,0 +1,540 @@
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/attest"
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
+	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+)
+
+type attestationResource struct {
+	data *providerData
+	now  func() time.Time
+}
+
+// attestationClock is imageguard_attestation's clock; acceptance tests
+// move it to see renew_after.
+var attestationClock = time.Now
+
+func newAttestationResource() resource.Resource {
+	return &attestationResource{now: func() time.Time { return attestationClock() }}
+}
+
+var (
+	_ resource.ResourceWithModifyPlan       = (*attestationResource)(nil)
+	_ resource.ResourceWithImportState      = (*attestationResource)(nil)
+	_ resource.ResourceWithValidateConfig   = (*attestationResource)(nil)
+	_ resource.ResourceWithConfigValidators = (*attestationResource)(nil)
+)
+
+type attestationResourceModel struct {
+	ID                 types.String         `tfsdk:"id"`
+	Image              types.String         `tfsdk:"image"`
+	Platforms          types.List           `tfsdk:"platforms"`
+	Scan               *scanRulesModel      `tfsdk:"scan"`
+	Verify             *policyVerifyModel   `tfsdk:"verify"`
+	Policy             *imageRulesModel     `tfsdk:"policy"`
+	Key                *signingKeyModel     `tfsdk:"key"`
+	KMS                *signingKMSModel     `tfsdk:"kms"`
+	Keyless            *signingKeylessModel `tfsdk:"keyless"`
+	TLogUpload         types.Bool           `tfsdk:"tlog_upload"`
+	RekorURL           types.String         `tfsdk:"rekor_url"`
+	RenewAfter         types.String         `tfsdk:"renew_after"`
+	DeleteOnDestroy    types.Bool           `tfsdk:"delete_on_destroy"`
+	Digest             types.String         `tfsdk:"digest"`
+	AttestationDigests types.List           `tfsdk:"attestation_digests"`
+	PredicateTypes     types.List           `tfsdk:"predicate_types"`
+	Location           types.String         `tfsdk:"location"`
+	SignedAt           types.String         `tfsdk:"signed_at"`
+	Verdict            types.Object         `tfsdk:"verdict"`
+}
+
+type signingKeyModel struct {
+	PrivateKeyPEM types.String `tfsdk:"private_key_pem"`
+	PrivateKeyEnv types.String `tfsdk:"private_key_env"`
+	Password      types.String `tfsdk:"password"`
+}
+
+type signingKMSModel struct {
+	URI types.String `tfsdk:"uri"`
+}
+
+type signingKeylessModel struct {
+	FulcioURL    types.String `tfsdk:"fulcio_url"`
+	OIDCToken    types.String `tfsdk:"oidc_token"`
+	OIDCTokenEnv types.String `tfsdk:"oidc_token_env"`
+}
+
+func (r *attestationResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_attestation"
+}
+
+func (r *attestationResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	data, err := configuredData(req.ProviderData)
+	if err != nil {
+		resp.Diagnostics.AddError("Provider misconfigured", err.Error())
+		return
+	}
+	r.data = data
+}
+
+// attestationSettings are the resource's inputs as plain values.
+type attestationSettings struct {
+	Gates      pinSettings
+	RenewAfter time.Duration
+	TLogUpload bool
+	RekorURL   string
+}
+
+func readAttestationSettings(ctx context.Context, m *attestationResourceModel) (attestationSettings, diag.Diagnostics) {
+	pm := pinModel{Ref: m.Image, Platforms: m.Platforms, OnTagMove: types.StringNull(), Scan: m.Scan, Verify: m.Verify, Policy: m.Policy}
+	gates, diags := readPinSettings(ctx, &pm)
+	gates.Scan.Reports = true // the vulnerability predicate is Trivy's report
+	s := attestationSettings{Gates: gates, TLogUpload: m.TLogUpload.IsNull() || m.TLogUpload.ValueBool(), RekorURL: m.RekorURL.ValueString()}
+	if ra := m.RenewAfter.ValueString(); ra != "" {
+		d, err := policy.ParseDuration(ra)
+		if err != nil {
+			diags.AddAttributeError(path.Root("renew_after"), "Invalid renew_after", err.Error())
+		}
+		s.RenewAfter = d
+	}
+	if k := m.Key; k != nil && !k.PrivateKeyPEM.IsUnknown() && !k.PrivateKeyEnv.IsUnknown() && (k.PrivateKeyPEM.IsNull() == k.PrivateKeyEnv.IsNull()) {
+		diags.AddAttributeError(path.Root("key"), "Key needs private_key_pem or private_key_env", "Give exactly one of `private_key_pem` and `private_key_env` in the `key` block.")
+	}
+	if k := m.KMS; k != nil && k.URI.IsNull() {
+		diags.AddAttributeError(path.Root("kms").AtName("uri"), "KMS needs a uri", "Give the KMS key as `uri`, e.g. `hashivault://release`.")
+	}
+	if k := m.Keyless; k != nil {
+		if !k.OIDCToken.IsUnknown() && !k.OIDCTokenEnv.IsUnknown() && k.OIDCToken.IsNull() == k.OIDCTokenEnv.IsNull() {
+			diags.AddAttributeError(path.Root("keyless"), "Keyless needs an OIDC token", "Give exactly one of `oidc_token` and `oidc_token_env` in the `keyless` block.")
+		}
+		if !s.TLogUpload {
+			diags.AddAttributeError(path.Root("tlog_upload"), "Keyless signing needs the transparency log",
+				"A keyless signature is made with a certificate valid for minutes; only its Rekor entry proves it was made then. Keep `tlog_upload = true` with `keyless`, or sign with `key` or `kms`.")
+		}
+	}
+	return s, diags
+}
+
+func (r *attestationResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m attestationResourceModel
+	if diags := req.Config.Get(ctx, &m); diags.HasError() {
+		if !req.Config.Raw.IsFullyKnown() {
+			return // e.g. dynamic blocks not expanded yet: checked again at plan
+		}
+		resp.Diagnostics.Append(diags...)
+		return
+	}
+	_, diags := readAttestationSettings(ctx, &m)
+	resp.Diagnostics.Append(diags...)
+}
+
+// pendingVerdict is a judgement the apply-time plan made, for Create or
+// Update in the same provider process to sign.
+type pendingVerdict struct {
+	j                 *judgement
+	started, finished time.Time
+}
+
+// pendingVerdicts holds pendingVerdict by pendingKey.
+var pendingVerdicts sync.Map
+
+func pendingKey(data *providerData, target string, plan fmt.Stringer) string {
+	sum := sha256.Sum256([]byte(plan.String()))
+	return fmt.Sprintf("%p|%s|%s", data, target, hex.EncodeToString(sum[:]))
+}
+
+// ModifyPlan judges at plan time. A new attestation (create, renewal, or
+// settings that change the verdict) is judged as one to be signed; an
+// attestation kept is judged again, and a digest that now fails its gates
+// fails the plan, naming when it was attested.
+func (r *attestationResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	ctx = withLogging(ctx)
+	if req.Plan.Raw.IsNull() || r.data == nil {
+		return // destroy, or provider not configured yet
+	}
+	var plan attestationResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || plan.Image.IsUnknown() {
+		return
+	}
+	var state *attestationResourceModel
+	if !req.State.Raw.IsNull() {
+		state = &attestationResourceModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	settings, diags := readAttestationSettings(ctx, &plan)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.data.Timeout)
+	defer cancel()
+	now := r.now().UTC()
+	image := plan.Image.ValueString()
+	resolved, diags := resolveRef(ctx, r.data.Registry, image, path.Root("image"))
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	if resolved.Ref.Digest == "" {
+		resp.Diagnostics.AddAttributeError(path.Root("image"), "Image is not pinned to a digest",
+			fmt.Sprintf("%q names a tag, which can move: give a digest-pinned reference, typically a gate's `pinned` output.", image))
+		return
+	}
+	target := resolved.Pinned()
+	sign, why := r.needsSigning(ctx, req, state, &plan, settings, now)
+	var kept *keptApproval
+	failing := "cannot be attested"
+	if !sign {
+		kept = &keptApproval{verb: "attested", noun: "attestation", at: state.SignedAt.ValueString(), db: verdictDB(state.Verdict)}
+		failing = fmt.Sprintf("was attested %s but now fails", state.SignedAt.ValueString())
+	}
+	j, ok := judgeTarget(ctx, r.data, &resp.Diagnostics, path.Root("image"), "attestation's", image, target, settings.Gates, now, failing, kept)
+	if !ok {
+		return
+	}
+	finished := r.now().UTC()
+	plan.ID = types.StringValue(target)
+	plan.Digest = types.StringValue(resolved.Digest.String())
+	if sign {
+		tflog.Debug(ctx, "attestation planned", map[string]any{"image": target, "why": why})
+		plan.AttestationDigests = types.ListUnknown(types.StringType)
+		plan.PredicateTypes = stringList(ctx, []string{attest.VulnPredicateType, attest.VerdictPredicateType}, &resp.Diagnostics)
+		plan.Location, plan.SignedAt = types.StringUnknown(), types.StringUnknown()
+		plan.Verdict = types.ObjectUnknown(verdictAttrTypes)
+		r.warnMissingSecrets(&resp.Diagnostics, &plan)
+		if k := plan.Key; k != nil && !k.PrivateKeyPEM.IsNull() && !k.PrivateKeyPEM.IsUnknown() && !k.Password.IsUnknown() {
+			if err := gate.CheckKey(ctx, []byte(k.PrivateKeyPEM.ValueString()), keyPassword(k)); err != nil {
+				addGateError(&resp.Diagnostics, err, path.Root("image"), nil)
+				return
+			}
+		}
+	} else {
+		plan.AttestationDigests, plan.PredicateTypes, plan.Location = state.AttestationDigests, state.PredicateTypes, state.Location
+		plan.SignedAt, plan.Verdict = state.SignedAt, state.Verdict
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	if sign && !resp.Diagnostics.HasError() {
+		pendingVerdicts.Store(pendingKey(r.data, target, resp.Plan.Raw), pendingVerdict{j: j, started: now, finished: finished})
+	}
+}
+
+// needsSigning decides whether the plan signs a new attestation, and why.
+func (r *attestationResource) needsSigning(ctx context.Context, req resource.ModifyPlanRequest, state, plan *attestationResourceModel, s attestationSettings, now time.Time) (bool, string) {
+	if state == nil {
+		return true, "create"
+	}
+	if state.SignedAt.IsNull() || state.SignedAt.IsUnknown() || len(state.AttestationDigests.Elements()) == 0 {
+		return true, "no attestation recorded"
+	}
+	if s.RenewAfter > 0 {
+		signed, err := time.Parse(time.RFC3339, state.SignedAt.ValueString())
+		if err != nil || now.Sub(signed) >= s.RenewAfter {
+			return true, fmt.Sprintf("older than renew_after %s", s.RenewAfter)
+		}
+	}
+	// Settings that change what is signed, or by whom, make a new one;
+	// secrets (a password, a fresh OIDC token), renew_after and
+	// delete_on_destroy do not. An imported record has no settings: it is
+	// adopted as it is.
+	if state.Scan == nil && state.Verify == nil && state.Policy == nil && state.Key == nil && state.KMS == nil && state.Keyless == nil {
+		return false, ""
+	}
+	for _, a := range []string{"platforms", "scan", "verify", "policy", "kms", "tlog_upload", "rekor_url", "key.private_key_pem", "key.private_key_env", "keyless.fulcio_url"} {
+		p := path.Root(a)
+		if head, tail, ok := strings.Cut(a, "."); ok {
+			p = path.Root(head).AtName(tail)
+		}
+		var before, after attr.Value
+		if d := req.State.GetAttribute(ctx, p, &before); d.HasError() {
+			return true, "settings changed"
+		}
+		if d := req.Plan.GetAttribute(ctx, p, &after); d.HasError() {
+			return true, "settings changed"
+		}
+		if !before.Equal(after) {
+			return true, a + " changed"
+		}
+	}
+	if (state.Key == nil) != (plan.Key == nil) || (state.Keyless == nil) != (plan.Keyless == nil) {
+		return true, "signer changed"
+	}
+	return false, ""
+}
+
+// warnMissingSecrets warns at plan when an environment variable that apply
+// reads is not set here (plan and apply may run in different jobs).
+func (r *attestationResource) warnMissingSecrets(diags *diag.Diagnostics, m *attestationResourceModel) {
+	check := func(at path.Path, v types.String) {
+		if name := v.ValueString(); name != "" && os.Getenv(name) == "" {
+			diags.AddAttributeWarning(at, "Environment variable not set", fmt.Sprintf("%s is not set in this environment; apply reads it to sign, and fails without it.", name))
+		}
+	}
+	if m.Key != nil {
+		check(path.Root("key").AtName("private_key_env"), m.Key.PrivateKeyEnv)
+	}
+	if m.Keyless != nil {
+		check(path.Root("keyless").AtName("oidc_token_env"), m.Keyless.OIDCTokenEnv)
+	}
+}
+
+// Create signs what the plan judged and attaches it.
+func (r *attestationResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	ctx = withLogging(ctx)
+	var plan attestationResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.publish(ctx, &plan, pendingKey(r.data, plan.ID.ValueString(), req.Plan.Raw), &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// Update signs a new attestation when the plan said so (renewal, settings
+// changed); otherwise it records the new settings. Earlier attestations
+// stay in the registry; verifiers take the newest.
+func (r *attestationResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	ctx = withLogging(ctx)
+	var plan attestationResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.SignedAt.IsUnknown() {
+		r.publish(ctx, &plan, pendingKey(r.data, plan.ID.ValueString(), req.Plan.Raw), &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// publish signs and attaches the verdict the apply-time plan judged (or,
+// if this process did not plan it, judges it again first: nothing is
+// signed that was not judged), and fills in the computed attributes.
+func (r *attestationResource) publish(ctx context.Context, m *attestationResourceModel, key string, diags *diag.Diagnostics) {
+	settings, d := readAttestationSettings(ctx, m)
+	diags.Append(d...)
+	if diags.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.data.Timeout)
+	defer cancel()
+	target := m.ID.ValueString()
+	var pv pendingVerdict
+	if v, ok := pendingVerdicts.LoadAndDelete(key); ok {
+		pv, _ = v.(pendingVerdict)
+	}
+	if pv.j == nil {
+		tflog.Debug(ctx, "no judgement from this process's plan; judging again before signing", map[string]any{"image": target})
+		pv.started = r.now().UTC()
+		j, ok := judgeTarget(ctx, r.data, diags, path.Root("image"), "attestation's", m.Image.ValueString(), target, settings.Gates, pv.started, "cannot be attested", nil)
+		if !ok {
+			return
+		}
+		pv.j, pv.finished = j, r.now().UTC()
+	}
+	signer, d := signerOptions(m, settings)
+	diags.Append(d...)
+	if diags.HasError() {
+		return
+	}
+	signedAt := r.now().UTC().Truncate(time.Second)
+	out, err := gate.Attest(ctx, gate.AttestInput{
+		Resolved: pv.j.Scan.Resolved, Signer: signer, SignedAt: signedAt, Options: r.data.Registry.RemoteOptions(),
+		Vuln: vulnInput(pv, settings), Verdict: verdictOf(pv, settings, r.data.Version),
+	})
+	if err != nil {
+		addGateError(diags, err, path.Root("image"), nil)
+		return
+	}
+	var digests, typesOut []string
+	for _, a := range out.Attached {
+		digests = append(digests, a.Digest.String())
+		typesOut = append(typesOut, a.PredicateType)
+	}
+	m.AttestationDigests, m.PredicateTypes = stringList(ctx, digests, diags), stringList(ctx, typesOut, diags)
+	m.Location = types.StringValue(out.Attached[0].Location)
+	m.SignedAt = types.StringValue(signedAt.Format(time.RFC3339))
+	m.Verdict = verdictSummary(pv, diags)
+	tflog.Info(ctx, "attestations published", map[string]any{"image": target, "referrers": digests, "location": m.Location.ValueString(), "key_id": out.KeyID, "identity": out.Identity})
+}
+
+// signerOptions reads the signer block, and the environment variables it names.
+func signerOptions(m *attestationResourceModel, s attestationSettings) (attest.SignerOptions, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	o := attest.SignerOptions{TLogUpload: s.TLogUpload, RekorURL: s.RekorURL}
+	fromEnv := func(at path.Path, name string) string {
+		v := os.Getenv(name)
+		if v == "" {
+			diags.AddAttributeError(at, "Environment variable not set", fmt.Sprintf("%s is empty or not set: nothing was signed. Set it in the environment terraform applies in.", name))
+		}
+		return v
+	}
+	switch {
+	case m.Key != nil:
+		pemText := m.Key.PrivateKeyPEM.ValueString()
+		if name := m.Key.PrivateKeyEnv.ValueString(); name != "" {
+			pemText = fromEnv(path.Root("key").AtName("private_key_env"), name)
+		}
+		o.PrivateKeyPEM = []byte(pemText)
+		o.Password = keyPassword(m.Key)
+	case m.KMS != nil:
+		o.KMSRef = m.KMS.URI.ValueString()
+	case m.Keyless != nil:
+		token := m.Keyless.OIDCToken.ValueString()
+		if name := m.Keyless.OIDCTokenEnv.ValueString(); name != "" {
+			token = fromEnv(path.Root("keyless").AtName("oidc_token_env"), name)
+		}
+		o.Keyless = &attest.Keyless{FulcioURL: m.Keyless.FulcioURL.ValueString(), IDToken: token}
+	default:
+		diags.AddError("No signer", "Give one of the `key`, `kms` and `keyless` blocks.")
+	}
+	return o, diags
+}
+
+// keyPassword is the key's password: the attribute, else COSIGN_PASSWORD
+// as cosign reads it.
+func keyPassword(k *signingKeyModel) []byte {
+	if k.Password.IsNull() {
+		return []byte(os.Getenv("COSIGN_PASSWORD"))
+	}
+	return []byte(k.Password.ValueString())
+}
+
+// Read notices attestations deleted from the registry: the next plan then
+// makes new ones. An imported record learns its attestations here. A
+// registry that cannot be reached leaves the state as it was.
+func (r *attestationResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	ctx = withLogging(ctx)
+	var state attestationResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || r.data == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.data.Timeout)
+	defer cancel()
+	ref, err := r.data.Registry.ParseReference(state.Image.ValueString())
+	subject, herr := v1.NewHash(state.Digest.ValueString())
+	if err != nil || herr != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("image"), "Invalid state", fmt.Sprintf("The recorded image %q or digest %q does not parse; remove the resource from state and import it again.", state.Image.ValueString(), state.Digest.ValueString()))
+		return
+	}
+	store := attestationStore(r.data, ref)
+	var recorded []string
+	resp.Diagnostics.Append(state.AttestationDigests.ElementsAs(ctx, &recorded, false)...)
+	if len(recorded) == 0 {
+		found, err := gate.FindAttestations(ctx, store, subject)
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("image"), "Cannot read the attestations", fmt.Sprintf("Looking for the attestations of %s: %v", state.ID.ValueString(), err))
+			return
+		}
+		if len(found) == 0 {
+			tflog.Warn(ctx, "no imageguard attestation found; the record is removed", map[string]any{"image": state.ID.ValueString()})
+			resp.State.RemoveResource(ctx)
+			return
+		}
+		var digests, pts []string
+		for _, a := range found {
+			digests, pts = append(digests, a.Digest.String()), append(pts, a.PredicateType)
+		}
+		state.AttestationDigests, state.PredicateTypes = stringList(ctx, digests, &resp.Diagnostics), stringList(ctx, pts, &resp.Diagnostics)
+		state.Location, state.SignedAt = types.StringValue(found[0].Location), types.StringValue(found[0].Created.UTC().Format(time.RFC3339))
+	} else {
+		missing, err := gate.MissingAttestations(ctx, store, recorded)
+		if err != nil {
+			tflog.Warn(ctx, "refresh could not check the attestations; the record is kept", map[string]any{"image": state.ID.ValueString(), "error": err.Error()})
+		} else if len(missing) > 0 {
+			tflog.Warn(ctx, "attestations deleted from the registry; the next plan makes new ones", map[string]any{"image": state.ID.ValueString(), "missing": missing})
+			resp.State.RemoveResource(ctx)
+			return
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// Delete leaves the attestations in the registry for audit, unless
+// delete_on_destroy is set.
+func (r *attestationResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	ctx = withLogging(ctx)
+	var state attestationResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !state.DeleteOnDestroy.ValueBool() {
+		tflog.Info(ctx, "attestations left in the registry (delete_on_destroy = false)", map[string]any{"image": state.ID.ValueString()})
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.data.Timeout)
+	defer cancel()
+	ref, err := r.data.Registry.ParseReference(state.Image.ValueString())
+	subject, herr := v1.NewHash(state.Digest.ValueString())
+	var recorded []string
+	resp.Diagnostics.Append(state.AttestationDigests.ElementsAs(ctx, &recorded, false)...)
+	var digests []v1.Hash
+	for _, s := range recorded {
+		if h, err := v1.NewHash(s); err == nil {
+			digests = append(digests, h)
+		}
+	}
+	if err != nil || herr != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("image"), "Invalid state", "The recorded image or digest does not parse; nothing was deleted.")
+		return
+	}
+	if err := gate.DeleteAttestations(ctx, ref.Repository, subject, digests, r.data.Registry.RemoteOptions()); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("delete_on_destroy"), "Attestations not deleted",
+			fmt.Sprintf("Deleting the attestations of %s failed: %v. Retry, or set delete_on_destroy = false (and apply) to leave them.", state.ID.ValueString(), err))
+	}
+}
+
+// ImportState takes `registry/repository@sha256:<digest>`: Read finds the
+// newest imageguard attestations of that digest; the next plan judges it.
+func (r *attestationResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	id := strings.TrimSpace(req.ID)
+	at := strings.LastIndex(id, "@")
+	if at <= 0 || !strings.HasPrefix(id[at+1:], "sha256:") {
+		resp.Diagnostics.AddError("Invalid import id", fmt.Sprintf("Import an imageguard_attestation as `<ref>@sha256:<digest>`, e.g. `registry.example.com/team/api@sha256:…`; got %q.", id))
+		return
+	}
+	parsed, err := r.data.Registry.ParseReference(id)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import id", err.Error())
+		return
+	}
+	digest := id[at+1:]
+	resp.Diagnostics.Append(resp.State.Set(ctx, &attestationResourceModel{
+		ID: types.StringValue(parsed.Repository.Name() + "@" + digest), Image: types.StringValue(id), Platforms: types.ListNull(types.StringType),
+		TLogUpload: types.BoolValue(true), RekorURL: types.StringNull(), RenewAfter: types.StringNull(), DeleteOnDestroy: types.BoolValue(false),
+		Digest: types.StringValue(digest), AttestationDigests: types.ListNull(types.StringType), PredicateTypes: types.ListNull(types.StringType),
+		Location: types.StringNull(), SignedAt: types.StringNull(), Verdict: types.ObjectNull(verdictAttrTypes),
+	})...)
+}
+
+func attestationStore(data *providerData, ref registry.Reference) attest.Store {
+	return attest.Store{Repository: ref.Repository, Options: data.Registry.RemoteOptions()}
+}

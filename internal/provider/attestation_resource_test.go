@@ -1,0 +1,586 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/acctest"
+	"github.com/imageguard/terraform-provider-imageguard/internal/attest"
+)
+
+const (
+	vulnType        = "https://cosign.sigstore.dev/attestation/vuln/v1"
+	verdictType     = "https://imageguard.dev/verdict/v1"
+	testKeyPassword = "correct horse battery staple"
+)
+
+// attestFixture is a registry with a vulnerability database, an image
+// signed by a key (imageguard_verify needs a signature besides the
+// attestations), and an in-memory Sigstore whose Rekor is served over HTTP.
+type attestFixture struct {
+	reg      *acctest.Registry
+	dbRepo   string
+	cacheDir string
+	key      *acctest.KeyPair
+	ss       *acctest.Sigstore
+	rekorURL string
+	root     string
+}
+
+func newAttestFixture(t *testing.T, reg *acctest.Registry) *attestFixture {
+	t.Helper()
+	f := &attestFixture{reg: reg, dbRepo: reg.Ref("aquasecurity/trivy-db:2"), cacheDir: t.TempDir(), key: acctest.NewKeyPair(t), ss: acctest.NewSigstore(t)}
+	f.publishDB(t)
+	f.rekorURL, _ = f.ss.RekorServer(t)
+	f.root = f.ss.TrustedRootJSON(t)
+	return f
+}
+
+// publishDB serves a database whose NextUpdate has passed, so each provider
+// process reads the repository again and sees a newly published one.
+func (f *attestFixture) publishDB(t *testing.T, fixtures ...string) {
+	now := time.Now().UTC()
+	archive := acctest.TrivyDBArchive(t, append([]string{acctest.FixtureAdvisories}, fixtures...), acctest.DBMeta{UpdatedAt: now.Add(-time.Hour), NextUpdate: now.Add(-time.Minute)})
+	f.reg.PushTrivyDB(t, "aquasecurity/trivy-db:2", archive)
+}
+
+// push publishes an Alpine image with musl at the version given (1.2.5-r0
+// has a HIGH CVE, 1.2.5-r1 none) and signs it with the fixture's key.
+func (f *attestFixture) push(t *testing.T, repo, musl string) v1.Hash {
+	t.Helper()
+	d := f.reg.Push(t, repo+":1", acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: musl})))
+	f.reg.SignBundle(t, repo, d, acctest.Signer{Key: f.key, Sigstore: f.ss, TLog: true})
+	return d
+}
+
+func (f *attestFixture) pinned(repo string, d v1.Hash) string {
+	return f.reg.Host + "/" + repo + "@" + d.String()
+}
+
+func (f *attestFixture) provider() string {
+	return fmt.Sprintf(`
+provider "imageguard" {
+  vulnerability_db {
+    repositories = [%q]
+    cache_dir    = %q
+  }
+}
+`, f.dbRepo, f.cacheDir)
+}
+
+// keyBlock signs with the cosign key (password-encrypted) and logs in Rekor.
+func (f *attestFixture) keyBlock(t *testing.T) string {
+	return fmt.Sprintf(`
+  key {
+    private_key_pem = %q
+    password        = %q
+  }
+  rekor_url = %q`, f.key.CosignPEM(t, testKeyPassword), testKeyPassword, f.rekorURL)
+}
+
+func (f *attestFixture) attestation(name, image, body string) string {
+	return fmt.Sprintf(`
+resource "imageguard_attestation" %q {
+  image = %q
+%s
+}
+`, name, image, body)
+}
+
+// verifyVuln is imageguard_verify requiring a recent vulnerability
+// attestation with no CRITICAL finding, and a passed verdict.
+func (f *attestFixture) verifyVuln(image, maxAge string) string {
+	return fmt.Sprintf(`
+data "imageguard_verify" "x" {
+  image             = %q
+  trusted_root_json = %q
+  authority {
+    name = "release"
+    key {
+      public_key_pem = %q
+    }
+  }
+  attestation {
+    predicate_type = "vuln"
+    condition      = "predicate.scanner.result.Results.all(r, !('Vulnerabilities' in r) || r.Vulnerabilities.all(v, v.Severity != 'CRITICAL'))"
+    max_age        = %q
+  }
+  attestation {
+    predicate_type = %q
+    condition      = "predicate.result == 'passed' && predicate.gates.scan.passed"
+    max_age        = %q
+  }
+}
+`, image, f.root, f.key.PublicKeyPEM, maxAge, verdictType, maxAge)
+}
+
+// referrers lists the attestations imageguard made on d (by annotation).
+func (f *attestFixture) referrers(t *testing.T, repo string, d v1.Hash) []v1.Descriptor {
+	t.Helper()
+	var out []v1.Descriptor
+	for _, r := range f.reg.Referrers(t, repo, d) {
+		if pt := r.Annotations[attest.AnnotationPredicateType]; pt == vulnType || pt == verdictType {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func setAttestationClock(t *testing.T, shift time.Duration) {
+	attestationClock = func() time.Time { return time.Now().Add(shift) }
+	t.Cleanup(func() { attestationClock = time.Now })
+}
+
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+func TestAccAttestation_createVerifyImport(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	d := f.push(t, "team/app", "1.2.5-r1")
+	image := f.pinned("team/app", d)
+	cfg := f.provider() + f.attestation("app", image, f.keyBlock(t))
+	var signed []string
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("imageguard_attestation.app", plancheck.ResourceActionCreate),
+					plancheck.ExpectKnownValue("imageguard_attestation.app", tfjsonpath.New("digest"), knownvalue.StringExact(d.String())),
+					plancheck.ExpectKnownValue("imageguard_attestation.app", tfjsonpath.New("predicate_types"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(vulnType), knownvalue.StringExact(verdictType)})),
+					plancheck.ExpectUnknownValue("imageguard_attestation.app", tfjsonpath.New("signed_at")),
+					plancheck.ExpectUnknownValue("imageguard_attestation.app", tfjsonpath.New("attestation_digests")),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("imageguard_attestation.app", "id", knownvalue.StringExact(image)),
+					check("imageguard_attestation.app", "location", knownvalue.StringExact("referrers API")),
+					check("imageguard_attestation.app", "signed_at", knownvalue.StringRegexp(regexp.MustCompile(`^20\d\d-\d\d-\d\dT`))),
+					check("imageguard_attestation.app", "attestation_digests", knownvalue.ListExact([]knownvalue.Check{knownvalue.StringRegexp(digestRE), knownvalue.StringRegexp(digestRE)})),
+					check("imageguard_attestation.app", "verdict", knownvalue.ObjectExact(map[string]knownvalue.Check{
+						"result": knownvalue.StringExact("passed"), "db_version": knownvalue.StringRegexp(regexp.MustCompile(`^2@20`)),
+						"findings": knownvalue.MapPartial(map[string]knownvalue.Check{"HIGH": knownvalue.Int64Exact(0), "CRITICAL": knownvalue.Int64Exact(0)}),
+						"ignored":  knownvalue.Int64Exact(0), "violations": knownvalue.Int64Exact(0),
+					})),
+					statecheck.ExpectSensitiveValue("imageguard_attestation.app", tfjsonpath.New("key").AtMapKey("private_key_pem")),
+				},
+				Check: func(s *terraform.State) error {
+					rs := s.RootModule().Resources["imageguard_attestation.app"].Primary.Attributes
+					signed = []string{rs["attestation_digests.0"], rs["attestation_digests.1"]}
+					refs := f.referrers(t, "team/app", d)
+					if len(refs) != 2 {
+						return fmt.Errorf("the registry lists %d imageguard referrers of %s, want 2: %+v", len(refs), d, refs)
+					}
+					for _, r := range refs {
+						if r.Digest.String() != signed[0] && r.Digest.String() != signed[1] {
+							return fmt.Errorf("referrer %s is not in state %v", r.Digest, signed)
+						}
+					}
+					return nil
+				},
+			},
+			{
+				// Another module relies on the verdict: imageguard_verify with
+				// the key finds both attestations, recent and clean.
+				Config: cfg + f.verifyVuln(image, "168h"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("imageguard_attestation.app", plancheck.ResourceActionNoop),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("data.imageguard_verify.x", "passed", knownvalue.Bool(true)),
+					check("data.imageguard_verify.x", "attestations", knownvalue.ListSizeExact(2)),
+				},
+				Check: func(s *terraform.State) error {
+					a := s.RootModule().Resources["data.imageguard_verify.x"].Primary.Attributes
+					got := map[string]string{a["attestations.0.predicate_type"]: a["attestations.0.digest"], a["attestations.1.predicate_type"]: a["attestations.1.digest"]}
+					if got[vulnType] != d.String() || got[verdictType] != d.String() {
+						return fmt.Errorf("verified attestations %v, want the vuln and verdict attestations on %s", got, d)
+					}
+					return nil
+				},
+			},
+			{
+				ResourceName:            "imageguard_attestation.app",
+				ImportState:             true,
+				ImportStateId:           image,
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"key", "rekor_url", "verdict"},
+			},
+		},
+	})
+	// The predicate is what Trivy's cosign-vuln writes, with the database
+	// and the findings; the verdict records the gates.
+	pred := f.predicate(t, "team/app", d, signed[0])
+	if pred["scanner"].(map[string]any)["uri"] != "pkg:github/aquasecurity/trivy@0.74.0" {
+		t.Errorf("scanner = %v", pred["scanner"])
+	}
+	if v := pred["scanner"].(map[string]any)["db"].(map[string]any)["version"].(string); !strings.HasPrefix(v, "2@") {
+		t.Errorf("db version = %q", v)
+	}
+	if _, ok := pred["metadata"].(map[string]any)["scanFinishedOn"]; !ok {
+		t.Errorf("metadata = %v", pred["metadata"])
+	}
+	verdict := f.predicate(t, "team/app", d, signed[1])
+	gates := verdict["gates"].(map[string]any)
+	if verdict["result"] != "passed" || gates["scan"].(map[string]any)["settings"].(map[string]any)["severityThreshold"] != "HIGH" {
+		t.Errorf("verdict = %v", verdict)
+	}
+}
+
+// predicate reads the statement of a referrer's bundle (unverified: the
+// verification is imageguard_verify's, above).
+func (f *attestFixture) predicate(t *testing.T, repo string, d v1.Hash, referrer string) map[string]any {
+	t.Helper()
+	r, err := name.NewDigest(f.reg.Host+"/"+repo+"@"+referrer, name.WeakValidation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(r, remote.WithAuth(authn.Anonymous))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("referrer %s: %d layers, %v", referrer, len(layers), err)
+	}
+	rc, err := layers[0].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var b struct {
+		DSSEEnvelope struct {
+			Payload []byte `json:"payload"`
+		} `json:"dsseEnvelope"`
+	}
+	if err := json.NewDecoder(rc).Decode(&b); err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Subject []struct {
+			Digest map[string]string `json:"digest"`
+		} `json:"subject"`
+		Predicate map[string]any `json:"predicate"`
+	}
+	if err := json.Unmarshal(b.DSSEEnvelope.Payload, &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Subject) != 1 || st.Subject[0].Digest["sha256"] != d.Hex {
+		t.Fatalf("statement subject %+v, want %s", st.Subject, d)
+	}
+	f.reg.ResetRequests()
+	return st.Predicate
+}
+
+func TestAccAttestation_failingGateSignsNothing(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	d := f.push(t, "team/vulnerable", "1.2.5-r0")
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{{
+			Config:      f.provider() + f.attestation("app", f.pinned("team/vulnerable", d), f.keyBlock(t)),
+			ExpectError: wrapped(`(?s)Image has HIGH vulnerabilities.*CVE-2025-26519`),
+		}},
+	})
+	if refs := f.referrers(t, "team/vulnerable", d); len(refs) != 0 {
+		t.Fatalf("an image that failed the gate got %d attestation(s): %+v", len(refs), refs)
+	}
+	if all := f.reg.Referrers(t, "team/vulnerable", d); len(all) != 1 {
+		t.Fatalf("want only the image's own signature as a referrer, got %d", len(all))
+	}
+}
+
+func TestAccAttestation_invalidConfig(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	d := f.push(t, "team/app", "1.2.5-r1")
+	image := f.pinned("team/app", d)
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config:      f.provider() + f.attestation("app", f.reg.Ref("team/app:1"), f.keyBlock(t)),
+				ExpectError: wrapped(`(?s)Image is not pinned to a digest.*names a tag, which can move`),
+			},
+			{
+				Config:      f.provider() + f.attestation("app", image, `  rekor_url = "https://rekor.example"`),
+				ExpectError: wrapped(`(?s)Missing Attribute Configuration.*Exactly one of these attributes must be configured: \[key,kms,keyless\]`),
+			},
+			{
+				Config: f.provider() + f.attestation("app", image, f.keyBlock(t)+`
+  keyless {
+    oidc_token_env = "SIGSTORE_ID_TOKEN"
+  }`),
+				ExpectError: wrapped(`(?s)Invalid Attribute Combination`),
+			},
+			{
+				Config: f.provider() + f.attestation("app", image, fmt.Sprintf(`
+  key {
+    private_key_pem = %q
+    password        = "not the password"
+  }
+  tlog_upload = false`, f.key.CosignPEM(t, testKeyPassword))),
+				ExpectError: wrapped(`(?s)Cannot sign.*password does not decrypt the private key`),
+			},
+			{
+				Config: f.provider() + f.attestation("app", image, `
+  keyless {
+    oidc_token_env = "SIGSTORE_ID_TOKEN"
+  }
+  tlog_upload = false`),
+				ExpectError: wrapped(`(?s)Keyless signing needs the transparency log`),
+			},
+			{
+				Config: f.provider() + f.attestation("app", image, `
+  kms {
+    uri = "vault://release"
+  }`),
+				ExpectError: wrapped(`(?s)Unknown KMS reference`),
+			},
+		},
+	})
+	if refs := f.referrers(t, "team/app", d); len(refs) != 0 {
+		t.Fatalf("a refused configuration attached %d attestation(s)", len(refs))
+	}
+}
+
+// renew_after proposes a fresh attestation when the last is older; until
+// then imageguard_verify's max_age refuses the stale one.
+func TestAccAttestation_renewAndMaxAge(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	d := f.push(t, "team/app", "1.2.5-r1")
+	image := f.pinned("team/app", d)
+	cfg := f.provider() + f.attestation("app", image, f.keyBlock(t)+`
+  renew_after = "72h"`)
+	var first string
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				// Signed "200 hours ago".
+				PreConfig: func() { setAttestationClock(t, -200*time.Hour) },
+				Config:    cfg,
+				Check: func(s *terraform.State) error {
+					first = s.RootModule().Resources["imageguard_attestation.app"].Primary.Attributes["signed_at"]
+					return nil
+				},
+			},
+			{
+				PreConfig:   func() { attestationClock = time.Now },
+				Config:      cfg + f.verifyVuln(image, "168h"),
+				ExpectError: wrapped(`(?s)Image signature not verified.*older than max_age 168h0m0s`),
+			},
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("imageguard_attestation.app", plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue("imageguard_attestation.app", tfjsonpath.New("signed_at")),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("imageguard_attestation.app", "signed_at", knownvalue.StringFunc(func(v string) error {
+						at, err := time.Parse(time.RFC3339, v)
+						if err != nil || v == first || time.Since(at) > time.Hour {
+							return fmt.Errorf("signed_at %q after renewal (first %q)", v, first)
+						}
+						return nil
+					})),
+				},
+			},
+			{
+				// Renewed: the newest attestation is recent, and nothing is due.
+				Config: cfg + f.verifyVuln(image, "168h"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("imageguard_attestation.app", plancheck.ResourceActionNoop),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{check("data.imageguard_verify.x", "passed", knownvalue.Bool(true))},
+			},
+		},
+	})
+	if refs := f.referrers(t, "team/app", d); len(refs) != 4 {
+		t.Errorf("after one renewal the registry holds %d imageguard attestations, want 4 (the old ones stay for audit)", len(refs))
+	}
+}
+
+// A CVE published after the attestation fails the next plan, naming when
+// it was attested and against which database.
+func TestAccAttestation_newCVEFailsThePlan(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	d := f.push(t, "team/app", "1.2.5-r1")
+	cfg := f.provider() + f.attestation("app", f.pinned("team/app", d), f.keyBlock(t))
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				PreConfig:   func() { f.publishDB(t, acctest.FixtureNewAdvisory) },
+				Config:      cfg,
+				ExpectError: wrapped(`(?s)Attested image: Image has CRITICAL vulnerabilities.*attested 20[0-9-]+T.*against database 2@.*CVE-2026-0001`),
+			},
+		},
+	})
+}
+
+func TestAccAttestation_destroy(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	kept := f.push(t, "team/kept", "1.2.5-r1")
+	deleted := f.push(t, "team/deleted", "1.2.5-r1")
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{{
+			Config: f.provider() + f.attestation("kept", f.pinned("team/kept", kept), f.keyBlock(t)) +
+				f.attestation("deleted", f.pinned("team/deleted", deleted), f.keyBlock(t)+`
+  delete_on_destroy = true`),
+			Check: func(*terraform.State) error {
+				if n, m := len(f.referrers(t, "team/kept", kept)), len(f.referrers(t, "team/deleted", deleted)); n != 2 || m != 2 {
+					return fmt.Errorf("attested %d and %d, want 2 and 2", n, m)
+				}
+				return nil
+			},
+		}},
+		CheckDestroy: func(*terraform.State) error {
+			if n := len(f.referrers(t, "team/kept", kept)); n != 2 {
+				return fmt.Errorf("destroy with delete_on_destroy = false left %d attestations, want both (audit)", n)
+			}
+			if n := len(f.referrers(t, "team/deleted", deleted)); n != 0 {
+				return fmt.Errorf("destroy with delete_on_destroy = true left %d attestations", n)
+			}
+			if n := len(f.reg.Referrers(t, "team/deleted", deleted)); n != 1 {
+				return fmt.Errorf("destroy deleted more than its own attestations: %d referrers left, want the signature", n)
+			}
+			return nil
+		},
+	})
+}
+
+// Debian's docker-registry (distribution 2.8) has no referrers API: the
+// attestations go under the sha256-<digest> referrers tag, where
+// imageguard_verify (and cosign) find them, and delete cleans the tag up.
+func TestAccAttestation_registryWithoutReferrersAPI(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistryWithoutReferrersAPI(t))
+	d := f.push(t, "team/app", "1.2.5-r1")
+	image := f.pinned("team/app", d)
+	cfg := f.provider() + f.attestation("app", image, f.keyBlock(t)+`
+  delete_on_destroy = true`)
+	tag := "sha256-" + d.Hex
+	store := attest.Store{Repository: mustRepo(t, f.reg.Host+"/team/app"), Options: []remote.Option{remote.WithAuth(authn.Anonymous)}}
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("imageguard_attestation.app", "location", knownvalue.StringExact("referrers tag "+tag)),
+				},
+			},
+			{
+				Config:            cfg + f.verifyVuln(image, "168h"),
+				ConfigStateChecks: []statecheck.StateCheck{check("data.imageguard_verify.x", "passed", knownvalue.Bool(true))},
+			},
+		},
+		CheckDestroy: func(*terraform.State) error {
+			found, err := store.Find(context.Background(), d, []string{vulnType, verdictType})
+			if err != nil || len(found) != 0 {
+				return fmt.Errorf("after destroy the referrers tag still lists %+v (%v)", found, err)
+			}
+			return nil
+		},
+	})
+}
+
+// KMS (hashivault:// against a Vault transit engine served in-process) and
+// keyless (Fulcio and Rekor served from the in-memory Sigstore, the OIDC
+// token from an environment variable) through the provider, each verified
+// by imageguard_verify.
+func TestAccAttestation_kmsAndKeyless(t *testing.T) {
+	const issuer = "https://token.actions.githubusercontent.com"
+	const subject = "https://github.com/acme/api/.github/workflows/attest.yml@refs/heads/main"
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	vault := acctest.NewVaultTransit(t, "release", f.key)
+	t.Setenv("VAULT_ADDR", vault.URL)
+	t.Setenv("VAULT_TOKEN", "test-token")
+	fulcio := f.ss.FulcioServer(t)
+	t.Setenv("TEST_SIGSTORE_ID_TOKEN", fulcio.Token(t, issuer, subject))
+	kmsImage := f.pinned("team/kms", f.push(t, "team/kms", "1.2.5-r1"))
+	keylessDigest := f.reg.Push(t, "team/keyless:1", acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
+	keylessImage := f.pinned("team/keyless", keylessDigest)
+	id := acctest.Identity{Issuer: issuer, Subject: subject}
+	f.reg.SignBundle(t, "team/keyless", keylessDigest, acctest.Signer{Sigstore: f.ss, Identity: id, TLog: true})
+	cfg := f.provider() +
+		f.attestation("kms", kmsImage, fmt.Sprintf(`
+  kms {
+    uri = "hashivault://release"
+  }
+  rekor_url = %q`, f.rekorURL)) +
+		f.attestation("keyless", keylessImage, fmt.Sprintf(`
+  keyless {
+    fulcio_url     = %q
+    oidc_token_env = "TEST_SIGSTORE_ID_TOKEN"
+  }
+  rekor_url = %q`, fulcio.URL, f.rekorURL))
+	verifyKeyless := fmt.Sprintf(`
+data "imageguard_verify" "keyless" {
+  image             = imageguard_attestation.keyless.image
+  trusted_root_json = %q
+  authority {
+    name = "ci"
+    keyless {
+      issuer  = %q
+      subject = %q
+    }
+  }
+  attestation {
+    predicate_type = "vuln"
+    max_age        = "1h"
+  }
+}`, f.root, issuer, subject)
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				Config: cfg + f.verifyVuln(kmsImage, "1h") + verifyKeyless,
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("data.imageguard_verify.x", "passed", knownvalue.Bool(true)),
+					check("data.imageguard_verify.keyless", "passed", knownvalue.Bool(true)),
+				},
+			},
+		},
+	})
+	if vault.Signed.Load() != 2 {
+		t.Errorf("Vault signed %d statements, want 2", vault.Signed.Load())
+	}
+	if fulcio.Issued.Load() != 1 {
+		t.Errorf("Fulcio issued %d certificates, want 1 for both predicates", fulcio.Issued.Load())
+	}
+}
+
+func mustRepo(t *testing.T, s string) name.Repository {
+	t.Helper()
+	r, err := name.NewRepository(s, name.WeakValidation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
