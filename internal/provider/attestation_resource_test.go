@@ -584,3 +584,158 @@ func mustRepo(t *testing.T, s string) name.Repository {
 	}
 	return r
 }
+
+// Settings that change the verdict sign anew; a secret changing (here the
+// password moving to COSIGN_PASSWORD) is recorded without signing.
+func TestAccAttestation_whatSignsAgain(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	d := f.push(t, "team/app", "1.2.5-r1")
+	image := f.pinned("team/app", d)
+	pemText := f.key.CosignPEM(t, testKeyPassword)
+	withPassword := func(scan string) string {
+		return f.provider() + f.attestation("app", image, fmt.Sprintf(`
+  key {
+    private_key_pem = %q
+    password        = %q
+  }
+  rekor_url = %q
+%s`, pemText, testKeyPassword, f.rekorURL, scan))
+	}
+	fromEnv := f.provider() + f.attestation("app", image, fmt.Sprintf(`
+  key {
+    private_key_pem = %q
+  }
+  rekor_url = %q
+  scan {
+    severity_threshold = "CRITICAL"
+  }`, pemText, f.rekorURL))
+	t.Setenv("COSIGN_PASSWORD", testKeyPassword)
+	var signedAt string
+	keep := func(s *terraform.State) error {
+		signedAt = s.RootModule().Resources["imageguard_attestation.app"].Primary.Attributes["signed_at"]
+		return nil
+	}
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{Config: withPassword(""), Check: keep},
+			{
+				// A stricter threshold is another verdict: a new attestation.
+				PreConfig: func() { time.Sleep(1100 * time.Millisecond) },
+				Config: withPassword(`  scan {
+    severity_threshold = "CRITICAL"
+  }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("imageguard_attestation.app", plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue("imageguard_attestation.app", tfjsonpath.New("signed_at")),
+				}},
+				Check: func(s *terraform.State) error {
+					before := signedAt
+					_ = keep(s)
+					if signedAt == before {
+						return fmt.Errorf("signed_at stayed %s after a settings change", before)
+					}
+					return nil
+				},
+			},
+			{
+				// Only the password's source changes: recorded, not signed.
+				Config: fromEnv,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("imageguard_attestation.app", plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue("imageguard_attestation.app", tfjsonpath.New("signed_at"), knownvalue.StringFunc(func(v string) error {
+						if v != signedAt {
+							return fmt.Errorf("signed_at planned %s, want the kept %s", v, signedAt)
+						}
+						return nil
+					})),
+				}},
+			},
+		},
+	})
+	if refs := f.referrers(t, "team/app", d); len(refs) != 4 {
+		t.Errorf("%d imageguard attestations, want 4 (signed twice)", len(refs))
+	}
+}
+
+// Under scan { enforcement = "warn" } the image is attested with its
+// violations: the verdict says passed-with-warnings and the vulnerability
+// predicate lists the finding, so an admission policy can still refuse it.
+func TestAccAttestation_warnRecordsViolations(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	d := f.push(t, "team/vulnerable", "1.2.5-r0")
+	image := f.pinned("team/vulnerable", d)
+	cfg := f.provider() + f.attestation("app", image, f.keyBlock(t)+`
+  scan {
+    enforcement = "warn"
+  }`)
+	var digests []string
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("imageguard_attestation.app", "verdict", knownvalue.ObjectPartial(map[string]knownvalue.Check{
+						"result": knownvalue.StringExact("passed-with-warnings"), "violations": knownvalue.Int64Exact(1),
+						"findings": knownvalue.MapPartial(map[string]knownvalue.Check{"HIGH": knownvalue.Int64Exact(1)}),
+					})),
+				},
+				Check: func(s *terraform.State) error {
+					a := s.RootModule().Resources["imageguard_attestation.app"].Primary.Attributes
+					digests = []string{a["attestation_digests.0"], a["attestation_digests.1"]}
+					return nil
+				},
+			},
+			{
+				// The verdict condition (result == 'passed') refuses it.
+				Config:      cfg + f.verifyVuln(image, "168h"),
+				ExpectError: wrapped(`(?s)Image signature not verified.*https://imageguard.dev/verdict/v1 present but condition.*is false`),
+			},
+		},
+	})
+	raw, err := json.Marshal(f.predicate(t, "team/vulnerable", d, digests[0])["scanner"])
+	if err != nil || !strings.Contains(string(raw), "CVE-2025-26519") {
+		t.Errorf("the vulnerability predicate does not list the finding the gate let pass: %s", raw)
+	}
+	verdict, err := json.Marshal(f.predicate(t, "team/vulnerable", d, digests[1]))
+	if err != nil || !strings.Contains(string(verdict), `"enforcement":"warn"`) || !strings.Contains(string(verdict), "CVE-2025-26519") {
+		t.Errorf("the verdict does not record the warn-mode violation: %s", verdict)
+	}
+}
+
+// Attestations deleted outside Terraform are noticed at refresh: the plan
+// makes them again.
+func TestAccAttestation_deletedOutsideIsMadeAgain(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	d := f.push(t, "team/app", "1.2.5-r1")
+	cfg := f.provider() + f.attestation("app", f.pinned("team/app", d), f.keyBlock(t))
+	store := attest.Store{Repository: mustRepo(t, f.reg.Host+"/team/app"), Options: []remote.Option{remote.WithAuth(authn.Anonymous)}}
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				PreConfig: func() {
+					found, err := store.Find(context.Background(), d, []string{vulnType})
+					if err != nil || len(found) != 1 {
+						t.Fatalf("Find = %+v, %v", found, err)
+					}
+					if err := store.Delete(context.Background(), d, []v1.Hash{found[0].Digest}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("imageguard_attestation.app", plancheck.ResourceActionCreate),
+				}},
+			},
+		},
+	})
+	if found, err := store.Find(context.Background(), d, []string{vulnType}); err != nil || len(found) != 1 {
+		t.Errorf("after the re-create the vuln attestation is %+v (%v)", found, err)
+	}
+}
