@@ -31,6 +31,7 @@ import (
 	rpc "github.com/aquasecurity/trivy/rpc/scanner"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/vulndb"
 )
 
 // ServerOptions configure a shared `trivy server`.
@@ -186,7 +187,13 @@ func (s *Server) DB(ctx context.Context) (DBInfo, error) {
 
 // fresh applies max_age to a database the server reported.
 func (s *Server) fresh(db DBInfo, when string) error {
-	age := s.opts.Now().Sub(db.UpdatedAt)
+	now := s.opts.Now()
+	if ahead := db.UpdatedAt.Sub(now); ahead > vulndb.MaxClockSkew {
+		// A database from the future would never look stale: never trusted.
+		return &serverError{fmt.Sprintf("the Trivy server %s%s reports a vulnerability database updated at %s, %s after this machine's clock (%s): a database from the future is never trusted. "+
+			"Check the server's clock and the repository its database came from, and this machine's clock.", s.url, when, db.UpdatedAt.UTC().Format(time.RFC3339), roundAge(ahead), now.UTC().Format(time.RFC3339))}
+	}
+	age := now.Sub(db.UpdatedAt)
 	if s.opts.MaxAge <= 0 || age <= s.opts.MaxAge {
 		return nil
 	}

@@ -152,4 +152,9 @@ func TestServerDatabaseCheckedEveryTime(t *testing.T) {
 	if _, err := srv.DB(context.Background()); err == nil || !strings.Contains(err.Error(), "older than max_age (72h0m0s)") {
 		t.Fatalf("a database gone stale was accepted: %v", err)
 	}
+	future := time.Now().Add(30 * 24 * time.Hour)
+	updated.Store(&future)
+	if _, err := srv.DB(context.Background()); err == nil || !strings.Contains(err.Error(), "a database from the future is never trusted") {
+		t.Fatalf("a database dated a month ahead was accepted: %v", err)
+	}
 }
