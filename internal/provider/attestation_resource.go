@@ -214,10 +214,13 @@ func (r *attestationResource) ModifyPlan(ctx context.Context, req resource.Modif
 		return
 	}
 	finished := r.now().UTC()
-	plan.ID = types.StringValue(target)
-	plan.Digest = types.StringValue(resolved.Digest.String())
+	// The subject is what was judged: the image, or the one platform
+	// manifest `platforms` selected of an index (never an index only partly
+	// judged: judgeTarget refuses that).
+	plan.ID = types.StringValue(j.Pinned)
+	plan.Digest = types.StringValue(digestOf(j.Pinned))
 	if sign {
-		tflog.Debug(ctx, "attestation planned", map[string]any{"image": target, "why": why})
+		tflog.Debug(ctx, "attestation planned", map[string]any{"image": j.Pinned, "why": why})
 		plan.AttestationDigests = types.ListUnknown(types.StringType)
 		plan.PredicateTypes = stringList(ctx, []string{attest.VulnPredicateType, attest.VerdictPredicateType}, &resp.Diagnostics)
 		plan.Location, plan.SignedAt = types.StringUnknown(), types.StringUnknown()
@@ -235,7 +238,7 @@ func (r *attestationResource) ModifyPlan(ctx context.Context, req resource.Modif
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 	if sign && !resp.Diagnostics.HasError() {
-		pendingVerdicts.Store(pendingKey(r.data, target, resp.Plan.Raw), pendingVerdict{j: j, started: now, finished: finished})
+		pendingVerdicts.Store(pendingKey(r.data, j.Pinned, resp.Plan.Raw), pendingVerdict{j: j, started: now, finished: finished})
 	}
 }
 
@@ -328,6 +331,7 @@ func (r *attestationResource) publish(ctx context.Context, m *attestationResourc
 	ctx, cancel := context.WithTimeout(ctx, r.data.Timeout)
 	defer cancel()
 	target := m.ID.ValueString()
+	image := m.Image.ValueString()
 	var pv pendingVerdict
 	if v, ok := pendingVerdicts.LoadAndDelete(key); ok {
 		pv, _ = v.(pendingVerdict)
@@ -335,11 +339,21 @@ func (r *attestationResource) publish(ctx context.Context, m *attestationResourc
 	if pv.j == nil {
 		tflog.Debug(ctx, "no judgement from this process's plan; judging again before signing", map[string]any{"image": target})
 		pv.started = r.now().UTC()
-		j, ok := judgeTarget(ctx, r.data, diags, path.Root("image"), "attestation's", m.Image.ValueString(), target, settings.Gates, pv.started, "cannot be attested", nil)
+		j, ok := judgeTarget(ctx, r.data, diags, path.Root("image"), "attestation's", image, image, settings.Gates, pv.started, "cannot be attested", nil)
 		if !ok {
 			return
 		}
+		if j.Pinned != target {
+			diags.AddAttributeError(path.Root("image"), "Judged another digest than planned",
+				fmt.Sprintf("The plan judged %s, this apply %s; nothing was signed. Plan again.", target, j.Pinned))
+			return
+		}
 		pv.j, pv.finished = j, r.now().UTC()
+	}
+	subject, d := resolveRef(ctx, r.data.Registry, target, path.Root("image"))
+	diags.Append(d...)
+	if diags.HasError() {
+		return
 	}
 	signer, d := signerOptions(m, settings)
 	diags.Append(d...)
@@ -348,7 +362,7 @@ func (r *attestationResource) publish(ctx context.Context, m *attestationResourc
 	}
 	signedAt := r.now().UTC().Truncate(time.Second)
 	out, err := gate.Attest(ctx, gate.AttestInput{
-		Resolved: pv.j.Scan.Resolved, Signer: signer, SignedAt: signedAt, Options: r.data.Registry.RemoteOptions(),
+		Resolved: subject, Signer: signer, SignedAt: signedAt, Options: r.data.Registry.RemoteOptions(),
 		Vuln: vulnInput(pv, settings), Verdict: verdictOf(pv, settings, r.data.Version),
 	})
 	if err != nil {
@@ -478,4 +492,12 @@ func (r *attestationResource) ImportState(ctx context.Context, req resource.Impo
 
 func attestationStore(data *providerData, ref registry.Reference) attest.Store {
 	return attest.Store{Repository: ref.Repository, Options: data.Registry.RemoteOptions()}
+}
+
+// digestOf is the digest of a digest-pinned reference.
+func digestOf(pinned string) string {
+	if i := strings.LastIndex(pinned, "@"); i >= 0 {
+		return pinned[i+1:]
+	}
+	return ""
 }

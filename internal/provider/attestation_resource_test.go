@@ -739,3 +739,61 @@ func TestAccAttestation_deletedOutsideIsMadeAgain(t *testing.T) {
 		t.Errorf("after the re-create the vuln attestation is %+v (%v)", found, err)
 	}
 }
+
+// An index is attested on its digest when every platform was judged (the
+// predicate covers each platform); with one platform selected, on that
+// platform's manifest, never on the index: a runtime could pull a
+// platform nobody judged.
+func TestAccAttestation_multiPlatformIndex(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	amd := acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
+	arm := acctest.Image(acctest.Config{User: "1000", Architecture: "arm64"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
+	idx := f.reg.PushIndex(t, "team/multi:1", acctest.Index(amd, arm))
+	armDigest, err := arm.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.reg.SignBundle(t, "team/multi", idx, acctest.Signer{Key: f.key, Sigstore: f.ss, TLog: true})
+	image := f.pinned("team/multi", idx)
+	key := f.keyBlock(t) // one encryption of the key: another would be a new signer
+	var digests []string
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: f.provider() + f.attestation("all", image, key),
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("imageguard_attestation.all", "digest", knownvalue.StringExact(idx.String())),
+				},
+				Check: func(s *terraform.State) error {
+					a := s.RootModule().Resources["imageguard_attestation.all"].Primary.Attributes
+					digests = []string{a["attestation_digests.0"], a["attestation_digests.1"]}
+					return nil
+				},
+			},
+			{
+				Config:            f.provider() + f.attestation("all", image, key) + f.verifyVuln(image, "168h"),
+				ConfigStateChecks: []statecheck.StateCheck{check("data.imageguard_verify.x", "passed", knownvalue.Bool(true))},
+			},
+			{
+				Config: f.provider() + f.attestation("all", image, key) + f.attestation("arm", image, key+`
+  platforms = ["linux/arm64"]`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("imageguard_attestation.arm", "id", knownvalue.StringExact(f.pinned("team/multi", armDigest))),
+					check("imageguard_attestation.arm", "digest", knownvalue.StringExact(armDigest.String())),
+				},
+			},
+		},
+	})
+	raw, err := json.Marshal(f.predicate(t, "team/multi", idx, digests[0])["scanner"])
+	if err != nil || !strings.Contains(string(raw), "(linux/amd64)") || !strings.Contains(string(raw), "(linux/arm64)") {
+		t.Errorf("the index's vulnerability predicate does not cover both platforms: %s", raw)
+	}
+	if n := len(f.referrers(t, "team/multi", idx)); n != 2 {
+		t.Errorf("%d imageguard attestations on the index, want 2 (the arm64-only ones belong to the arm64 manifest)", n)
+	}
+	if n := len(f.referrers(t, "team/multi", armDigest)); n != 2 {
+		t.Errorf("%d imageguard attestations on the arm64 manifest, want 2", n)
+	}
+}

@@ -26,7 +26,7 @@ import (
 func vulnInput(pv pendingVerdict, s attestationSettings) attest.VulnInput {
 	sc := pv.j.Scan
 	in := attest.VulnInput{
-		Image:         sc.Resolved.Pinned(),
+		Image:         pv.j.Pinned,
 		IgnoreUnfixed: s.Gates.Scan.Rules.IgnoreUnfixed,
 		DB:            dbOf(sc.DB),
 		TrivyVersion:  scan.TrivyVersion,
@@ -51,7 +51,7 @@ func verdictOf(pv pendingVerdict, s attestationSettings, providerVersion string)
 	sc := pv.j.Scan
 	db := dbOf(sc.DB)
 	v := attest.Verdict{
-		Image:     attest.Image{Name: sc.Resolved.Pinned(), Digest: sc.Resolved.Digest.String()},
+		Image:     attest.Image{Name: pv.j.Pinned, Digest: digestOf(pv.j.Pinned)},
 		JudgedAt:  pv.finished,
 		StartedAt: pv.started,
 		Provider:  attest.Tool{Name: "terraform-provider-imageguard", Version: providerVersion},
