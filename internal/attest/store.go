@@ -79,6 +79,12 @@ func (s Store) apiOpts(ctx context.Context) []remote.Option {
 	return append(s.opts(ctx), remote.Reuse((*remote.Puller)(nil)), remote.WithReferrersTagFallback(false))
 }
 
+// Bundle is a signed bundle and the predicate type it attests.
+type Bundle struct {
+	JSON          []byte
+	PredicateType string
+}
+
 // Attach stores a bundle as a referrer of subject, as cosign v3's `attest`
 // does: an OCI image manifest with artifactType and layer media type the
 // bundle's, the empty config, subject = the image, and the predicate type
@@ -86,25 +92,79 @@ func (s Store) apiOpts(ctx context.Context) []remote.Option {
 // go-containerregistry adds it to the `sha256-<hex>` referrers tag index,
 // which internal/verify and cosign read there.
 func (s Store) Attach(ctx context.Context, subject v1.Descriptor, bundle []byte, predicateType string, created time.Time) (*Attached, error) {
+	out, err := s.AttachAll(ctx, subject, []Bundle{{JSON: bundle, PredicateType: predicateType}}, created)
+	if err != nil {
+		return nil, err
+	}
+	return &out[0], nil
+}
+
+// AttachAll attaches bundles in order, as Attach does, over one registry
+// session (one push session, one look at the referrers API). On an error
+// it returns what was attached before it.
+func (s Store) AttachAll(ctx context.Context, subject v1.Descriptor, bundles []Bundle, created time.Time) ([]Attached, error) {
 	api, err := s.hasReferrersAPI(ctx, subject.Digest)
 	if err != nil {
 		return nil, err
 	}
-	cfg := static.NewLayer([]byte("{}"), emptyConfigMediaType)
-	layer := static.NewLayer(bundle, BundleMediaType)
-	var descs []v1.Descriptor
-	for _, l := range []v1.Layer{cfg, layer} {
-		if err := remote.WriteLayer(s.Repository, l, s.opts(ctx)...); err != nil {
-			return nil, fmt.Errorf("uploading to %s: %w", s.Repository, err)
-		}
-		d, _ := l.Digest()
-		size, _ := l.Size()
-		mt, _ := l.MediaType()
-		descs = append(descs, v1.Descriptor{MediaType: mt, Digest: d, Size: size})
+	pusher, err := remote.NewPusher(s.opts(ctx)...)
+	if err != nil {
+		return nil, err
+	}
+	opts := append(s.opts(ctx), remote.Reuse(pusher))
+	location := LocationReferrersAPI
+	if !api {
+		location = LocationReferrersTag + " " + fallbackTag(subject.Digest)
 	}
 	created = created.UTC().Truncate(time.Second)
+	cfg := static.NewLayer([]byte("{}"), emptyConfigMediaType)
+	var out []Attached
+	for i, b := range bundles {
+		layers := []v1.Layer{static.NewLayer(b.JSON, BundleMediaType)}
+		if i == 0 {
+			layers = append([]v1.Layer{cfg}, layers...)
+		}
+		for _, l := range layers {
+			if err := remote.WriteLayer(s.Repository, l, opts...); err != nil {
+				return out, fmt.Errorf("uploading to %s: %w", s.Repository, err)
+			}
+		}
+		raw, err := referrerManifestFor(subject, cfg, layers[len(layers)-1], b.PredicateType, created)
+		if err != nil {
+			return out, err
+		}
+		digest, _, err := v1.SHA256(bytes.NewReader(raw))
+		if err != nil {
+			return out, err
+		}
+		if err := remote.Put(s.Repository.Digest(digest.String()), rawManifest{raw}, opts...); err != nil {
+			return out, fmt.Errorf("writing the referrer manifest to %s: %w", s.Repository, err)
+		}
+		out = append(out, Attached{Digest: digest, PredicateType: b.PredicateType, Created: created, Location: location})
+	}
+	return out, nil
+}
+
+// referrerManifestFor is the referrer manifest of one bundle layer.
+func referrerManifestFor(subject v1.Descriptor, cfg, layer v1.Layer, predicateType string, created time.Time) ([]byte, error) {
+	var descs []v1.Descriptor
+	for _, l := range []v1.Layer{cfg, layer} {
+		d, err := l.Digest()
+		if err != nil {
+			return nil, err
+		}
+		size, err := l.Size()
+		if err != nil {
+			return nil, err
+		}
+		mt, err := l.MediaType()
+		if err != nil {
+			return nil, err
+		}
+		descs = append(descs, v1.Descriptor{MediaType: mt, Digest: d, Size: size})
+	}
 	descs[0].ArtifactType = BundleMediaType // where cosign v3 also puts it
-	m := referrerManifest{Manifest: v1.Manifest{
+	return json.Marshal(referrerManifest{Manifest: v1.Manifest{
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,
 		Config:        descs[0],
@@ -115,23 +175,7 @@ func (s Store) Attach(ctx context.Context, subject v1.Descriptor, bundle []byte,
 			AnnotationContent:       "dsse-envelope",
 			AnnotationPredicateType: predicateType,
 		},
-	}, ArtifactType: BundleMediaType}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	digest, _, err := v1.SHA256(bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
-	if err := remote.Put(s.Repository.Digest(digest.String()), rawManifest{raw}, s.opts(ctx)...); err != nil {
-		return nil, fmt.Errorf("writing the referrer manifest to %s: %w", s.Repository, err)
-	}
-	out := &Attached{Digest: digest, PredicateType: predicateType, Created: created, Location: LocationReferrersAPI}
-	if !api {
-		out.Location = LocationReferrersTag + " " + fallbackTag(subject.Digest)
-	}
-	return out, nil
+	}, ArtifactType: BundleMediaType})
 }
 
 // fallbackTag is the referrers tag schema's tag for a digest.

@@ -351,3 +351,47 @@ func TestSharedPullerDoesNotHideAMissingReferrersAPI(t *testing.T) {
 		t.Errorf("Find = %+v, %v", found, err)
 	}
 }
+
+// Both predicates go over one registry session: one look at the referrers
+// API besides go-containerregistry's own per manifest, one ping.
+func TestAttachAllIsOneSession(t *testing.T) {
+	f := newFixture(t, acctest.NewRegistry(t))
+	s := f.keySigner(t, f.key, false)
+	var bundles []attest.Bundle
+	for _, pt := range []string{attest.VulnPredicateType, attest.VerdictPredicateType} {
+		st, err := attest.Statement(attest.Subject{Name: f.repo.Name(), Digest: f.digest}, pt, map[string]any{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := s.Sign(context.Background(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bundles = append(bundles, attest.Bundle{JSON: signed.Bundle, PredicateType: pt})
+	}
+	f.reg.ResetRequests()
+	got, err := f.store().AttachAll(context.Background(), f.subject, bundles, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].PredicateType != attest.VulnPredicateType || got[1].PredicateType != attest.VerdictPredicateType {
+		t.Fatalf("AttachAll = %+v", got)
+	}
+	pings, referrers, puts := 0, 0, 0
+	for _, r := range f.reg.Requests() {
+		switch {
+		case r.Path == "/v2/":
+			pings++
+		case strings.Contains(r.Path, "/referrers/"):
+			referrers++
+		case r.Method == http.MethodPut && strings.Contains(r.Path, "/manifests/"):
+			puts++
+		}
+	}
+	if pings > 2 || referrers > 3 || puts != 2 {
+		t.Errorf("%d pings, %d referrers lookups, %d manifest PUTs; want at most 2, at most 3, exactly 2:\n%+v", pings, referrers, puts, f.reg.Requests())
+	}
+	for _, pt := range []string{attest.VulnPredicateType, attest.VerdictPredicateType} {
+		onlyAttestation(t, f.verify(t, "optional", keyAuthority(f.key), f.digest, pt))
+	}
+}

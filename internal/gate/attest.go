@@ -89,18 +89,23 @@ func Attest(ctx context.Context, in AttestInput) (*AttestOutcome, error) {
 	}
 	store := attest.Store{Repository: repo, Options: in.Options}
 	desc := v1.Descriptor{MediaType: in.Resolved.MediaType, Digest: d, Size: int64(len(in.Resolved.Manifest))}
+	var bs []attest.Bundle
 	for i, p := range predicates {
-		start := time.Now()
-		a, err := store.Attach(ctx, desc, bundles[i], p.typ, in.SignedAt)
-		if err != nil {
-			undo(ctx, store, d, out.Attached, fields)
-			return nil, &Error{Summary: "Attestation not attached",
-				Detail: fmt.Sprintf("The attestation could not be attached to %s: %v. Nothing was left attached; check push permission for %s.", in.Resolved.Pinned(), err, repo.Name()), Err: err}
-		}
-		tflog.SubsystemDebug(ctx, AttestLogSubsystem, "attestation attached", with(fields, map[string]any{
-			"predicate_type": p.typ, "referrer": a.Digest.String(), "location": a.Location, "duration_ms": time.Since(start).Milliseconds()}))
-		out.Attached = append(out.Attached, *a)
+		bs = append(bs, attest.Bundle{JSON: bundles[i], PredicateType: p.typ})
 	}
+	start := time.Now()
+	attached, err := store.AttachAll(ctx, desc, bs, in.SignedAt)
+	if err != nil {
+		undo(ctx, store, d, attached, fields)
+		return nil, &Error{Summary: "Attestation not attached",
+			Detail: fmt.Sprintf("The attestations could not be attached to %s: %v. Nothing was left attached; check push permission for %s.", in.Resolved.Pinned(), err, repo.Name()), Err: err}
+	}
+	for _, a := range attached {
+		tflog.SubsystemDebug(ctx, AttestLogSubsystem, "attestation attached", with(fields, map[string]any{
+			"predicate_type": a.PredicateType, "referrer": a.Digest.String(), "location": a.Location}))
+	}
+	tflog.SubsystemDebug(ctx, AttestLogSubsystem, "attestations attached", with(fields, map[string]any{"count": len(attached), "duration_ms": time.Since(start).Milliseconds()}))
+	out.Attached = attached
 	return out, nil
 }
 
