@@ -127,7 +127,7 @@ func judgeImage(ctx context.Context, reg *registry.Client, scanner *scan.Scanner
 	}
 	pms, err := reg.Platforms(ctx, v.Resolved, s.Platforms)
 	if err != nil {
-		return &Error{Attr: attrForRegistryError(err, "platforms"), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
+		return &Error{Attr: attrForRegistryError(err), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
 	}
 	rules := &RulesOutcome{}
 	for _, pm := range pms {

@@ -29,18 +29,15 @@ func RulesNeedScan(r policy.Rules) bool {
 func Rules(ctx context.Context, reg *registry.Client, scanner *scan.Scanner, name string, resolved *registry.Resolved, platforms []string, rules policy.Rules, now time.Time) (*RulesOutcome, error) {
 	pms, err := reg.Platforms(ctx, resolved, platforms)
 	if err != nil {
-		return nil, &Error{Attr: attrForRegistryError(err, "platforms"), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
+		return nil, &Error{Attr: attrForRegistryError(err), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
 	}
 	out := &RulesOutcome{}
 	for _, pm := range pms {
 		var res *scan.Result
 		if RulesNeedScan(rules) {
-			rep, _, err := scanner.Scan(ctx, scan.Target{Resolved: resolved, Platform: pm}, scan.Options{})
-			if err != nil {
+			// The summary: packages and secrets, no report decoded or kept.
+			if res, _, err = scanner.Result(ctx, scan.Target{Resolved: resolved, Platform: pm}, scan.Options{}); err != nil {
 				return nil, &Error{Summary: "Scan failed", Detail: fmt.Sprintf("%s (%s, %s) could not be scanned for the rules, so it cannot pass: %v", resolved.Ref.Input, pm.Digest, platformOrSingle(pm), err), Err: err}
-			}
-			if res, err = scan.Summarize(ctx, rep, pm.Platform, pm.Digest.String(), nil); err != nil {
-				return nil, &Error{Summary: "Scan failed", Detail: err.Error(), Err: err}
 			}
 		}
 		out.Judged = append(out.Judged, pm.Digest.String())

@@ -18,6 +18,10 @@ type ScanSettings struct {
 	Rules     policy.ScanRules
 	Options   scan.Options
 	VEX       []string
+	// Reports keeps Trivy's report on each result (Result.Report), for
+	// a caller that signs it. Without it, and without VEX, a platform is
+	// judged by its summary alone (see scanPlatform).
+	Reports bool
 }
 
 // Warning is something the user should read that does not fail the gate.
@@ -67,7 +71,7 @@ func Scan(ctx context.Context, reg *registry.Client, scanner *scan.Scanner, reso
 	image := resolved.Ref.Input
 	platforms, err := reg.Platforms(ctx, resolved, s.Platforms)
 	if err != nil {
-		return nil, &Error{Attr: attrForRegistryError(err, "platforms"), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
+		return nil, &Error{Attr: attrForRegistryError(err), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
 	}
 	out := &ScanOutcome{Resolved: resolved}
 	var findings []policy.Finding
@@ -78,26 +82,16 @@ func Scan(ctx context.Context, reg *registry.Client, scanner *scan.Scanner, reso
 		if label == "" {
 			label = "single platform"
 		}
-		rep, db, err := scanner.Scan(ctx, scan.Target{Resolved: resolved, Platform: pm}, s.Options)
+		res, rep, db, err := scanPlatform(ctx, scanner, scan.Target{Resolved: resolved, Platform: pm}, s, label)
 		if err != nil {
-			summary := "Scan failed"
-			if k := registry.KindOf(err); k != registry.KindInternal {
-				summary = k.Summary()
-			}
-			return nil, &Error{Summary: summary, Detail: fmt.Sprintf("%s (%s, platform %s) could not be scanned, so it cannot pass: %v", image, pm.Digest, label, err), Err: err}
+			return nil, err
 		}
 		out.DB = db
-		if pm.Platform == "" {
-			pm.Platform = scan.ReportPlatform(rep)
-		}
-		res, err := scan.Summarize(ctx, rep, pm.Platform, pm.Digest.String(), s.VEX)
-		if err != nil {
-			return nil, &Error{Attr: "vex", Summary: "Invalid VEX document", Detail: err.Error(), Err: err}
-		}
+		pm.Platform = res.Platform
 		out.Results = append(out.Results, res)
 		findings = append(findings, res.Findings...)
 		secrets = append(secrets, res.Secrets...)
-		cov, err := scanner.Coverage(ctx, scan.CoverageInput{Image: image, Platform: pm.Platform, Digest: pm.Digest.String(), Report: rep, Options: s.Options, DB: db}, now)
+		cov, err := scanner.Coverage(ctx, scan.CoverageInput{Image: image, Platform: pm.Platform, Digest: pm.Digest.String(), Report: rep, Result: res, Options: s.Options, DB: db}, now)
 		if err != nil {
 			return nil, &Error{Summary: "Scan failed", Detail: fmt.Sprintf("%s (%s, platform %s) could not be judged, so it cannot pass: %v", image, pm.Digest, pm.Platform, err), Err: err}
 		}

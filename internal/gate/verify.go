@@ -63,7 +63,7 @@ func Verify(ctx context.Context, reg *registry.Client, v *verify.Verifier, resol
 	if resolved.IsIndex() && len(s.Attestations) > 0 {
 		platforms, err := reg.Platforms(ctx, resolved, s.Platforms)
 		if err != nil {
-			return nil, &Error{Attr: attrForRegistryError(err, "platforms"), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
+			return nil, &Error{Attr: attrForRegistryError(err), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
 		}
 		for i := range outcomes {
 			outcomes[i].PlatformAttestations = map[string][]policy.VerifiedAttestation{}
@@ -103,10 +103,10 @@ func platformLabel(pm registry.PlatformManifest) string {
 }
 
 // attrForRegistryError is the attribute a registry error concerns: a
-// platform that does not exist is the platforms attribute's fault.
-func attrForRegistryError(err error, platformAttr string) string {
+// platform that does not exist is the `platforms` attribute's fault.
+func attrForRegistryError(err error) string {
 	if registry.KindOf(err) == registry.KindPlatform {
-		return platformAttr
+		return "platforms"
 	}
 	return ""
 }

@@ -138,7 +138,7 @@ func readLayerChanges(open func() (io.ReadCloser, error), capture func(path stri
 			e.isSym, e.link = true, h.Linkname
 		case tar.TypeLink:
 			e.hardlink = cleanLayerPath(h.Linkname)
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg, '\x00': // '\x00': the pre-POSIX regular file (tar.TypeRegA)
 			e.size = h.Size
 			if capture != nil && capture(p) && h.Size <= maxFinalFileSize {
 				if e.data, err = io.ReadAll(tr); err != nil {

@@ -81,7 +81,7 @@ func (t *routingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // newTransport builds the shared transport: one connection pool, with a
 // dedicated TLS configuration for registries that need one.
 func newTransport(regs map[string]RegistryOptions, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*routingTransport, error) {
-	base := http.DefaultTransport.(*http.Transport).Clone()
+	base := newBaseTransport()
 	if dial != nil {
 		base.DialContext = dial
 	}
@@ -135,4 +135,13 @@ func (k keychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
 		return authn.Anonymous, nil
 	}
 	return k.fallback.Resolve(res)
+}
+
+// newBaseTransport clones net/http's default transport (proxy settings,
+// timeouts, HTTP/2), or starts from an empty one if a program replaced it.
+func newBaseTransport() *http.Transport {
+	if t, ok := http.DefaultTransport.(*http.Transport); ok {
+		return t.Clone()
+	}
+	return &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}
 }
