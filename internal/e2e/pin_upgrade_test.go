@@ -240,6 +240,10 @@ func (w *workspace) showPin() shownPin {
 // same configuration: no error and no diff; a refresh-only apply stores it
 // as version 1 with on_tag_move "update". The control moves the tag: the
 // same state then plans the new digest (exit 2), so the test can fail.
+// currentPinSchemaVersion is imageguard_pin's state version in this release
+// (internal/provider pinSchemaVersion; e2e drives the built binary only).
+const currentPinSchemaVersion = 2
+
 func TestPinStateUpgrade(t *testing.T) {
 	e := setup(t)
 	f := newPinUpgradeFixture(t)
@@ -257,8 +261,10 @@ func TestPinStateUpgrade(t *testing.T) {
 		refreshed := w.mustTerraform(nil, append([]string{"apply", "-refresh-only", "-auto-approve", "-input=false", "-no-color"}, vars...)...)
 		t.Logf("%s", refreshed)
 		pin := w.showPin()
-		if pin.SchemaVersion != 1 {
-			t.Errorf("schema_version after a refresh-only apply = %d, want 1", pin.SchemaVersion)
+		// The current version (2: attestation max_age came after 1); any
+		// version past the first release's 0 went through the upgraders.
+		if pin.SchemaVersion != currentPinSchemaVersion {
+			t.Errorf("schema_version after a refresh-only apply = %d, want %d", pin.SchemaVersion, currentPinSchemaVersion)
 		}
 		for attr, want := range map[string]any{
 			"on_tag_move":         "update",
