@@ -1,28 +1,29 @@
 #!/usr/bin/env bash
 # Server parity: a plan against a `trivy server` built from the Go module
-# proxy's source of Trivy v0.74.0 (bench/bin/trivy, the version the provider
-# embeds) reports the same finding ids as `trivy image --server` for the same
-# image. Real terraform, the built provider (dev_overrides), the fixture
-# images and database of bench/scanvstrivy. Needs Go and terraform; no
-# Docker, no internet beyond the Go module proxy (only to build trivy once).
+# proxy's source of Trivy v0.74.0 (bench/lib.sh builds it once into
+# ~/.cache/imageguard-tools; the version the provider embeds) reports the
+# same finding ids as `trivy image --server` for the same image. Real
+# terraform, the built provider (dev_overrides), the fixture images and
+# database of bench/scanvstrivy. Needs Go and terraform; no Docker, no
+# internet beyond the Go module proxy (only to build trivy once).
 #
 #   bench/server_parity.sh [serverparity flags, e.g. -shared-server -keep]
 #
-# Exit status: 0 when both report the same ids everywhere, 1 on a
-# difference, 2 on an error.
+# It runs TestServerParity (bench/serverparity, build tag bench). Exit
+# status: 0 when both report the same ids everywhere, non-zero on a
+# difference or an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
 ensure_trivy
 build_provider
-nice -n 10 go build -o "$BIN/serverparity" ./bench/serverparity
 
 # Which Trivy is this? The module and version the binary was built from, and
 # the module's checksum in the Go module proxy's source against the one this
 # provider's go.sum pins.
-echo "bench/bin/trivy: $("$BIN/trivy" --version | head -1)"
-go version -m "$BIN/trivy" | awk '$1=="path"||$1=="mod"||($1=="build"&&($2 ~ /^-ldflags/||$2 ~ /^GOEXPERIMENT/)){print "  " $0}'
+echo "$TRIVY: $("$TRIVY" --version | head -1)"
+go version -m "$TRIVY" | awk '$1=="path"||$1=="mod"||($1=="build"&&($2 ~ /^-ldflags/||$2 ~ /^GOEXPERIMENT/)){print "  " $0}'
 dl=$(cd "${TMPDIR:-/tmp}" && GOFLAGS= GOWORK=off go mod download -json "$TRIVY_MODULE@$TRIVY_VERSION" 2>/dev/null || true)
 sum=$(printf '%s' "$dl" | sed -n 's/^[[:space:]]*"Sum": "\(.*\)",$/\1/p')
 pinned=$(awk -v m="$TRIVY_MODULE" -v v="$TRIVY_VERSION" '$1==m && $2==v {print $3}' go.sum)
@@ -32,4 +33,5 @@ if [ -n "$sum" ] && [ "$sum" != "$pinned" ]; then
 	exit 2
 fi
 echo
-exec nice -n 10 "$BIN/serverparity" -trivy "$BIN/trivy" -plugin-dir "$BIN/provider" "$@"
+cd bench/serverparity
+exec nice -n 10 go test -v -tags bench -count=1 -timeout 0 -run '^TestServerParity$' . -args -trivy "$TRIVY" -plugin-dir "$BIN/provider" "$@"

@@ -123,6 +123,11 @@ func DebianLayer(major string, pkgs ...Package) v1.Layer {
 // and node_modules/<name>/package.json for each package. `trivy image`
 // reads the installed package.json files (it skips lock files in images).
 func NpmLayer(dir string, pkgs ...Package) v1.Layer {
+	return Layer(npmFiles(dir, pkgs)...)
+}
+
+// npmFiles are the files of NpmLayer.
+func npmFiles(dir string, pkgs []Package) []File {
 	dir = strings.Trim(dir, "/")
 	var entries []string
 	entries = append(entries, `    "": {"name": "app", "version": "1.0.0"}`)
@@ -137,7 +142,7 @@ func NpmLayer(dir string, pkgs ...Package) v1.Layer {
 	}
 	lock := "{\n  \"name\": \"app\",\n  \"version\": \"1.0.0\",\n  \"lockfileVersion\": 3,\n  \"requires\": true,\n  \"packages\": {\n" + strings.Join(entries, ",\n") + "\n  }\n}\n"
 	files = append(files, File{Path: dir + "/package-lock.json", Content: lock})
-	return Layer(files...)
+	return files
 }
 
 func majorMinor(v string) string {

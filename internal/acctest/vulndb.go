@@ -302,6 +302,13 @@ func TrivyDBArchive(tb testing.TB, fixtureYAML []string, meta DBMeta) []byte {
 	tb.Helper()
 	dir := tb.TempDir()
 	BuildTrivyDB(tb, dir, fixtureYAML, meta)
+	return TrivyDBArchiveOf(tb, dir)
+}
+
+// TrivyDBArchiveOf archives the database in dir (trivy.db and
+// metadata.json) as trivy-db publishes it.
+func TrivyDBArchiveOf(tb testing.TB, dir string) []byte {
+	tb.Helper()
 	var entries []ArchiveEntry
 	for _, n := range []string{"trivy.db", "metadata.json"} {
 		b, err := os.ReadFile(filepath.Join(dir, n))

@@ -14,8 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,20 +112,6 @@ func terraformPath(t *testing.T) string {
 			"the tests never download it")
 	}
 	return p
-}
-
-// dockerRegistryPath finds Debian's docker-registry (distribution 2.x).
-func dockerRegistryPath(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("docker-registry"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/bin/docker-registry"); err == nil {
-		return "/usr/bin/docker-registry"
-	}
-	t.Fatalf("no docker-registry binary: install it with `sudo apt-get install docker-registry` (Debian/Ubuntu), " +
-		"or put a distribution 2.x `registry` binary on PATH under the name docker-registry; the end-to-end tests need it")
-	return ""
 }
 
 // buildProvider builds the provider binary once per test process.
@@ -362,147 +346,14 @@ func assertTraced(t *testing.T, logPath string) {
 	}
 }
 
-// dockerRegistry is a running Debian docker-registry.
-type dockerRegistry struct {
-	Host    string
-	LogPath string
-}
+// dockerRegistry is a running Debian docker-registry (acctest's).
+type dockerRegistry = acctest.DockerRegistry
 
-// startDockerRegistry runs docker-registry on 127.0.0.1 with filesystem
-// storage in a temp dir, optionally with an htpasswd file, and stops it when
-// the test ends. Its stdout (access log) and stderr (application log) go to
-// LogPath.
+// startDockerRegistry runs docker-registry on 127.0.0.1 (optionally with an
+// htpasswd file) until the test ends; see acctest.StartDockerRegistry.
 func startDockerRegistry(t *testing.T, htpasswd string) *dockerRegistry {
 	t.Helper()
-	bin := dockerRegistryPath(t)
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		reg, err := tryStartDockerRegistry(t, bin, htpasswd)
-		if err == nil {
-			return reg
-		}
-		lastErr = err
-		t.Logf("docker-registry did not start (attempt %d): %v", attempt+1, err)
-	}
-	t.Fatalf("docker-registry did not start: %v", lastErr)
-	return nil
-}
-
-func tryStartDockerRegistry(t *testing.T, bin, htpasswd string) (*dockerRegistry, error) {
-	dir := t.TempDir()
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	host := fmt.Sprintf("127.0.0.1:%d", port)
-	auth := ""
-	if htpasswd != "" {
-		p := filepath.Join(dir, "htpasswd")
-		if err := os.WriteFile(p, []byte(htpasswd+"\n"), 0o600); err != nil {
-			return nil, err
-		}
-		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: imageguard-e2e\n    path: %q\n", p)
-	}
-	storage := filepath.Join(dir, "storage")
-	if err := os.Mkdir(storage, 0o700); err != nil {
-		return nil, err
-	}
-	cfg := fmt.Sprintf(`version: 0.1
-log:
-  level: info
-  formatter: text
-  accesslog:
-    disabled: false
-storage:
-  filesystem:
-    rootdirectory: %q
-  delete:
-    enabled: true
-http:
-  addr: %q
-  secret: %q
-%s`, storage, host, hex.EncodeToString([]byte(t.Name()))+"-e2e-secret", auth)
-	cfgPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(dir, "registry.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "serve", cfgPath)
-	cmd.Stdout = logFile // the access log
-	cmd.Stderr = logFile // the application log
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, err
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		logFile.Close()
-	}
-
-	deadline := time.Now().Add(30 * time.Second)
-	client := &http.Client{Timeout: 2 * time.Second}
-wait:
-	for {
-		select {
-		case <-exited:
-			logFile.Close()
-			log, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("docker-registry exited: %s\n%s", cmd.ProcessState, log)
-		default:
-		}
-		resp, err := client.Get("http://" + host + "/v2/")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			want := http.StatusOK
-			if htpasswd != "" {
-				want = http.StatusUnauthorized
-			}
-			if resp.StatusCode == want {
-				break wait
-			}
-			err = fmt.Errorf("GET /v2/ answered %s, want %d", resp.Status, want)
-		}
-		if time.Now().After(deadline) {
-			stop()
-			log, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("docker-registry on %s did not answer /v2/ within 30s: %v\n%s", host, err, log)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			if log, err := os.ReadFile(logPath); err == nil {
-				t.Logf("docker-registry log:\n%s", log)
-			}
-		}
-	})
-	return &dockerRegistry{Host: host, LogPath: logPath}, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return acctest.StartDockerRegistry(t, htpasswd)
 }
 
 // push writes img to ref and returns its digest.

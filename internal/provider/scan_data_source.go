@@ -203,6 +203,9 @@ type scanSettings struct {
 	// Preamble, when set, opens the failure message (imageguard_pin says
 	// which approval now fails) and Subject prefixes its summary.
 	Preamble, Subject string
+	// Reports keeps Trivy's reports on the outcome (imageguard_attestation
+	// signs them); other gates judge summaries only.
+	Reports bool
 }
 
 // scanRulesModel holds the scan gate's settings: the top-level attributes
@@ -345,7 +348,7 @@ func runScanGate(ctx context.Context, data *providerData, image string, s scanSe
 	if diags.HasError() {
 		return nil, diags
 	}
-	res, err := gate.Scan(ctx, data.Registry, data.Scanner, resolved, gate.ScanSettings{Platforms: s.Platforms, Rules: s.Rules, Options: s.Options, VEX: s.VEX}, now)
+	res, err := gate.Scan(ctx, data.Registry, data.Scanner, resolved, gate.ScanSettings{Platforms: s.Platforms, Rules: s.Rules, Options: s.Options, VEX: s.VEX, Reports: s.Reports}, now)
 	if err != nil {
 		// platforms is a top-level attribute wherever the gate runs.
 		var ge *gate.Error

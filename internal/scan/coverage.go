@@ -73,9 +73,29 @@ type CoverageInput struct {
 	Image    string
 	Platform string
 	Digest   string
-	Report   *types.Report
-	Options  Options
-	DB       DBInfo
+	// Report is Trivy's report; when nil, Result (from Scanner.Result)
+	// says what Coverage needs.
+	Report  *types.Report
+	Result  *Result
+	Options Options
+	DB      DBInfo
+}
+
+// releaseBucket names the advisory bucket Trivy's detector reads for the
+// OS, when its family keeps advisories per release.
+func releaseBucket(os *ftypes.OS) (string, bool) {
+	if os == nil || os.Family == "" || os.Supplier != "" {
+		return "", false
+	}
+	name, ok := releaseBuckets[os.Family]
+	if !ok {
+		return "", false
+	}
+	release := os.Name
+	if os.Extended {
+		release += "-ESM" // as Trivy's OS package scanner asks its detector
+	}
+	return name(release), true
 }
 
 // Coverage says whether the database covers the OS Trivy detected in the
@@ -87,7 +107,16 @@ func (s *Scanner) Coverage(ctx context.Context, in CoverageInput, now time.Time)
 	if !slices.Contains(opts.Scanners, ScannerVuln) || !slices.Contains(opts.PkgTypes, PkgTypeOS) {
 		return nil, nil
 	}
-	meta := in.Report.Metadata.OS
+	var facts coverageFacts
+	switch {
+	case in.Report != nil:
+		facts = coverageFactsOf(in.Report)
+	case in.Result != nil && in.Result.coverage != nil:
+		facts = *in.Result.coverage
+	default:
+		return nil, errors.New("no report to judge coverage by")
+	}
+	meta := facts.OS
 	if meta == nil || meta.Family == "" || !meta.Family.HasOSPackages() {
 		return nil, nil
 	}
@@ -97,24 +126,20 @@ func (s *Scanner) Coverage(ctx context.Context, in CoverageInput, now time.Time)
 	// moves on, so either saying end of life is enough.
 	c.EOSL = os.Eosl || pastEndOfLife(ctx, os, now)
 
-	detected := false
-	for _, r := range in.Report.Results {
-		if r.Class == types.ClassOSPkg {
-			detected = true
-		}
-	}
-	name, perRelease := releaseBuckets[os.Family]
+	_, perRelease := releaseBuckets[os.Family]
 	switch {
-	case !detected:
+	case !facts.Detected:
 		c.Unsupported = fmt.Sprintf("Trivy %s has no vulnerability detector for %s", TrivyVersion, os.Family)
 	case os.Supplier != "" || !perRelease:
 		c.Supported = true
 	default:
-		release := os.Name
-		if os.Extended {
-			release += "-ESM" // as Trivy's OS package scanner asks its detector
+		b, _ := releaseBucket(&os)
+		if facts.Asked && facts.Bucket == b {
+			// Asked when the report was made, of the database its key names.
+			c.Supported = facts.HasBucket
+			c.Unsupported = fmt.Sprintf("the database has no %q advisories", b)
+			break
 		}
-		b := name(release)
 		if idx, ok := s.backend.(bucketIndex); ok {
 			has, err := idx.hasBucket(ctx, b)
 			if err != nil {

@@ -30,6 +30,8 @@ import (
 // Database is the local vulnerability database.
 type Database interface {
 	Ensure(ctx context.Context) (*vulndb.DB, error)
+	// Check is Ensure without opening the database.
+	Check(ctx context.Context) (*vulndb.DB, error)
 	// Use is Ensure, holding trivy-db's process-global handle on this
 	// database until release.
 	Use(ctx context.Context) (db *vulndb.DB, release func(), err error)
@@ -53,9 +55,11 @@ func NewLocal(database Database, cacheDir string) *Local {
 	return &Local{db: database, cacheDir: cacheDir, claims: newLayerClaims()}
 }
 
-// DB makes sure the database is present, fresh and open.
+// DB makes sure the database is present and fresh. It is opened only when
+// a scan (or a coverage question) needs it: Scan and hasBucket take it
+// through Use.
 func (l *Local) DB(ctx context.Context) (DBInfo, error) {
-	d, err := l.db.Ensure(ctx)
+	d, err := l.db.Check(ctx)
 	if err != nil {
 		return DBInfo{}, err
 	}

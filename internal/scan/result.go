@@ -58,8 +58,12 @@ type Result struct {
 	Packages   []Package
 	// Report is Trivy's report as judged: this copy, after VEX and Trivy's
 	// own post-processing, secret text already scrubbed. imageguard_attestation
-	// signs it as the vulnerability predicate's result.
+	// signs it as the vulnerability predicate's result. Nil in a Result
+	// from Scanner.Result.
 	Report *types.Report
+
+	// coverage is what Coverage needs, when Report is nil.
+	coverage *coverageFacts
 }
 
 // Summarize applies VEX documents (OpenVEX, CycloneDX or CSAF, as Trivy reads
@@ -87,15 +91,24 @@ func Summarize(ctx context.Context, report *types.Report, platform, digest strin
 			return nil, fmt.Errorf("reading `vex` documents: %s. Give OpenVEX, CycloneDX VEX or CSAF VEX JSON, as `trivy --vex` reads them", trimVEXPaths(err, dir))
 		}
 	}
+	res, err := summarizeInPlace(ctx, &rep, platform, digest)
+	if err != nil {
+		return nil, err
+	}
+	res.Report = &rep
+	return res, nil
+}
+
+// summarizeInPlace is Summarize without VEX on a report the caller owns and
+// gives up: Trivy's post-processing changes it.
+func summarizeInPlace(ctx context.Context, rep *types.Report, platform, digest string) (*Result, error) {
 	// Trivy's own post-processing: de-duplicate, fill unknown severities.
 	for i := range rep.Results {
 		if err := result.FilterResult(ctx, &rep.Results[i], result.IgnoreConfig{}, result.FilterOptions{Severities: allSeverities()}); err != nil {
 			return nil, err
 		}
 	}
-	res := convert(&rep, platform, digest)
-	res.Report = &rep
-	return res, nil
+	return convert(rep, platform, digest), nil
 }
 
 func trimVEXPaths(err error, dir string) string {

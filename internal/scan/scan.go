@@ -26,7 +26,6 @@ import (
 	tlog "github.com/aquasecurity/trivy/pkg/log"
 	"github.com/aquasecurity/trivy/pkg/types"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 )
@@ -113,8 +112,10 @@ type Scanner struct {
 	backend  Backend
 	cacheDir string
 
-	mu      sync.Mutex
-	reports map[string]*pending
+	// inflight are the scans under way, by cache key: concurrent callers
+	// share one; none is kept once over (see summary.go).
+	mu       sync.Mutex
+	inflight map[string]*flight
 
 	dirOnce sync.Once
 	dirErr  error
@@ -124,17 +125,10 @@ type Scanner struct {
 	analyses atomic.Int64
 }
 
-type pending struct {
-	done   chan struct{}
-	report *types.Report
-	db     DBInfo
-	err    error
-}
-
 // New builds a scanner over a registry client and a back end. cacheDir holds
 // the on-disk report cache ("" disables it).
 func New(reg *registry.Client, backend Backend, cacheDir string) *Scanner {
-	return &Scanner{reg: reg, backend: backend, cacheDir: cacheDir, reports: map[string]*pending{}}
+	return &Scanner{reg: reg, backend: backend, cacheDir: cacheDir, inflight: map[string]*flight{}}
 }
 
 // Analyses counts the Trivy analyses this scanner ran (cache misses).
@@ -146,81 +140,21 @@ type Target struct {
 	Platform registry.PlatformManifest
 }
 
-// Scan returns Trivy's report for one platform image, from the memory or
-// disk cache when the same digest was scanned with the same database and
-// options, else by running Trivy.
 // LogSubsystem is the tflog subsystem of scans: each platform scanned or
 // served from the report cache.
 const LogSubsystem = "scan"
 
+// Scan returns Trivy's report for one platform image, from the disk cache
+// when the same digest was scanned with the same database and options (or
+// from a scan of it under way in this process), else by running Trivy. The
+// report is the caller's: the scanner keeps no report. Gates that need no
+// report use Result.
 func (s *Scanner) Scan(ctx context.Context, t Target, opts Options) (*types.Report, DBInfo, error) {
-	opts = opts.normalized()
-	db, err := s.backend.DB(ctx)
+	f, err := s.flight(ctx, t, opts, true)
 	if err != nil {
-		return nil, DBInfo{}, err
+		return nil, f.db, err
 	}
-	digest := t.Platform.Digest.String()
-	key := cacheKey(digest, db, opts)
-
-	s.mu.Lock()
-	if p, ok := s.reports[key]; ok {
-		s.mu.Unlock()
-		<-p.done
-		if p.err == nil {
-			return p.report, p.db, nil
-		}
-		return nil, db, p.err
-	}
-	p := &pending{done: make(chan struct{})}
-	s.reports[key] = p
-	s.mu.Unlock()
-
-	p.report, p.db, p.err = s.scanUncached(ctx, t, opts, key, db)
-	if p.err != nil || p.db.mixed || cacheKey(digest, p.db, opts) != key {
-		// Only a report made with the database the key names is reused.
-		s.mu.Lock()
-		delete(s.reports, key)
-		s.mu.Unlock()
-	}
-	close(p.done)
-	if p.err != nil {
-		return nil, db, p.err
-	}
-	return p.report, p.db, nil
-}
-
-func (s *Scanner) scanUncached(ctx context.Context, t Target, opts Options, key string, db DBInfo) (*types.Report, DBInfo, error) {
-	if s.cacheDir != "" {
-		s.dirOnce.Do(func() { s.dirErr = PrepareCacheDir(s.cacheDir) })
-		if s.dirErr != nil {
-			return nil, DBInfo{}, s.dirErr
-		}
-	}
-	digest := t.Platform.Digest.String()
-	r, err := s.readDisk(key, digest, db, opts)
-	if err != nil {
-		return nil, DBInfo{}, err
-	}
-	fields := map[string]any{"repository": t.Resolved.Ref.Repository.Name(), "digest": digest, "platform": t.Platform.Platform, "db_updated_at": db.UpdatedAt.UTC().Format(time.RFC3339)}
-	if r != nil {
-		fields["cache"] = "disk"
-		tflog.SubsystemDebug(ctx, LogSubsystem, "platform served from the report cache", fields)
-		return r, db, nil
-	}
-	start := time.Now()
-	report, answered, err := s.analyse(ctx, t, opts)
-	fields["duration_ms"] = time.Since(start).Milliseconds()
-	if err != nil {
-		fields["error"] = err.Error()
-		tflog.SubsystemDebug(ctx, LogSubsystem, "platform scan failed", fields)
-		return nil, DBInfo{}, err
-	}
-	tflog.SubsystemDebug(ctx, LogSubsystem, "platform scanned", fields)
-	scrubReport(&report)
-	if !answered.mixed {
-		s.writeDisk(digest, answered, opts, &report)
-	}
-	return &report, answered, nil
+	return f.report, f.db, nil
 }
 
 // analyse runs Trivy through the back end.
@@ -250,7 +184,7 @@ func (s *Scanner) analyse(ctx context.Context, t Target, opts Options) (types.Re
 		if rerr := asRegistryError(t, err); rerr != nil {
 			return types.Report{}, DBInfo{}, rerr
 		}
-		return types.Report{}, DBInfo{}, fmt.Errorf("Trivy could not scan %s (%s): %w", t.Resolved.Ref.Input, t.Platform.Digest, err)
+		return types.Report{}, DBInfo{}, fmt.Errorf("trivy could not scan %s (%s): %w", t.Resolved.Ref.Input, t.Platform.Digest, err)
 	}
 	return report, answered, nil
 }
@@ -379,29 +313,8 @@ func (s *Scanner) writeDisk(digest string, db DBInfo, opts Options, r *types.Rep
 		return
 	}
 	key := cacheKey(digest, db, opts)
-	b, err := json.Marshal(diskReport{Schema: cacheSchema, Key: key, Trivy: TrivyVersion, Digest: digest, DBVersion: db.Version, DBUpdatedAt: db.UpdatedAt.UTC(),
+	writeCacheFile(s.diskPath(key), ".report-*", diskReport{Schema: cacheSchema, Key: key, Trivy: TrivyVersion, Digest: digest, DBVersion: db.Version, DBUpdatedAt: db.UpdatedAt.UTC(),
 		Scanners: opts.Scanners, PkgTypes: opts.PkgTypes, Report: *r})
-	if err != nil {
-		return
-	}
-	p := s.diskPath(key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return
-	}
-	if checkSubdir(filepath.Dir(filepath.Dir(p))) != nil || checkSubdir(filepath.Dir(p)) != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".report-*")
-	if err != nil {
-		return
-	}
-	_, werr := tmp.Write(b)
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil {
-		_ = os.Remove(tmp.Name())
-		return
-	}
-	_ = os.Rename(tmp.Name(), p)
 }
 
 // severityRank orders Trivy's severities; higher is worse.

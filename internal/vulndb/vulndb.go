@@ -195,6 +195,21 @@ const LogSubsystem = "vulndb"
 // installs a newer database than the one open in this process re-opens
 // trivy-db's handle on it; only tests run several Managers in a process.
 func (m *Manager) Ensure(ctx context.Context) (*DB, error) {
+	db, err := m.Check(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := openExclusive(db.Dir, db.Metadata); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// Check is Ensure without opening the database: the cached copy checked
+// (or downloaded and installed) once per Manager, as Ensure does, and
+// trivy-db's handle left alone. A plan whose reports are all cached needs
+// no more of the database than this.
+func (m *Manager) Check(ctx context.Context) (*DB, error) {
 	select {
 	case m.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -261,7 +276,7 @@ func (m *Manager) ensure(ctx context.Context) (*DB, error) {
 			reason = "the cached copy is past its next update or older than max_age"
 		}
 		tflog.SubsystemDebug(ctx, LogSubsystem, "downloading the vulnerability database", map[string]any{"reason": reason, "repositories": len(m.opts.Repositories)})
-		got, repoErrs := m.download(ctx, dbDir, cached, now)
+		got, repoErrs := m.download(ctx, cached, now)
 		if got == nil && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -321,9 +336,6 @@ func (m *Manager) ensure(ctx context.Context) (*DB, error) {
 			db.Source, formatAge(age), db.Metadata.UpdatedAt.UTC().Format(time.RFC3339), formatDuration(m.maxAge), upstream, db.Source, upstream, db.Source)
 	}
 
-	if err := openExclusive(dbDir, db.Metadata); err != nil {
-		return nil, err
-	}
 	tflog.SubsystemDebug(ctx, LogSubsystem, "vulnerability database chosen", map[string]any{
 		"source": db.Source, "updated_at": db.Metadata.UpdatedAt.UTC().Format(time.RFC3339), "age": formatAge(now.Sub(db.Metadata.UpdatedAt)),
 		"next_update": db.Metadata.NextUpdate.UTC().Format(time.RFC3339), "max_age": formatDuration(m.maxAge), "skip_update": m.opts.SkipUpdate,
@@ -372,7 +384,7 @@ type fetched struct {
 
 // download tries the repositories in order; the first that yields a valid
 // database wins. It returns each failed repository's error.
-func (m *Manager) download(ctx context.Context, dbDir string, cached *DB, now time.Time) (*fetched, []error) {
+func (m *Manager) download(ctx context.Context, cached *DB, now time.Time) (*fetched, []error) {
 	var errs []error
 	for _, repo := range m.opts.Repositories {
 		got, err := m.fetch(ctx, repo, cached, now)

@@ -1,9 +1,11 @@
-// Command fleet is the fleet benchmark of scanning-at-scale: N images (some
+//go:build bench
+
+// Package fleet is the fleet benchmark of scanning-at-scale: N images (some
 // sharing base layers), W worker processes in parallel, each with an empty
 // cache_dir, local mode versus server mode.
 //
 // A worker is what a CI runner or an HCP Terraform agent does: the real
-// terraform CLI runs `terraform plan` on examples/e2e-fleet (one
+// terraform CLI runs `terraform plan` on bench/testdata/fleet (one
 // `data "imageguard_scan"` per image, enforcement = "warn") with the built
 // provider (dev_overrides, no init) and an empty cache_dir.
 //
@@ -33,9 +35,9 @@
 // bytes, layer GETs, trivy server calls), a per-layer table of GETs across
 // the fleet, and checks the target: in server mode no worker downloads
 // database bytes and no distinct layer is fetched more than once
-// fleet-wide. Exit 0 when every variant meets it, 1 when one does not, 2 on
-// an error.
-package main
+// fleet-wide. TestFleet (bench/fleet.sh runs it) fails when a variant does
+// not meet it, or on an error.
+package fleet
 
 import (
 	"encoding/base64"
@@ -50,6 +52,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"text/tabwriter"
 	"time"
 
@@ -230,10 +233,10 @@ func fillerYAML(compressed int) string {
 
 type worker struct {
 	idx       int
-	regProxy  *benchkit.Proxy
-	srvProxy  *benchkit.Proxy
+	regProxy  *acctest.Proxy
+	srvProxy  *acctest.Proxy
 	dir       string
-	plan      benchkit.Result
+	plan      acctest.CLIResult
 	outputs   *benchkit.Outputs
 	outputErr error
 }
@@ -244,18 +247,18 @@ type modeRun struct {
 	workers []*worker
 	start   time.Time
 	wall    time.Duration
-	server  *benchkit.Proc
+	server  *acctest.Proc
 }
 
 type env struct {
-	tb        *benchkit.TB
+	tb        testing.TB
 	work      string
-	module    string
 	trivy     string
-	tf        *benchkit.Terraform
+	tf        *acctest.TerraformRunner
 	backend   string // host:port of the registry
 	fx        *fixture
-	serverDB  string // directory with trivy.db + metadata.json for the trivy server
+	serverDB  string // trivy.db for the trivy servers
+	dbTime    time.Time
 	nWorkers  int
 	tfTimeout time.Duration
 }
@@ -269,13 +272,13 @@ func (e *env) run(v variant, mode string, rep int) *modeRun {
 	var serverURL string
 	if mode == "server" {
 		cache := filepath.Join(base, "trivy-server-cache")
-		benchkit.CopyDB(e.tb, e.serverDB, cache)
-		serverURL, mr.server = benchkit.StartTrivyServer(e.tb, e.trivy, cache, token, filepath.Join(base, "trivy-server.log"))
+		acctest.InstallTrivyDB(e.tb, e.serverDB, cache, e.dbTime)
+		serverURL, mr.server = acctest.StartTrivyServer(e.tb, e.trivy, cache, token, filepath.Join(base, "trivy-server.log"))
 		defer mr.server.Stop()
 	}
 	for i := 0; i < e.nWorkers; i++ {
 		w := &worker{idx: i, dir: filepath.Join(base, fmt.Sprintf("w%d", i))}
-		w.regProxy = benchkit.StartProxy(e.tb, fmt.Sprintf("w%d-registry", i), "http://"+e.backend)
+		w.regProxy = acctest.StartProxy(e.tb, fmt.Sprintf("w%d-registry", i), "http://"+e.backend)
 		cache := filepath.Join(w.dir, "cache")
 		if err := os.MkdirAll(cache, 0o700); err != nil {
 			e.tb.Fatal(err)
@@ -290,11 +293,11 @@ func (e *env) run(v variant, mode string, rep int) *modeRun {
 			"db_repository": w.regProxy.Host + "/" + dbRepoTag,
 		}
 		if mode == "server" {
-			w.srvProxy = benchkit.StartProxy(e.tb, fmt.Sprintf("w%d-trivy", i), serverURL)
+			w.srvProxy = acctest.StartProxy(e.tb, fmt.Sprintf("w%d-trivy", i), serverURL)
 			vars["scanner_url"] = "http://" + w.srvProxy.Host
 			vars["scanner_token"] = token
 		}
-		benchkit.Workspace(e.tb, e.module, "e2e-fleet", filepath.Join(w.dir, "ws"), vars)
+		acctest.Workspace(e.tb, benchkit.FleetWorkspace, filepath.Join(w.dir, "ws"), vars)
 		mr.workers = append(mr.workers, w)
 	}
 
@@ -305,7 +308,7 @@ func (e *env) run(v variant, mode string, rep int) *modeRun {
 		go func(w *worker) {
 			defer wg.Done()
 			time.Sleep(time.Duration(w.idx) * v.stagger)
-			w.plan = e.tf.Run(filepath.Join(w.dir, "ws"), e.tfTimeout, nil,
+			w.plan = e.tf.Run(filepath.Join(w.dir, "ws"), acctest.RunOptions{Timeout: e.tfTimeout},
 				"plan", "-input=false", "-no-color", "-lock=false", fmt.Sprintf("-parallelism=%d", v.parallelism), "-out=tfplan")
 		}(w)
 	}
@@ -324,7 +327,7 @@ func (e *env) run(v variant, mode string, rep int) *modeRun {
 	// Outside the timing: read what each plan found.
 	for _, w := range mr.workers {
 		if w.plan.OK() {
-			w.outputs, w.outputErr = e.tf.PlanOutputs(filepath.Join(w.dir, "ws"), "tfplan")
+			w.outputs, w.outputErr = benchkit.PlanOutputs(e.tf, filepath.Join(w.dir, "ws"), "tfplan")
 		}
 	}
 	return mr
@@ -582,95 +585,64 @@ func tail(s string, n int) string {
 
 // ---------------------------------------------------------------- main
 
-func main() {
-	trivyBin := flag.String("trivy", "bench/bin/trivy", "the trivy CLI (for `trivy server`)")
-	pluginDir := flag.String("plugin-dir", "bench/bin/provider", "directory holding the built terraform-provider-imageguard")
-	tfBin := flag.String("terraform", "", "terraform binary (default: $TF_ACC_TERRAFORM_PATH or terraform on PATH)")
-	regKind := flag.String("registry", "docker", "docker (Debian's docker-registry) or inprocess (the test harness's registry)")
-	workers := flag.Int("workers", 4, "worker processes")
-	nImages := flag.Int("images", 10, "images")
-	runtimeMiB := flag.Float64("runtime-mib", 3, "MiB of each shared runtime layer")
-	appKiB := flag.Int("app-kib", 512, "KiB of each image's own app layer")
-	dbMiB := flag.Float64("db-filler-mib", 8, "MiB (compressed) of filler added to the fixture database")
-	variantsFlag := flag.String("variants", "parallel:0s,staggered:3s,parallel-p1:0s:1,staggered-p1:6s:1", "name:stagger[:terraform -parallelism, default 10],...")
-	reps := flag.Int("reps", 3, "runs of each variant (detailed tables for the first; every run in the summary)")
-	modesFlag := flag.String("modes", "local,server", "modes to run, in order")
-	workDir := flag.String("work", "", "working directory (default: a new temporary directory, removed at the end)")
-	keep := flag.Bool("keep", false, "keep the working directory")
-	flag.Parse()
-	os.Exit(run(*trivyBin, *pluginDir, *tfBin, *regKind, *workers, *nImages, int(*runtimeMiB*(1<<20)), *appKiB<<10, int(*dbMiB*(1<<20)), *variantsFlag, *modesFlag, *reps, *workDir, *keep))
+var (
+	trivyBin     = flag.String("trivy", "../bin/trivy", "the trivy CLI (for `trivy server`)")
+	pluginDir    = flag.String("plugin-dir", "../bin/provider", "directory holding the built terraform-provider-imageguard")
+	regKind      = flag.String("registry", "docker", "docker (Debian's docker-registry) or inprocess (the test harness's registry)")
+	workers      = flag.Int("workers", 4, "worker processes")
+	nImages      = flag.Int("images", 10, "images")
+	runtimeMiB   = flag.Float64("runtime-mib", 3, "MiB of each shared runtime layer")
+	appKiB       = flag.Int("app-kib", 512, "KiB of each image's own app layer")
+	dbMiB        = flag.Float64("db-filler-mib", 8, "MiB (compressed) of filler added to the fixture database")
+	variantsFlag = flag.String("variants", "parallel:0s,staggered:3s,parallel-p1:0s:1,staggered-p1:6s:1", "name:stagger[:terraform -parallelism, default 10],...")
+	reps         = flag.Int("reps", 3, "runs of each variant (detailed tables for the first; every run in the summary)")
+	modesFlag    = flag.String("modes", "local,server", "modes to run, in order")
+	keep         = flag.Bool("keep", false, "keep the working directory (its path is printed)")
+)
+
+func TestFleet(t *testing.T) {
+	run(t, *trivyBin, *regKind, *workers, *nImages, int(*runtimeMiB*(1<<20)), *appKiB<<10, int(*dbMiB*(1<<20)), *variantsFlag, *modesFlag, *reps, *keep)
 }
 
-func run(trivyBin, pluginDir, tfBin, regKind string, nWorkers, nImages, runtimeBytes, appBytes, dbFiller int, variantsFlag, modesFlag string, reps int, workDir string, keep bool) int {
+func run(t *testing.T, trivyBin, regKind string, nWorkers, nImages, runtimeBytes, appBytes, dbFiller int, variantsFlag, modesFlag string, reps int, keep bool) {
 	variants, err := parseVariants(variantsFlag)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
+		t.Fatal(err)
 	}
 	modes := strings.Split(modesFlag, ",")
-	module, err := os.Getwd()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	if _, err := os.Stat(filepath.Join(module, "examples", "e2e-fleet", "main.tf")); err != nil {
-		fmt.Fprintln(os.Stderr, "run from the module root (examples/e2e-fleet/main.tf not found)")
-		return 2
-	}
-	for _, p := range []*string{&trivyBin, &pluginDir} {
-		if *p, err = filepath.Abs(*p); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 2
+	for _, m := range modes {
+		if m = strings.TrimSpace(m); m != "local" && m != "server" {
+			t.Fatalf("unknown mode %q", m)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(pluginDir, "terraform-provider-imageguard")); err != nil {
-		fmt.Fprintf(os.Stderr, "no provider binary in %s (bench/fleet.sh builds it): %v\n", pluginDir, err)
-		return 2
+	if trivyBin, err = filepath.Abs(trivyBin); err != nil {
+		t.Fatal(err)
 	}
-	if tfBin == "" {
-		tfBin = os.Getenv("TF_ACC_TERRAFORM_PATH")
-	}
-	if tfBin == "" {
-		if tfBin, err = exec.LookPath("terraform"); err != nil {
-			fmt.Fprintln(os.Stderr, "no terraform on PATH (or TF_ACC_TERRAFORM_PATH); this benchmark never downloads it")
-			return 2
-		}
-	}
-	if workDir == "" {
+	workDir := t.TempDir()
+	if keep {
 		if workDir, err = os.MkdirTemp("", "imageguard-fleet-"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 2
+			t.Fatal(err)
 		}
-		if !keep {
-			defer os.RemoveAll(workDir)
-		}
-	} else if err := os.MkdirAll(workDir, 0o700); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
+		fmt.Println("working directory (kept):", workDir)
 	}
-	tb := &benchkit.TB{Dir: workDir, Prog: "fleet"}
-	defer tb.Close()
+	tb := t
+	tf := acctest.NewTerraformRunner(t, "", *pluginDir)
+	tfBin, pluginDir := tf.Bin, tf.PluginDir
 
 	// The registry.
 	var backend, regDesc string
 	switch regKind {
 	case "docker":
-		bin, err := exec.LookPath("docker-registry")
-		if err != nil {
-			bin = "/usr/bin/docker-registry"
-		}
-		dir := filepath.Join(workDir, "registry")
-		tb.Must(os.MkdirAll(dir, 0o700), "registry dir")
-		backend, _ = benchkit.StartDockerRegistry(tb, bin, dir)
-		ver, _ := exec.Command(bin, "--version").Output()
+		dr := acctest.StartDockerRegistry(t, "")
+		backend = dr.Host
+		ver, _ := exec.Command(dr.Proc.Cmd.Path, "--version").Output()
 		regDesc = fmt.Sprintf("Debian's docker-registry (%s) on %s", strings.TrimSpace(string(ver)), backend)
 	case "inprocess":
 		reg := acctest.NewRegistry(tb)
 		backend = reg.Host
 		regDesc = "the test harness's in-process registry on " + backend
 	default:
-		fmt.Fprintf(os.Stderr, "unknown -registry %q\n", regKind)
-		return 2
+		t.Fatalf("unknown -registry %q", regKind)
 	}
 	reg := &acctest.Registry{Host: backend}
 
@@ -682,7 +654,9 @@ func run(trivyBin, pluginDir, tfBin, regKind string, nWorkers, nImages, runtimeB
 	for _, img := range images {
 		reg.Push(tb, img.repoTag, built[img.key])
 		cd, err := built[img.key].ConfigName()
-		tb.Must(err, "config digest")
+		if err != nil {
+			t.Fatal(err)
+		}
 		fx.configs[cd.String()] = img.key
 		refsTotal += len(img.layers)
 	}
@@ -696,18 +670,19 @@ func run(trivyBin, pluginDir, tfBin, regKind string, nWorkers, nImages, runtimeB
 	if f := fillerYAML(dbFiller); f != "" {
 		yamls = append(yamls, f)
 	}
-	archive := acctest.TrivyDBArchive(tb, yamls, acctest.FreshDBMeta(time.Now()))
+	dbTime := time.Now()
+	dbDir := t.TempDir()
+	acctest.BuildTrivyDB(tb, dbDir, yamls, acctest.FreshDBMeta(dbTime))
+	archive := acctest.TrivyDBArchiveOf(tb, dbDir)
 	fx.dbArchive = int64(len(archive))
 	reg.PushTrivyDB(tb, dbRepoTag, archive)
-	seed := benchkit.SeedDB(tb, backend+"/"+dbRepoTag, filepath.Join(workDir, "dbseed"))
-	if st, err := os.Stat(filepath.Join(seed.Dir, "trivy.db")); err == nil {
+	if st, err := os.Stat(filepath.Join(dbDir, "trivy.db")); err == nil {
 		fx.dbRaw = st.Size()
 	}
 
-	tf := benchkit.NewTerraform(tb, tfBin, pluginDir, workDir)
 	tfVer, _ := exec.Command(tfBin, "version").Output()
 	trivyVer, _ := exec.Command(trivyBin, "--version").Output()
-	e := &env{tb: tb, work: workDir, module: module, trivy: trivyBin, tf: tf, backend: backend, fx: fx, serverDB: seed.Dir, nWorkers: nWorkers, tfTimeout: 10 * time.Minute}
+	e := &env{tb: tb, work: workDir, trivy: trivyBin, tf: tf, backend: backend, fx: fx, serverDB: filepath.Join(dbDir, "trivy.db"), dbTime: dbTime, nWorkers: nWorkers, tfTimeout: 10 * time.Minute}
 
 	fmt.Printf("fleet benchmark: %d workers × %d images, each worker a `terraform plan` with an empty cache_dir\n", nWorkers, nImages)
 	fmt.Printf("terraform:  %s (%s)\n", tfBin, firstLine(string(tfVer)))
@@ -742,10 +717,6 @@ func run(trivyBin, pluginDir, tfBin, regKind string, nWorkers, nImages, runtimeB
 		for rep := 1; rep <= reps; rep++ {
 			for _, mode := range modes {
 				mode = strings.TrimSpace(mode)
-				if mode != "local" && mode != "server" {
-					fmt.Fprintf(os.Stderr, "unknown mode %q\n", mode)
-					return 2
-				}
 				mr := e.run(v, mode, rep)
 				st := e.measure(mr)
 				if rep == 1 {
@@ -810,14 +781,11 @@ func run(trivyBin, pluginDir, tfBin, regKind string, nWorkers, nImages, runtimeB
 	}
 	switch {
 	case failed:
-		fmt.Println("\nRESULT: ERROR (see above)")
-		return 2
+		t.Fatal("errors (see above)")
 	case !allOK:
-		fmt.Println("\nRESULT: the server-mode target was NOT met in every run (see above)")
-		return 1
+		t.Fatal("the server-mode target was NOT met in every run (see above)")
 	}
 	fmt.Println("\nRESULT: the server-mode target was met in every run")
-	return 0
 }
 
 func countNonEmpty(m map[string][]string) int {

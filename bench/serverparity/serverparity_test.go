@@ -1,4 +1,6 @@
-// Command serverparity checks that a plan against a `trivy server` reports
+//go:build bench
+
+// Package serverparity checks that a plan against a `trivy server` reports
 // the same findings as `trivy image --server` for the same image: the
 // provider's server mode (scanner_server) and Trivy's own client, against
 // the same server build (bench/bin/trivy, Trivy v0.74.0 built from the Go
@@ -15,14 +17,14 @@
 //   - trivy: `trivy image --server URL --token T --scanners vuln,secret
 //     --format json --image-src remote` per image (and per platform of the
 //     multi-platform index, with --platform);
-//   - provider: examples/e2e-fleet with every image and scanner_server
+//   - provider: bench/testdata/fleet with every image and scanner_server
 //     { url, token }, no database repository, an empty cache_dir: the real
 //     terraform runs `plan -out`, `apply` of that plan, `output -json`.
 //
 // Compared per image and platform: the vulnerability ids, the (id, package,
-// installed version) triples and the secret rule ids. Exit 1 on a
-// difference, 2 on an error.
-package main
+// installed version) triples and the secret rule ids. TestServerParity
+// fails on a difference or an error (bench/server_parity.sh runs it).
+package serverparity
 
 import (
 	"encoding/json"
@@ -105,7 +107,7 @@ func fromTrivy(r *trivyReport) *findings {
 }
 
 // fromProvider picks one platform's findings from the outputs of
-// examples/e2e-fleet ("platform|id|package|installed" and
+// bench/testdata/fleet ("platform|id|package|installed" and
 // "platform|rule|target"); platform "" means all.
 func fromProvider(o *benchkit.Outputs, key, platform string) *findings {
 	f := newFindings()
@@ -179,70 +181,39 @@ func list(m map[string]bool) string {
 	return strings.Join(keys(m), ",")
 }
 
-// ---------------------------------------------------------------- main
+var (
+	trivyBin  = flag.String("trivy", "../bin/trivy", "the trivy CLI (server and client)")
+	pluginDir = flag.String("plugin-dir", "../bin/provider", "directory holding the built terraform-provider-imageguard")
+	bulkMiB   = flag.Int("bulk-mib", 4, "MiB of data in the benchmark image's bulk layer")
+	shared    = flag.Bool("shared-server", false, "one trivy server for both (the provider scans first, the CLI then reuses its layer analyses)")
+	keep      = flag.Bool("keep", false, "keep the working directory (its path is printed)")
+)
 
-func main() {
-	trivyBin := flag.String("trivy", "bench/bin/trivy", "the trivy CLI (server and client)")
-	pluginDir := flag.String("plugin-dir", "bench/bin/provider", "directory holding the built terraform-provider-imageguard")
-	tfBin := flag.String("terraform", "", "terraform binary (default: $TF_ACC_TERRAFORM_PATH or terraform on PATH)")
-	bulkMiB := flag.Int("bulk-mib", 4, "MiB of data in the benchmark image's bulk layer")
-	shared := flag.Bool("shared-server", false, "one trivy server for both (the provider scans first, the CLI then reuses its layer analyses)")
-	workDir := flag.String("work", "", "working directory (default: a new temporary directory, removed at the end)")
-	keep := flag.Bool("keep", false, "keep the working directory")
-	flag.Parse()
-	os.Exit(run(*trivyBin, *pluginDir, *tfBin, *bulkMiB, *shared, *workDir, *keep))
-}
-
-func run(trivyBin, pluginDir, tfBin string, bulkMiB int, shared bool, workDir string, keep bool) int {
-	module, err := os.Getwd()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	for _, p := range []*string{&trivyBin, &pluginDir} {
-		if *p, err = filepath.Abs(*p); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 2
-		}
-	}
-	if _, err := os.Stat(filepath.Join(pluginDir, "terraform-provider-imageguard")); err != nil {
-		fmt.Fprintf(os.Stderr, "no provider binary in %s (bench/server_parity.sh builds it): %v\n", pluginDir, err)
-		return 2
-	}
-	if tfBin == "" {
-		tfBin = os.Getenv("TF_ACC_TERRAFORM_PATH")
-	}
-	if tfBin == "" {
-		if tfBin, err = exec.LookPath("terraform"); err != nil {
-			fmt.Fprintln(os.Stderr, "no terraform on PATH (or TF_ACC_TERRAFORM_PATH); this check never downloads it")
-			return 2
-		}
-	}
-	if workDir == "" {
+func TestServerParity(t *testing.T) {
+	trivyBin, shared := *trivyBin, *shared
+	workDir := t.TempDir()
+	if *keep {
+		var err error
 		if workDir, err = os.MkdirTemp("", "imageguard-serverparity-"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 2
+			t.Fatal(err)
 		}
-		if !keep {
-			defer os.RemoveAll(workDir)
-		}
-	} else if err := os.MkdirAll(workDir, 0o700); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
+		fmt.Println("working directory (kept):", workDir)
 	}
-	tb := &benchkit.TB{Dir: workDir, Prog: "serverparity"}
-	defer tb.Close()
+	tf := acctest.NewTerraformRunner(t, "", *pluginDir)
+	tfBin := tf.Bin
 
-	reg := acctest.NewRegistry(tb)
-	reg.PushTrivyDB(tb, dbRepoTag, acctest.TrivyDBArchive(tb, []string{acctest.FixtureAdvisories}, acctest.FreshDBMeta(time.Now())))
-	images := pushFixtures(tb, reg, bulkMiB<<20)
-	seed := benchkit.SeedDB(tb, reg.Ref(dbRepoTag), filepath.Join(workDir, "dbseed"))
+	reg := acctest.NewRegistry(t)
+	now := time.Now()
+	dbDir := t.TempDir()
+	acctest.BuildTrivyDB(t, dbDir, []string{acctest.FixtureAdvisories}, acctest.FreshDBMeta(now))
+	reg.PushTrivyDB(t, dbRepoTag, acctest.TrivyDBArchiveOf(t, dbDir))
+	images := pushFixtures(t, reg, *bulkMiB<<20)
 
-	startServer := func(name string) (string, *benchkit.Proc, *benchkit.Proxy) {
+	startServer := func(name string) (string, *acctest.Proc, *acctest.Proxy) {
 		cache := filepath.Join(workDir, "server-"+name)
-		benchkit.CopyDB(tb, seed.Dir, cache)
-		url, p := benchkit.StartTrivyServer(tb, trivyBin, cache, token, filepath.Join(workDir, "server-"+name+".log"))
-		return url, p, benchkit.StartProxy(tb, name, url)
+		acctest.InstallTrivyDB(t, filepath.Join(dbDir, "trivy.db"), cache, now)
+		url, p := acctest.StartTrivyServer(t, trivyBin, cache, token, filepath.Join(workDir, "server-"+name+".log"))
+		return url, p, acctest.StartProxy(t, name, url)
 	}
 	cliURL, cliProc, cliProxy := startServer("for-trivy-cli")
 	provURL, provProc, provProxy := cliURL, cliProc, cliProxy
@@ -254,8 +225,8 @@ func run(trivyBin, pluginDir, tfBin string, bulkMiB int, shared bool, workDir st
 	ver, _ := exec.Command(trivyBin, "--version").Output()
 	tfVer, _ := exec.Command(tfBin, "version").Output()
 	fmt.Printf("trivy:     %s (%s): `trivy server --skip-db-update` and `trivy image --server`\n", trivyBin, strings.TrimSpace(firstLine(string(ver))))
-	fmt.Printf("provider:  %s/terraform-provider-imageguard (Trivy v0.74.0 client packages), via %s\n", pluginDir, firstLine(string(tfVer)))
-	fmt.Printf("registry:  %s (in-process); database %s, schema %d, updated %s\n", reg.Host, reg.Ref(dbRepoTag), seed.Metadata.Version, seed.Metadata.UpdatedAt.Format(time.RFC3339))
+	fmt.Printf("provider:  %s/terraform-provider-imageguard (Trivy v0.74.0 client packages), via %s\n", tf.PluginDir, firstLine(string(tfVer)))
+	fmt.Printf("registry:  %s (in-process); database %s, updated %s\n", reg.Host, reg.Ref(dbRepoTag), acctest.FreshDBMeta(now).UpdatedAt.Format(time.RFC3339))
 	if shared {
 		fmt.Printf("servers:   one, %s, for both (the provider first)\n", cliURL)
 	} else {
@@ -263,14 +234,13 @@ func run(trivyBin, pluginDir, tfBin string, bulkMiB int, shared bool, workDir st
 	}
 
 	// The provider: plan -out, apply the plan, output -json.
-	tf := benchkit.NewTerraform(tb, tfBin, pluginDir, workDir)
 	ws := filepath.Join(workDir, "ws")
 	refs := map[string]string{}
 	for _, img := range images {
 		refs[img.repoTag] = reg.Ref(img.repoTag)
 	}
 	cacheDir := filepath.Join(workDir, "provider-cache")
-	benchkit.Workspace(tb, module, "e2e-fleet", ws, map[string]any{
+	acctest.Workspace(t, benchkit.FleetWorkspace, ws, map[string]any{
 		"images":        refs,
 		"cache_dir":     cacheDir,
 		"scanner_url":   "http://" + provProxy.Host,
@@ -283,29 +253,26 @@ func run(trivyBin, pluginDir, tfBin string, bulkMiB int, shared bool, workDir st
 		{"apply", "-input=false", "-no-color", "tfplan"},
 		{"output", "-json", "-no-color"},
 	} {
-		r := tf.Run(ws, 10*time.Minute, nil, args...)
+		r := tf.Run(ws, acctest.RunOptions{Timeout: 10 * time.Minute}, args...)
 		fmt.Printf("terraform %s: exit %d, %s\n", strings.Join(args, " "), r.Code, benchkit.Secs(r.Wall))
 		if !r.OK() {
-			fmt.Println(r.String())
-			return 2
+			t.Fatal(r.String())
 		}
 		if args[0] == "output" {
 			var raw map[string]json.RawMessage
 			if err := json.Unmarshal([]byte(r.Stdout), &raw); err != nil {
-				fmt.Println("terraform output -json:", err)
-				return 2
+				t.Fatalf("terraform output -json: %v", err)
 			}
+			var err error
 			if outputs, err = benchkit.ParseOutputs(raw); err != nil {
-				fmt.Println(err)
-				return 2
+				t.Fatal(err)
 			}
 		}
 	}
 	provScans, provPuts := countRPC(provProxy, "Scan"), countRPC(provProxy, "PutBlob")
 	fmt.Printf("the provider's trivy server answered %d Scan calls and %d PutBlob calls\n", provScans, provPuts)
 	if _, err := os.Stat(filepath.Join(cacheDir, "db", "trivy.db")); err == nil {
-		fmt.Println("ERROR: the provider has a local database in its cache_dir: server mode must not download one")
-		return 2
+		t.Fatal("the provider has a local database in its cache_dir: server mode must not download one")
 	}
 
 	// trivy image --server, per image and platform.
@@ -332,13 +299,16 @@ func run(trivyBin, pluginDir, tfBin string, bulkMiB int, shared bool, workDir st
 			cmd := exec.Command(trivyBin, args...)
 			cmd.Env = append(os.Environ(), "TRIVY_NO_PROGRESS=true")
 			if b, err := cmd.CombinedOutput(); err != nil {
-				fmt.Printf("ERROR: trivy %s: %v\n%s\n", strings.Join(args, " "), err, b)
-				return 2
+				t.Fatalf("trivy %s: %v\n%s", strings.Join(args, " "), err, b)
 			}
 			b, err := os.ReadFile(out)
-			tb.Must(err, "trivy output")
+			if err != nil {
+				t.Fatalf("trivy output: %v", err)
+			}
 			var rep trivyReport
-			tb.Must(json.Unmarshal(b, &rep), "trivy JSON")
+			if err := json.Unmarshal(b, &rep); err != nil {
+				t.Fatalf("trivy JSON: %v", err)
+			}
 			ourPlatform := p
 			if p == "" {
 				if ps := platformsOf(outputs, img.repoTag); len(ps) == 1 {
@@ -348,8 +318,7 @@ func run(trivyBin, pluginDir, tfBin string, bulkMiB int, shared bool, workDir st
 			// The provider must have scanned that platform (it lists the
 			// platforms of its targets; an image with nothing to scan lists none).
 			if ps := outputs.Platforms[img.repoTag]; p != "" && !contains(ps, p) {
-				fmt.Printf("ERROR: %s: the provider scanned platforms %v, not %s\n", img.repoTag, ps, p)
-				return 2
+				t.Fatalf("%s: the provider scanned platforms %v, not %s", img.repoTag, ps, p)
 			}
 			rows = append(rows, row{image: img.repoTag, platform: orDash(ourPlatform), trivy: fromTrivy(&rep), ours: fromProvider(outputs, img.repoTag, p)})
 		}
@@ -397,24 +366,21 @@ func run(trivyBin, pluginDir, tfBin string, bulkMiB int, shared bool, workDir st
 	for _, n := range notes {
 		fmt.Println(n)
 	}
-	for _, p := range []*benchkit.Proc{cliProc, provProc} {
+	for _, p := range []*acctest.Proc{cliProc, provProc} {
 		if strings.Contains(p.Log(), "ERROR") || strings.Contains(p.Log(), "FATAL") {
 			fmt.Printf("\nnote: %s logged errors:\n%s\n", p.LogPath, tail(p.Log(), 2000))
 		}
 	}
 	if provScans == 0 {
-		fmt.Println("\nRESULT: ERROR: the provider's trivy server saw no Scan call")
-		return 2
+		t.Fatal("the provider's trivy server saw no Scan call")
 	}
 	if !ok {
-		fmt.Println("\nRESULT: the provider (server mode) and trivy image --server DIFFER (see above)")
-		return 1
+		t.Fatal("the provider (server mode) and trivy image --server DIFFER (see above)")
 	}
 	fmt.Println("\nRESULT: the provider (server mode) and trivy image --server report the same finding ids on every image and platform")
-	return 0
 }
 
-func countRPC(p *benchkit.Proxy, method string) int {
+func countRPC(p *acctest.Proxy, method string) int {
 	n := 0
 	for _, ev := range p.Events() {
 		if strings.HasSuffix(ev.Path, "/"+method) {

@@ -1,6 +1,7 @@
-# Used by bench/fleet.sh and bench/server_parity.sh: one worker's plan over
-# many images, in local mode (a database repository) or in server mode (a
-# `trivy server`), with every finding in the outputs.
+# Used by bench/fleet.sh and bench/server_parity.sh (bench/fleet and
+# bench/serverparity): one worker's plan over many images, in local mode (a
+# database repository) or in server mode (a `trivy server`), with every
+# finding in the outputs.
 terraform {
   required_providers {
     imageguard = {

@@ -1,4 +1,6 @@
-// Command scanvstrivy checks that imageguard's scanner (Trivy v0.74.0 as a
+//go:build bench
+
+// Package scanvstrivy checks that imageguard's scanner (Trivy v0.74.0 as a
 // library, internal/scan) finds what the trivy CLI v0.74.0 finds, and times
 // both on a bigger image, cold and warm.
 //
@@ -7,9 +9,10 @@
 // internal/provider's scan tests, plus the benchmark image of
 // internal/scan/bench_test.go), and scans every image with both:
 //
-//   - ours: this program re-executed as a child process (`-mode ours`), so
-//     every run is a new process, as a new terraform plan's provider is:
-//     registry client, database Manager, scan.Scanner, then Summarize;
+//   - ours: this test binary re-executed as a child process
+//     (TestOursChild), so every run is a new process, as a new terraform
+//     plan's provider is: registry client, database Manager, scan.Scanner,
+//     then the scanner's Result as the scan gate takes it;
 //   - trivy: `trivy image --cache-dir <dir> --skip-db-update
 //     --skip-java-db-update --scanners vuln,secret --format json --quiet`,
 //     once per platform (`--platform`) for a multi-platform index.
@@ -17,14 +20,15 @@
 // Both read the same database: each cache directory gets a copy of the
 // Manager's <cacheDir>/db (trivy's own layout). The program compares the
 // sets of (vulnerability id, package, installed version) and of (secret
-// rule, target), prints a table and exits 1 on any difference.
+// rule, target), prints a table and fails on any difference
+// (TestScanVsTrivy; bench/scan_vs_trivy.sh runs it).
 //
 // Timing is on the benchmark image: cold (no layer or report cache; the
 // database present for both) and warm (the same cache directory again: for
 // trivy a second invocation, for ours a new process over the same cache
 // dir), wall time of the whole process, median of -reps runs, and the
 // registry's blob GETs per run.
-package main
+package scanvstrivy
 
 import (
 	"bytes"
@@ -32,6 +36,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,30 +57,35 @@ import (
 
 const dbRepoTag = "aquasecurity/trivy-db:2"
 
-func main() {
-	mode := flag.String("mode", "compare", "compare (default), or ours: scan one reference as the provider does and print JSON (used by compare)")
-	trivyBin := flag.String("trivy", "bench/bin/trivy", "the trivy CLI to compare with")
-	workDir := flag.String("work", "", "working directory (default: a new temporary directory, removed at the end)")
-	keep := flag.Bool("keep", false, "keep the working directory")
-	bulkMiB := flag.Int("bulk-mib", 4, "MiB of data in the benchmark image's bulk layer")
-	reps := flag.Int("reps", 5, "timing runs per measurement (the median is reported)")
-	flag.BoolVar(&verbose, "v", false, "print every run's command, registry requests and raw secret targets")
-	ref := flag.String("ref", "", "ours: the reference to scan")
-	cacheDir := flag.String("cache-dir", "", "ours: the provider's cache directory")
-	dbRepo := flag.String("db-repository", "", "ours: the vulnerability database repository")
-	flag.Parse()
+var (
+	trivyBin = flag.String("trivy", "../bin/trivy", "the trivy CLI to compare with")
+	keep     = flag.Bool("keep", false, "keep the working directory (its path is printed)")
+	bulkMiB  = flag.Int("bulk-mib", 4, "MiB of data in the benchmark image's bulk layer")
+	reps     = flag.Int("reps", 5, "timing runs per measurement (the median is reported)")
+	verbose  = flag.Bool("verbose", false, "print every run's command, registry requests and raw secret targets")
+)
 
-	switch *mode {
-	case "ours":
-		if err := runOursChild(*ref, *cacheDir, *dbRepo); err != nil {
-			fmt.Fprintln(os.Stderr, "scanvstrivy ours:", err)
-			os.Exit(2)
-		}
-	case "compare":
-		os.Exit(compare(*trivyBin, *workDir, *keep, *bulkMiB, *reps))
-	default:
-		fmt.Fprintf(os.Stderr, "unknown -mode %q\n", *mode)
-		os.Exit(2)
+// childEnv, when set, makes TestOursChild scan one reference as the
+// provider does and write JSON to the file it names.
+const childEnv = "IMAGEGUARD_SCANVSTRIVY_CHILD"
+
+func TestScanVsTrivy(t *testing.T) {
+	compare(t, *trivyBin, *keep, *bulkMiB, *reps)
+}
+
+// TestOursChild is the child process of TestScanVsTrivy ("ours").
+func TestOursChild(t *testing.T) {
+	out := os.Getenv(childEnv)
+	if out == "" {
+		t.Skip("run by TestScanVsTrivy")
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := runOursChild(f, os.Getenv(childEnv+"_REF"), os.Getenv(childEnv+"_CACHE_DIR"), os.Getenv(childEnv+"_DB_REPOSITORY")); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -93,11 +103,9 @@ type oursOutput struct {
 
 var processStart = time.Now()
 
-var verbose bool
-
 // runOursChild does what the provider does for one `imageguard_scan` data
 // source in a fresh provider process.
-func runOursChild(refStr, cacheDir, dbRepo string) error {
+func runOursChild(w io.Writer, refStr, cacheDir, dbRepo string) error {
 	ctx := context.Background()
 	client, err := registry.New(registry.Options{Keychain: authn.NewMultiKeychain(), UserAgent: "scanvstrivy"})
 	if err != nil {
@@ -119,61 +127,21 @@ func runOursChild(refStr, cacheDir, dbRepo string) error {
 	}
 	out := oursOutput{}
 	for _, pm := range platforms {
-		rep, db, err := scanner.Scan(ctx, scan.Target{Resolved: resolved, Platform: pm}, scan.Options{})
+		// As the scan gate does without VEX: the summary, whose platform
+		// is the image config's for a single-platform image.
+		res, db, err := scanner.Result(ctx, scan.Target{Resolved: resolved, Platform: pm}, scan.Options{})
 		if err != nil {
 			return err
 		}
 		out.DB = db
-		if pm.Platform == "" {
-			// As the provider does: a single-platform image's platform is
-			// named from the report, so a cached scan fetches no config.
-			pm.Platform = scan.ReportPlatform(rep)
-		}
-		res, err := scan.Summarize(ctx, rep, pm.Platform, pm.Digest.String(), nil)
-		if err != nil {
-			return err
-		}
 		out.Results = append(out.Results, res)
 	}
 	out.Analyses = scanner.Analyses()
 	out.InProcess = time.Since(processStart)
-	return json.NewEncoder(os.Stdout).Encode(out)
+	return json.NewEncoder(w).Encode(out)
 }
 
 // ---------------------------------------------------------------- fixtures
-
-// harnessTB lets this program use the test harness (acctest), which wants
-// a testing.TB for fatal errors, temporary directories and clean-up.
-type harnessTB struct {
-	testing.TB
-	dir      string
-	cleanups []func()
-}
-
-func (t *harnessTB) Helper()                   {}
-func (t *harnessTB) Cleanup(f func())          { t.cleanups = append(t.cleanups, f) }
-func (t *harnessTB) Fatal(a ...any)            { t.die(fmt.Sprint(a...)) }
-func (t *harnessTB) Fatalf(f string, a ...any) { t.die(fmt.Sprintf(f, a...)) }
-func (t *harnessTB) TempDir() string {
-	d, err := os.MkdirTemp(t.dir, "tmp-")
-	if err != nil {
-		t.die(err.Error())
-	}
-	return d
-}
-
-func (t *harnessTB) close() {
-	for i := len(t.cleanups) - 1; i >= 0; i-- {
-		t.cleanups[i]()
-	}
-	t.cleanups = nil
-}
-
-func (t *harnessTB) die(msg string) {
-	fmt.Fprintln(os.Stderr, "scanvstrivy: fatal:", msg)
-	t.close()
-	os.Exit(2)
-}
 
 // image is one fixture image (see acctest.PushScanFixtures).
 type image struct {
@@ -192,102 +160,63 @@ func pushFixtures(tb testing.TB, reg *acctest.Registry, bulkBytes int) []image {
 // ---------------------------------------------------------------- compare
 
 type env struct {
+	t       *testing.T
 	trivy   string
 	self    string
 	work    string
 	reg     *acctest.Registry
 	dbRepo  string
-	dbDir   string // the Manager's <cacheDir>/db
+	dbFile  string // trivy.db, installed in every cache directory
+	now     time.Time
 	counter int
 }
 
-func compare(trivyBin, workDir string, keep bool, bulkMiB, reps int) int {
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
+func compare(t *testing.T, trivyBin string, keep bool, bulkMiB, reps int) {
+	var err error
 	if trivyBin, err = filepath.Abs(trivyBin); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
+		t.Fatal(err)
 	}
 	if _, err := os.Stat(trivyBin); err != nil {
-		fmt.Fprintf(os.Stderr, "no trivy CLI at %s (bench/scan_vs_trivy.sh builds it): %v\n", trivyBin, err)
-		return 2
+		t.Fatalf("no trivy CLI at %s (bench/scan_vs_trivy.sh builds it): %v", trivyBin, err)
 	}
-	if workDir == "" {
+	workDir := t.TempDir()
+	if keep {
 		if workDir, err = os.MkdirTemp("", "scanvstrivy-"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 2
+			t.Fatal(err)
 		}
-		if !keep {
-			defer os.RemoveAll(workDir)
-		}
-	} else if err := os.MkdirAll(workDir, 0o700); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
+		fmt.Println("working directory (kept):", workDir)
 	}
-	tb := &harnessTB{dir: workDir}
-	defer tb.close()
 
 	ver, _ := exec.Command(trivyBin, "--version").Output()
 	fmt.Printf("trivy CLI: %s (%s)\n", trivyBin, strings.TrimSpace(firstLine(string(ver))))
 	fmt.Printf("ours:      internal/scan, Trivy %s as a library\n", scan.TrivyVersion)
 
-	reg := acctest.NewRegistry(tb)
-	reg.PushTrivyDB(tb, dbRepoTag, acctest.TrivyDBArchive(tb, []string{acctest.FixtureAdvisories}, acctest.FreshDBMeta(time.Now())))
-	images := pushFixtures(tb, reg, bulkMiB<<20)
-	e := &env{trivy: trivyBin, self: self, work: workDir, reg: reg, dbRepo: reg.Ref(dbRepoTag)}
-
-	// The database, downloaded once the way the provider does it.
-	client, err := registry.New(registry.Options{Keychain: authn.NewMultiKeychain()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	seed := filepath.Join(workDir, "dbseed")
-	db, err := vulndb.NewManager(vulndb.Options{Repositories: []string{e.dbRepo}, CacheDir: seed, RemoteOptions: client.RemoteOptions()}).Ensure(context.Background())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	e.dbDir = db.Dir
-	fmt.Printf("registry:  %s (in-process, counts requests)\ndatabase:  %s, schema %d, updated %s\n\n", reg.Host, e.dbRepo, db.Metadata.Version, db.Metadata.UpdatedAt.Format(time.RFC3339))
+	// The database: built once, published for the provider, and installed
+	// in every cache directory for both.
+	reg := acctest.NewRegistry(t)
+	now := time.Now()
+	dbDir := t.TempDir()
+	acctest.BuildTrivyDB(t, dbDir, []string{acctest.FixtureAdvisories}, acctest.FreshDBMeta(now))
+	reg.PushTrivyDB(t, dbRepoTag, acctest.TrivyDBArchiveOf(t, dbDir))
+	images := pushFixtures(t, reg, bulkMiB<<20)
+	e := &env{t: t, trivy: trivyBin, self: os.Args[0], work: workDir, reg: reg, dbRepo: reg.Ref(dbRepoTag), dbFile: filepath.Join(dbDir, "trivy.db"), now: now}
+	fmt.Printf("registry:  %s (in-process, counts requests)\ndatabase:  %s, updated %s\n\n", reg.Host, e.dbRepo, acctest.FreshDBMeta(now).UpdatedAt.Format(time.RFC3339))
 
 	ok := parity(e, images)
 	if err := timing(e, "bench/app:1", reps); err != nil {
-		fmt.Fprintln(os.Stderr, "scanvstrivy: timing:", err)
-		return 2
+		t.Fatalf("timing: %v", err)
 	}
 	if !ok {
-		fmt.Println("\nRESULT: our scanner and the trivy CLI DIFFER (see above)")
-		return 1
+		t.Fatal("our scanner and the trivy CLI DIFFER (see above)")
 	}
 	fmt.Println("\nRESULT: our scanner and the trivy CLI agree on every image and platform")
-	return 0
 }
 
-// freshCache makes a cache directory holding only a copy of the database.
+// freshCache makes a cache directory holding only the database.
 func (e *env) freshCache(label string) string {
 	e.counter++
 	dir := filepath.Join(e.work, fmt.Sprintf("cache-%02d-%s", e.counter, label))
-	if err := os.MkdirAll(filepath.Join(dir, "db"), 0o700); err != nil {
-		panic(err)
-	}
-	entries, err := os.ReadDir(e.dbDir)
-	if err != nil {
-		panic(err)
-	}
-	for _, en := range entries {
-		if en.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(e.dbDir, en.Name()))
-		if err != nil {
-			panic(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "db", en.Name()), b, 0o600); err != nil {
-			panic(err)
-		}
-	}
+	acctest.InstallTrivyDB(e.t, e.dbFile, dir, e.now)
 	return dir
 }
 
@@ -305,7 +234,7 @@ func (e *env) measure(cmd *exec.Cmd) (run, []byte, error) {
 	start := time.Now()
 	err := cmd.Run()
 	r := run{wall: time.Since(start), blobs: e.reg.CountBlobs(), manifests: e.reg.CountManifests()}
-	if verbose {
+	if *verbose {
 		fmt.Printf("   [run] %s (%s)\n", strings.Join(cmd.Args, " "), ms(r.wall))
 		for _, q := range e.reg.Requests() {
 			fmt.Printf("   [run]   %s %s\n", q.Method, q.Path)
@@ -320,8 +249,14 @@ func (e *env) measure(cmd *exec.Cmd) (run, []byte, error) {
 func (e *env) ours(repoTag, cacheDir string) (*oursOutput, run, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, e.self, "-mode", "ours", "-ref", e.reg.Ref(repoTag), "-cache-dir", cacheDir, "-db-repository", e.dbRepo)
-	r, out, err := e.measure(cmd)
+	outFile := filepath.Join(e.work, fmt.Sprintf("ours-%d.json", time.Now().UnixNano()))
+	cmd := exec.CommandContext(ctx, e.self, "-test.run=^TestOursChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"="+outFile, childEnv+"_REF="+e.reg.Ref(repoTag), childEnv+"_CACHE_DIR="+cacheDir, childEnv+"_DB_REPOSITORY="+e.dbRepo)
+	r, _, err := e.measure(cmd)
+	if err != nil {
+		return nil, r, err
+	}
+	out, err := os.ReadFile(outFile)
 	if err != nil {
 		return nil, r, err
 	}
@@ -518,7 +453,7 @@ func parity(e *env, images []image) bool {
 			}
 			names := []string{e.reg.Ref(img.repoTag), repoOf(e.reg.Ref(img.repoTag)) + "@" + ores.Digest}
 			of, tf := fromOurs(ores, names...), fromTrivy(rep, names...)
-			if verbose {
+			if *verbose {
 				for _, sc := range ores.Secrets {
 					fmt.Printf("   [secret] ours  %s %s line %d\n", sc.RuleID, sc.Target, sc.Line)
 				}
