@@ -26,8 +26,7 @@ variable "acr_refresh_token" {
 }
 
 variable "github_actor" {
-  type    = string
-  default = "ci" # GHCR checks the token, not the name
+  type = string # the GitHub user; github.actor in Actions
 }
 
 variable "ghcr_token" {
