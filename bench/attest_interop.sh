@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# imageguard_attestation against the cosign CLI v3.1.3 (bench/attestinterop):
+# imageguard_attestation against the cosign CLI v3.1.3 (bench/attestinterop,
+# a `//go:build bench` test on the internal/acctest harness):
 # on Debian's docker-registry (no referrers API) and on the in-process
 # registry, the attestations the resource makes verify with `cosign
 # verify-attestation --type vuln` (and the verdict type) and with
@@ -8,7 +9,7 @@
 # attest one image: `cosign attest`, imageguard's library path, and
 # `terraform apply` of the resource.
 #
-#   bench/attest_interop.sh [-n 5] [-keep]
+#   bench/attest_interop.sh [-n 5]
 #
 # Needs Go, terraform (PATH or TF_ACC_TERRAFORM_PATH), docker-registry
 # (apt-get install docker-registry) and, once, the Go module proxy to build
@@ -25,5 +26,6 @@ if [ ! -x "$BIN/cosign" ]; then
 	(cd "$(mktemp -d)" && GOFLAGS=-mod=mod GOBIN=$BIN nice -n 10 go install "$COSIGN_MODULE/cmd/cosign@$COSIGN_VERSION")
 fi
 build_provider
-nice -n 10 go build -o "$BIN/attestinterop" ./bench/attestinterop
-exec nice -n 10 "$BIN/attestinterop" -cosign "$BIN/cosign" -plugin-dir "$BIN/provider" "$@"
+cd bench/attestinterop
+exec nice -n 10 go test -v -tags bench -count=1 -timeout 0 -run '^TestAttestInterop$' . -args \
+	-cosign "$BIN/cosign" -plugin-dir "$BIN/provider" "$@"

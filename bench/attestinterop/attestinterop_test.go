@@ -1,4 +1,6 @@
-// Command attestinterop is bench/attest_interop.sh: imageguard_attestation
+//go:build bench
+
+// Package attestinterop is bench/attest_interop.sh: imageguard_attestation
 // against the cosign CLI v3.1.3, on Debian's docker-registry (no referrers
 // API: the sha256-<digest> referrers tag) and on the in-process registry
 // (referrers API).
@@ -22,7 +24,7 @@
 //     attestinterop -cosign bench/bin/cosign -plugin-dir bench/bin/provider [-n 5] [-keep]
 //
 // Exit status 0 when every expected pass passes and every tamper case fails.
-package main
+package attestinterop
 
 import (
 	"bytes"
@@ -37,6 +39,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -44,7 +47,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/imageguard/terraform-provider-imageguard/bench/internal/benchkit"
 	"github.com/imageguard/terraform-provider-imageguard/internal/acctest"
 	"github.com/imageguard/terraform-provider-imageguard/internal/attest"
 )
@@ -52,13 +54,13 @@ import (
 const password = "attest-interop"
 
 type env struct {
-	tb       *benchkit.TB
+	tb       *testing.T
 	kind     string
 	host     string // the proxy in front of the registry
-	proxy    *benchkit.Proxy
+	proxy    *acctest.Proxy
 	reg      *acctest.Registry
 	cosign   string
-	tf       *benchkit.Terraform
+	tf       *acctest.TerraformRunner
 	module   string
 	dir      string
 	keyPEM   string
@@ -68,60 +70,35 @@ type env struct {
 	failed   bool
 }
 
-func main() {
-	cosignBin := flag.String("cosign", "bench/bin/cosign", "the cosign CLI v3.1.3")
-	pluginDir := flag.String("plugin-dir", "bench/bin/provider", "directory holding the built terraform-provider-imageguard")
-	tfBin := flag.String("terraform", "", "terraform binary (default: $TF_ACC_TERRAFORM_PATH or terraform on PATH)")
-	regBin := flag.String("docker-registry", "/usr/bin/docker-registry", "Debian's docker-registry")
-	n := flag.Int("n", 5, "timed runs of each way to attest")
-	keep := flag.Bool("keep", false, "keep the working directory")
-	flag.Parse()
-	module, _ := os.Getwd()
-	work, err := os.MkdirTemp("", "imageguard-attest-interop-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	tb := &benchkit.TB{Dir: work, Prog: "attestinterop"}
-	defer tb.Close()
-	if !*keep {
-		tb.Cleanup(func() { os.RemoveAll(work) })
-	} else {
-		fmt.Println("work directory:", work)
-	}
-	if *tfBin == "" {
-		*tfBin = os.Getenv("TF_ACC_TERRAFORM_PATH")
-	}
-	if *tfBin == "" {
-		*tfBin, err = exec.LookPath("terraform")
-		tb.Must(err, "terraform on PATH")
-	}
-	abs := func(p string) string { a, err := filepath.Abs(p); tb.Must(err, p); return a }
-	*cosignBin, *pluginDir = abs(*cosignBin), abs(*pluginDir)
-	tf := benchkit.NewTerraform(tb, *tfBin, *pluginDir, work)
-	fmt.Printf("cosign: %s\n", strings.TrimSpace(lastLine(run(tb, work, nil, *cosignBin, "version"), "GitVersion")))
+var (
+	cosignBin = flag.String("cosign", "../bin/cosign", "the cosign CLI v3.1.3")
+	pluginDir = flag.String("plugin-dir", "../bin/provider", "directory holding the built terraform-provider-imageguard")
+	runs      = flag.Int("n", 5, "timed runs of each way to attest")
+)
 
-	status := 0
+func TestAttestInterop(t *testing.T) {
+	module, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosign, err := filepath.Abs(*cosignBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := acctest.NewTerraformRunner(t, "", *pluginDir)
+	fmt.Printf("cosign: %s\n", strings.TrimSpace(lastLine(run(t, t.TempDir(), nil, cosign, "version"), "GitVersion")))
 	for _, kind := range []string{"docker-registry (distribution 2.8, no referrers API)", "in-process registry (referrers API)"} {
-		dir := filepath.Join(work, fmt.Sprintf("r%d", len(kind)))
-		tb.Must(os.MkdirAll(dir, 0o700), "dir")
 		var target string
 		if strings.HasPrefix(kind, "docker") {
-			host, _ := benchkit.StartDockerRegistry(tb, *regBin, dir)
-			target = "http://" + host
+			target = "http://" + acctest.StartDockerRegistry(t, "").Host
 		} else {
-			target = acctest.NewRegistry(tb).Server.URL
+			target = acctest.NewRegistry(t).Server.URL
 		}
-		proxy := benchkit.StartProxy(tb, kind, target)
-		e := &env{tb: tb, kind: kind, host: proxy.Host, proxy: proxy, reg: &acctest.Registry{Host: proxy.Host}, cosign: *cosignBin, tf: tf, module: module, dir: dir}
+		proxy := acctest.StartProxy(t, kind, target)
+		e := &env{tb: t, kind: kind, host: proxy.Host, proxy: proxy, reg: &acctest.Registry{Host: proxy.Host}, cosign: cosign, tf: tf, module: module, dir: t.TempDir()}
 		fmt.Printf("\n== %s on %s\n", kind, e.host)
-		e.run(*n)
-		if e.failed {
-			status = 1
-		}
+		e.run(*runs)
 	}
-	tb.Close()
-	os.Exit(status)
 }
 
 func (e *env) run(n int) {
@@ -136,12 +113,12 @@ func (e *env) run(n int) {
 	fmt.Println("-- imageguard_attestation (terraform apply), key from `cosign generate-key-pair`, tlog_upload = false")
 	ws := e.workspace("attest", map[string]any{"images": map[string]string{"app": a, "tampered": tampered}})
 	start := time.Now()
-	res := e.tf.Run(ws, 10*time.Minute, e.tfEnv(), "apply", "-auto-approve", "-input=false", "-no-color")
+	res := e.tf.Run(ws, acctest.RunOptions{Timeout: 10 * time.Minute, Env: e.tfEnv()}, "apply", "-auto-approve", "-input=false", "-no-color")
 	if !res.OK() {
 		e.fail("terraform apply", res.String())
 		return
 	}
-	out := e.tf.Run(ws, time.Minute, e.tfEnv(), "output", "-json", "attestations")
+	out := e.tf.Run(ws, acctest.RunOptions{Timeout: time.Minute, Env: e.tfEnv()}, "output", "-json", "attestations")
 	fmt.Printf("  ok   applied in %s: %s\n", time.Since(start).Round(time.Millisecond), compact(out.Stdout))
 
 	fmt.Println("-- verification of what the resource made")
@@ -166,11 +143,11 @@ func (e *env) run(n int) {
 func (e *env) setup() {
 	keys := filepath.Join(e.dir, "keys")
 	other := filepath.Join(keys, "other")
-	e.tb.Must(os.MkdirAll(other, 0o700), "keys")
+	must(e.tb, os.MkdirAll(other, 0o700), "keys")
 	for _, d := range []string{keys, other} {
 		run(e.tb, d, e.cosignEnv(), e.cosign, "generate-key-pair")
 	}
-	read := func(p string) string { b, err := os.ReadFile(p); e.tb.Must(err, p); return string(b) }
+	read := func(p string) string { b, err := os.ReadFile(p); must(e.tb, err, p); return string(b) }
 	e.keyPEM, e.pubPEM, e.otherPub = read(e.keyFile()), read(e.pubFile()), read(e.otherPubFile())
 	now := time.Now().UTC()
 	e.reg.PushTrivyDB(e.tb, "aquasecurity/trivy-db:2", acctest.TrivyDBArchive(e.tb, []string{acctest.FixtureAdvisories}, acctest.DBMeta{UpdatedAt: now.Add(-time.Hour), NextUpdate: now.Add(23 * time.Hour)}))
@@ -236,14 +213,14 @@ func (e *env) workspace(name string, vars map[string]any) string {
 	vars["db_repository"] = e.dbRepo
 	vars["private_key_pem"] = e.keyPEM
 	dir := filepath.Join(e.dir, fmt.Sprintf("ws-%s-%d", name, wsCount))
-	benchkit.Workspace(e.tb, e.module, "bench-cosign/attest-resource", dir, vars)
+	acctest.Workspace(e.tb, filepath.Join(e.module, "examples", "bench-cosign", "attest-resource"), dir, vars)
 	return dir
 }
 
 // verifyOK plans imageguard_verify on image with the public key.
 func (e *env) verifyOK(image, pub string) outcome {
 	ws := e.workspace("verify", map[string]any{"verify": map[string]string{"x": image}, "public_key_pem": pub})
-	res := e.tf.Run(ws, 5*time.Minute, e.tfEnv(), "plan", "-input=false", "-no-color")
+	res := e.tf.Run(ws, acctest.RunOptions{Timeout: 5 * time.Minute, Env: e.tfEnv()}, "plan", "-input=false", "-no-color")
 	if res.OK() {
 		return outcome{ok: true}
 	}
@@ -267,32 +244,33 @@ func (e *env) expect(pass bool, label string, o outcome) {
 func (e *env) fail(what, detail string) {
 	e.failed = true
 	fmt.Printf("  FAIL %s: %s\n", what, detail)
+	e.tb.Errorf("%s (%s): %s", what, e.kind, detail)
 }
 
 func (e *env) store(image string) (attest.Store, v1.Hash) {
 	ref, err := name.NewDigest(image, name.WeakValidation)
-	e.tb.Must(err, image)
+	must(e.tb, err, image)
 	h, err := v1.NewHash(ref.DigestStr())
-	e.tb.Must(err, image)
+	must(e.tb, err, image)
 	return attest.Store{Repository: ref.Context(), Options: []remote.Option{remote.WithAuth(authn.Anonymous)}}, h
 }
 
 func (e *env) bundleOf(st attest.Store, referrer v1.Hash) []byte {
 	img, err := remote.Image(st.Repository.Digest(referrer.String()), remote.WithAuth(authn.Anonymous))
-	e.tb.Must(err, "referrer")
+	must(e.tb, err, "referrer")
 	layers, err := img.Layers()
-	e.tb.Must(err, "referrer layers")
+	must(e.tb, err, "referrer layers")
 	rc, err := layers[0].Compressed()
-	e.tb.Must(err, "bundle")
+	must(e.tb, err, "bundle")
 	defer rc.Close()
 	b, err := io.ReadAll(rc)
-	e.tb.Must(err, "bundle")
+	must(e.tb, err, "bundle")
 	return b
 }
 
 func (e *env) find(st attest.Store, d v1.Hash) attest.Attached {
 	found, err := st.Find(context.Background(), d, []string{attest.VulnPredicateType})
-	e.tb.Must(err, "find")
+	must(e.tb, err, "find")
 	if len(found) == 0 {
 		e.tb.Fatalf("no vuln attestation on %s", d)
 	}
@@ -306,21 +284,21 @@ func (e *env) tamperPredicate(image string) {
 	a := e.find(st, d)
 	b := e.bundleOf(st, a.Digest)
 	var doc map[string]any
-	e.tb.Must(json.Unmarshal(b, &doc), "bundle JSON")
+	must(e.tb, json.Unmarshal(b, &doc), "bundle JSON")
 	env, _ := doc["dsseEnvelope"].(map[string]any)
 	payloadB64, _ := env["payload"].(string)
 	payload, err := base64.StdEncoding.DecodeString(payloadB64)
-	e.tb.Must(err, "payload")
+	must(e.tb, err, "payload")
 	edited := bytes.Replace(payload, []byte(`"Severity":`), []byte(`"Severity_":`), -1)
 	edited = bytes.Replace(edited, []byte("trivy@0.74.0"), []byte("trivy@0.74.1"), 1)
 	env["payload"] = base64.StdEncoding.EncodeToString(edited)
 	b, err = json.Marshal(doc)
-	e.tb.Must(err, "bundle")
-	e.tb.Must(st.Delete(context.Background(), d, []v1.Hash{a.Digest}), "delete the original")
+	must(e.tb, err, "bundle")
+	must(e.tb, st.Delete(context.Background(), d, []v1.Hash{a.Digest}), "delete the original")
 	desc, err := remote.Head(st.Repository.Digest(d.String()), remote.WithAuth(authn.Anonymous))
-	e.tb.Must(err, "head")
+	must(e.tb, err, "head")
 	_, err = st.Attach(context.Background(), *desc, b, attest.VulnPredicateType, time.Now())
-	e.tb.Must(err, "attach the edited bundle")
+	must(e.tb, err, "attach the edited bundle")
 }
 
 // copyAttestation attaches from's vulnerability attestation to to.
@@ -329,9 +307,9 @@ func (e *env) copyAttestation(from, to string) {
 	b := e.bundleOf(fst, e.find(fst, fd).Digest)
 	tst, td := e.store(to)
 	desc, err := remote.Head(tst.Repository.Digest(td.String()), remote.WithAuth(authn.Anonymous))
-	e.tb.Must(err, "head")
+	must(e.tb, err, "head")
 	_, err = tst.Attach(context.Background(), *desc, b, attest.VulnPredicateType, time.Now())
-	e.tb.Must(err, "attach the copy")
+	must(e.tb, err, "attach the copy")
 }
 
 // benchmark times the three ways to attest one image, each on fresh images.
@@ -345,16 +323,16 @@ func (e *env) benchmark(sample string, n int) {
 			Payload []byte `json:"payload"`
 		} `json:"dsseEnvelope"`
 	}
-	e.tb.Must(json.Unmarshal(e.bundleOf(st, e.find(st, d).Digest), &doc), "bundle")
-	e.tb.Must(json.Unmarshal(doc.DSSE.Payload, &stmt), "statement")
+	must(e.tb, json.Unmarshal(e.bundleOf(st, e.find(st, d).Digest), &doc), "bundle")
+	must(e.tb, json.Unmarshal(doc.DSSE.Payload, &stmt), "statement")
 	predFile := filepath.Join(e.dir, "vuln-predicate.json")
-	e.tb.Must(os.WriteFile(predFile, stmt.Predicate, 0o600), "predicate")
+	must(e.tb, os.WriteFile(predFile, stmt.Predicate, 0o600), "predicate")
 	fmt.Printf("-- attesting one image, N=%d each (vulnerability predicate %d bytes; wall time; registry requests through the proxy)\n", n, len(stmt.Predicate))
 
 	measure := func(label string, f func(i int) error) {
 		var walls []time.Duration
 		var reqs []int
-		var last []benchkit.Event
+		var last []acctest.ProxyEvent
 		for i := 0; i < n; i++ {
 			before := len(e.proxy.Events())
 			t := time.Now()
@@ -384,7 +362,7 @@ func (e *env) benchmark(sample string, n int) {
 	})
 	libImgs := images("lib")
 	signer, err := attest.NewSigner(context.Background(), attest.SignerOptions{PrivateKeyPEM: []byte(e.keyPEM), Password: []byte(password)})
-	e.tb.Must(err, "signer")
+	must(e.tb, err, "signer")
 	measure("imageguard library: sign + attach vuln and verdict (2)", func(i int) error {
 		lst, ld := e.store(libImgs[i])
 		desc, err := remote.Head(lst.Repository.Digest(ld.String()), remote.WithAuth(authn.Anonymous))
@@ -412,7 +390,7 @@ func (e *env) benchmark(sample string, n int) {
 	tfImgs := images("terraform")
 	measure("terraform apply imageguard_attestation (judge + 2)", func(i int) error {
 		ws := e.workspace("bench", map[string]any{"images": map[string]string{"app": tfImgs[i]}})
-		res := e.tf.Run(ws, 10*time.Minute, e.tfEnv(), "apply", "-auto-approve", "-input=false", "-no-color")
+		res := e.tf.Run(ws, acctest.RunOptions{Timeout: 10 * time.Minute, Env: e.tfEnv()}, "apply", "-auto-approve", "-input=false", "-no-color")
 		if !res.OK() {
 			return fmt.Errorf("%s", lastLines(res.Stdout+res.Stderr, 8))
 		}
@@ -434,7 +412,7 @@ func stats(ds []time.Duration) string {
 }
 
 // requestSummary counts one run's requests by method and kind of path.
-func requestSummary(evs []benchkit.Event) string {
+func requestSummary(evs []acctest.ProxyEvent) string {
 	counts := map[string]int{}
 	for _, ev := range evs {
 		kind := "other"
@@ -466,13 +444,21 @@ func requestSummary(evs []benchkit.Event) string {
 	return strings.Join(parts, ", ")
 }
 
-func run(tb *benchkit.TB, dir string, env []string, bin string, args ...string) string {
+func run(tb testing.TB, dir string, env []string, bin string, args ...string) string {
+	tb.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
-	tb.Must(err, fmt.Sprintf("%s %s: %s", filepath.Base(bin), strings.Join(args, " "), out))
+	must(tb, err, fmt.Sprintf("%s %s: %s", filepath.Base(bin), strings.Join(args, " "), out))
 	return string(out)
+}
+
+func must(tb testing.TB, err error, what string) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatalf("%s: %v", what, err)
+	}
 }
 
 func reasons(out string) string {
