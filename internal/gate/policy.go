@@ -116,7 +116,7 @@ func judgeImage(ctx context.Context, reg *registry.Client, scanner *scan.Scanner
 			results[r.Digest] = r
 		}
 		v.Counts = report.SeverityCounts(out.Findings())
-		v.Violations = append(v.Violations, out.Decision.Violations...)
+		v.Violations = append(v.Violations, detach(out.Decision.Violations)...)
 		v.Blocking = v.Blocking || (len(out.Decision.Violations) > 0 && s.ScanEnforcement != report.EnforcementWarn)
 		v.Ignored = append(v.Ignored, out.Decision.Ignored...)
 		for _, w := range out.Warnings {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aquasecurity/trivy/pkg/types"
 
+	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 )
@@ -44,4 +45,23 @@ func scanPlatform(ctx context.Context, scanner *scan.Scanner, t scan.Target, s S
 		return nil, nil, db, &Error{Attr: "vex", Summary: "Invalid VEX document", Detail: err.Error(), Err: err}
 	}
 	return res, rep, db, nil
+}
+
+// detach copies the findings and secrets violations point into, so that a
+// verdict kept until the plan ends holds its violations and not every
+// finding of the scan (a violation's pointer would keep the whole slice).
+func detach(viols []policy.Violation) []policy.Violation {
+	out := make([]policy.Violation, len(viols))
+	for i, v := range viols {
+		if v.Finding != nil {
+			f := *v.Finding
+			v.Finding = &f
+		}
+		if v.Secret != nil {
+			sec := *v.Secret
+			v.Secret = &sec
+		}
+		out[i] = v
+	}
+	return out
 }
