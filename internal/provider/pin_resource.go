@@ -364,7 +364,7 @@ func (r *pinResource) ImportState(ctx context.Context, req resource.ImportStateR
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &pinModel{
-		ID: types.StringValue(ref), Ref: types.StringValue(ref), Platforms: types.ListNull(types.StringType), OnTagMove: types.StringNull(),
+		ID: types.StringValue(ref), Ref: types.StringValue(ref), Platforms: types.ListNull(types.StringType), OnTagMove: types.StringValue(gate.OnTagMoveUpdate),
 		Digest: types.StringValue(digest), Pinned: types.StringValue(parsed.Repository.Name() + "@" + digest),
 		TagDigest: types.StringNull(), ApprovedAt: types.StringNull(), ApprovedDBVersion: types.StringNull(),
 		FindingsAtApproval: types.MapNull(types.Int64Type),
