@@ -289,7 +289,7 @@ func (e *env) tamperPredicate(image string) {
 	payloadB64, _ := env["payload"].(string)
 	payload, err := base64.StdEncoding.DecodeString(payloadB64)
 	must(e.tb, err, "payload")
-	edited := bytes.Replace(payload, []byte(`"Severity":`), []byte(`"Severity_":`), -1)
+	edited := bytes.ReplaceAll(payload, []byte(`"Severity":`), []byte(`"Severity_":`))
 	edited = bytes.Replace(edited, []byte("trivy@0.74.0"), []byte("trivy@0.74.1"), 1)
 	env["payload"] = base64.StdEncoding.EncodeToString(edited)
 	b, err = json.Marshal(doc)
