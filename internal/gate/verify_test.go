@@ -70,6 +70,19 @@ func TestVerifyAttestationsPerPlatform(t *testing.T) {
 	if out.Passed() || len(out.Violations) != 1 || !strings.Contains(out.Violations[0].Found, "on platform linux/arm64") {
 		t.Fatalf("all platforms: passed=%v violations=%+v; want one naming linux/arm64", out.Passed(), out.Violations)
 	}
+	// arm64 attested again, correctly: of two attestations of one type, the
+	// one that satisfies the condition counts, whichever the registry lists
+	// first.
+	reg.AttestBundle(t, "team/multi", armDigest, signer, slsa1, provenance("https://github.com/acme/api"))
+	for i := 0; i < 3; i++ {
+		out, err := gate.Verify(context.Background(), client, v, resolved, settings())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !out.Passed() {
+			t.Fatalf("run %d, arm64 attested twice: %+v", i, out.Violations)
+		}
+	}
 	// Control: judging only amd64, whose provenance holds, passes.
 	out, err = gate.Verify(context.Background(), client, v, resolved, settings("linux/amd64"))
 	if err != nil {

@@ -190,9 +190,12 @@ func (r *run) wanted(i int, predicateType string) bool {
 	if predicateType == SignPredicateType {
 		return len(r.results[i].Signatures) == 0
 	}
+	// Every attestation of a requested type found where the search is is
+	// verified, not only the first: a condition holds when any of them
+	// satisfies it, and which one comes first is the registry's order.
 	for _, at := range r.req.Attestations {
 		if at.PredicateType == predicateType {
-			return r.needAttestation(i, predicateType)
+			return true
 		}
 	}
 	return false
@@ -447,7 +450,7 @@ func (r *run) evaluate(c *candidate) {
 			continue
 		}
 		for _, at := range r.req.Attestations {
-			if at.PredicateType == out.predicateType && r.needAttestation(i, at.PredicateType) {
+			if at.PredicateType == out.predicateType {
 				r.results[i].Attestations = append(r.results[i].Attestations, Attestation{
 					PredicateType: out.predicateType, Authority: a.name, Subject: out.subject, Issuer: out.issuer, KeyID: out.keyID,
 					Format: c.format, Location: c.location, Predicate: out.predicate, IntegratedTime: out.integratedTime, TLogIndex: out.tlogIndex,
