@@ -166,22 +166,11 @@ func pendingKey(data *providerData, target string, plan fmt.Stringer) string {
 // fails the plan, naming when it was attested.
 func (r *attestationResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	ctx = withLogging(ctx)
-	if req.Plan.Raw.IsNull() || r.data == nil {
-		return // destroy, or provider not configured yet
-	}
-	var plan attestationResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || plan.Image.IsUnknown() {
+	planned, state, ok := plannedChange[attestationResourceModel](ctx, req, r.data != nil, &resp.Diagnostics)
+	if !ok || planned.Image.IsUnknown() {
 		return
 	}
-	var state *attestationResourceModel
-	if !req.State.Raw.IsNull() {
-		state = &attestationResourceModel{}
-		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
-		if resp.Diagnostics.HasError() {
-			return
-		}
-	}
+	plan := *planned
 	settings, diags := readAttestationSettings(ctx, &plan)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {

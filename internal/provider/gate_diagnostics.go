@@ -1,11 +1,13 @@
 package provider
 
 import (
+	"context"
 	"errors"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
@@ -59,4 +61,26 @@ func countsValue(counts map[string]int64) types.Map {
 	}
 	m, _ := types.MapValue(types.Int64Type, values)
 	return m
+}
+
+// plannedChange reads a ModifyPlan request's plan and, unless the resource
+// is being created, its prior state. ok is false on destroy, before the
+// provider is configured, or when either does not read.
+func plannedChange[M any](ctx context.Context, req resource.ModifyPlanRequest, configured bool, diags *diag.Diagnostics) (plan, state *M, ok bool) {
+	if req.Plan.Raw.IsNull() || !configured {
+		return nil, nil, false // destroy, or provider not configured yet
+	}
+	plan = new(M)
+	diags.Append(req.Plan.Get(ctx, plan)...)
+	if diags.HasError() {
+		return nil, nil, false
+	}
+	if !req.State.Raw.IsNull() {
+		state = new(M)
+		diags.Append(req.State.Get(ctx, state)...)
+		if diags.HasError() {
+			return nil, nil, false
+		}
+	}
+	return plan, state, true
 }

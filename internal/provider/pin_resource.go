@@ -138,22 +138,11 @@ type approvalFacts struct {
 // is to be approved or re-judge what was approved, and plan the outcome.
 func (r *pinResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	ctx = withLogging(ctx)
-	if req.Plan.Raw.IsNull() || r.data == nil {
-		return // destroy, or provider not configured yet
-	}
-	var plan pinModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || plan.Ref.IsUnknown() {
+	planned, state, ok := plannedChange[pinModel](ctx, req, r.data != nil, &resp.Diagnostics)
+	if !ok || planned.Ref.IsUnknown() {
 		return
 	}
-	var state *pinModel
-	if !req.State.Raw.IsNull() {
-		state = &pinModel{}
-		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
-		if resp.Diagnostics.HasError() {
-			return
-		}
-	}
+	plan := *planned
 	settings, diags := readPinSettings(ctx, &plan)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
