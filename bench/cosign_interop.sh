@@ -4,7 +4,7 @@
 # Debian's docker-registry (distribution 2.8: no referrers API), offline (no
 # Rekor, no Fulcio, no TUF), and the provider built from this tree verifies
 # each through the real terraform (dev_overrides; the workspaces are
-# examples/bench-cosign/{signature,attestation,dynamic-blocks}), then the tamper cases
+# bench/testdata/cosign/{signature,attestation,dynamic-blocks}), then the tamper cases
 # (another key; a signature copied from another image) must fail. Last,
 # `cosign verify` against `terraform plan` and against internal/verify
 # called directly, with the registry requests each costs (counted in
@@ -180,9 +180,9 @@ provider_installation {
 EOF
 tf_env=(env -u TF_LOG -u TF_LOG_PATH TF_CLI_CONFIG_FILE="$WORK/terraformrc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1
 	IMAGEGUARD_CACHE_DIR="$WORK/cache" HOME="$WORK/home")
-ws() { # name [example] -> a fresh copy of examples/bench-cosign/<example>
+ws() { # name [example] -> a fresh copy of bench/testdata/cosign/<example>
 	local d=$WORK/ws/$1
-	mkdir -p "$d"; cp "$ROOT"/examples/bench-cosign/"${2:-signature}"/*.tf "$d/"; echo "$d"
+	mkdir -p "$d"; cp "$ROOT"/bench/testdata/cosign/"${2:-signature}"/*.tf "$d/"; echo "$d"
 }
 tfvars() { # image pub -> the array VARS (the PEM has newlines: no word splitting)
 	VARS=(-var "image=$1" -var "public_key_pem=$(cat "$2")")
@@ -241,7 +241,7 @@ expect_fail "legacy, a different key                   team/legacy:1" "$HOST/tea
 expect_fail "bundle copied from team/bundle            team/copied-bundle:1" "$HOST/team/copied-bundle:1" "$PUB"
 expect_fail "legacy .sig copied from team/legacy       team/copied-legacy:1" "$HOST/team/copied-legacy:1" "$PUB"
 
-echo "== the same data source with dynamic authority/attestation blocks (examples/bench-cosign/dynamic-blocks): terraform validate"
+echo "== the same data source with dynamic authority/attestation blocks (bench/testdata/cosign/dynamic-blocks): terraform validate"
 DYNAMIC_BUG=
 d=$(ws dynamic dynamic-blocks)
 if out=$(cd "$d" && "${tf_env[@]}" "$TF" validate -no-color 2>&1); then

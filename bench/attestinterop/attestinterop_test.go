@@ -5,7 +5,7 @@
 // API: the sha256-<digest> referrers tag) and on the in-process registry
 // (referrers API).
 //
-//  1. The real terraform applies imageguard_attestation (examples/bench-cosign/
+//  1. The real terraform applies imageguard_attestation (bench/testdata/cosign/
 //     attest-resource) with a key made by `cosign generate-key-pair`, offline
 //     (tlog_upload = false); images are signed by `cosign sign` first, as CI
 //     would.
@@ -213,7 +213,7 @@ func (e *env) workspace(name string, vars map[string]any) string {
 	vars["db_repository"] = e.dbRepo
 	vars["private_key_pem"] = e.keyPEM
 	dir := filepath.Join(e.dir, fmt.Sprintf("ws-%s-%d", name, wsCount))
-	acctest.Workspace(e.tb, filepath.Join(e.module, "examples", "bench-cosign", "attest-resource"), dir, vars)
+	acctest.Workspace(e.tb, filepath.Join(e.module, "bench", "testdata", "cosign", "attest-resource"), dir, vars)
 	return dir
 }
 

@@ -158,12 +158,19 @@ type workspace struct {
 	outputs []string
 }
 
+// workspace copies a configuration into a fresh directory: the suite's own
+// under internal/e2e/testdata, or a documented one ("guides/…") under
+// examples/, which the docs render.
 func (e *env) workspace(t *testing.T, example string) *workspace {
 	t.Helper()
 	dir := t.TempDir()
-	files, err := filepath.Glob(filepath.Join(moduleRoot, "examples", example, "*.tf"))
+	src := filepath.Join("internal", "e2e", "testdata", example)
+	if strings.HasPrefix(example, "guides/") {
+		src = filepath.Join("examples", example)
+	}
+	files, err := filepath.Glob(filepath.Join(moduleRoot, src, "*.tf"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no *.tf files in examples/%s (%v)", example, err)
+		t.Fatalf("no *.tf files in %s (%v)", src, err)
 	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
