@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -318,8 +319,7 @@ func bumpDebian(v string) string {
 	for j < len(rev) && rev[j] >= '0' && rev[j] <= '9' {
 		j++
 	}
-	n := 0
-	fmt.Sscanf(rev[:j], "%d", &n)
+	n, _ := strconv.Atoi(rev[:j]) // digits only; "" is revision 0
 	return fmt.Sprintf("%s-%d", v[:i], n+1)
 }
 
