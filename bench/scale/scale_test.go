@@ -107,9 +107,9 @@ func TestScale(t *testing.T) {
 		}
 		r.warm, r.warmWall, r.warmRSS = medianRun(warm)
 		r.pins, r.pinsWall, r.pinsRSS = medianRun(pins)
-		fmt.Printf("N=%d: cold %s (peak RSS %s, %d provider processes), warm %s (%s; %d manifest and %d blob requests), pins only %s (%s; %d manifest and %d blob requests); load %s\n", n,
-			secs(r.cold.Wall), mib(r.cold.Providers.PeakRSS), r.cold.Providers.Processes, secs(r.warmWall), mib(r.warmRSS), r.warmReqs[0], r.warmReqs[1],
-			secs(r.pinsWall), mib(r.pinsRSS), r.pinsReqs[0], r.pinsReqs[1], loadavg())
+		fmt.Printf("N=%d: cold %s (peak RSS %s, %d provider processes, provider CPU %s), warm %s (%s; provider CPU %s; %d manifest and %d blob requests), pins only %s (%s; provider CPU %s; %d manifest and %d blob requests); load %s\n", n,
+			secs(r.cold.Wall), mib(r.cold.Providers.PeakRSS), r.cold.Providers.Processes, secs(r.cold.Providers.CPU), secs(r.warmWall), mib(r.warmRSS), secs(r.warm.Providers.CPU), r.warmReqs[0], r.warmReqs[1],
+			secs(r.pinsWall), mib(r.pinsRSS), secs(r.pins.Providers.CPU), r.pinsReqs[0], r.pinsReqs[1], loadavg())
 		rows = append(rows, r)
 	}
 

@@ -19,6 +19,8 @@ type ProviderUsage struct {
 	// PeakRSS is the largest VmHWM (peak resident set) of any of them, in
 	// bytes, as last read before it exited.
 	PeakRSS int64
+	// CPU is the user and system time of all of them, as last read.
+	CPU time.Duration
 	// Samples is how many times /proc was read.
 	Samples int
 }
@@ -43,6 +45,7 @@ func WatchProviders(pid int, name string) func() ProviderUsage {
 		wg    sync.WaitGroup
 	)
 	peaks := map[int]int64{}
+	cpu := map[int]time.Duration{}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -56,6 +59,11 @@ func WatchProviders(pid int, name string) func() ProviderUsage {
 				if hwm, ok := readHWM(p); ok {
 					mu.Lock()
 					peaks[p] = max(peaks[p], hwm)
+					mu.Unlock()
+				}
+				if t, ok := readCPU(p); ok {
+					mu.Lock()
+					cpu[p] = max(cpu[p], t)
 					mu.Unlock()
 				}
 			}
@@ -77,6 +85,9 @@ func WatchProviders(pid int, name string) func() ProviderUsage {
 		usage.Processes = len(peaks)
 		for _, v := range peaks {
 			usage.PeakRSS = max(usage.PeakRSS, v)
+		}
+		for _, v := range cpu {
+			usage.CPU += v
 		}
 		return usage
 	}
@@ -151,4 +162,27 @@ func readHWM(pid int) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// readCPU is utime + stime of /proc/<pid>/stat (clock ticks of 10ms, the
+// USER_HZ of every Linux the tests run on).
+func readCPU(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(u+st) * 10 * time.Millisecond, true
 }

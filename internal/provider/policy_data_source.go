@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -307,12 +308,28 @@ func (d *policyDataSource) evaluate(ctx context.Context, images map[string]strin
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	// Every reference at once, ten at a time as terraform reads data
+	// sources: one manifest round trip each, not one after another.
+	const resolving = 10
+	rs := make([]*registry.Resolved, len(names))
+	ds := make([]diag.Diagnostics, len(names))
+	sem := make(chan struct{}, resolving)
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			rs[i], ds[i] = resolveRef(ctx, d.data.Registry, images[n], path.Root("images").AtMapKey(n))
+		}()
+	}
+	wg.Wait()
 	resolved := map[string]*registry.Resolved{}
-	for _, n := range names {
-		r, ds := resolveRef(ctx, d.data.Registry, images[n], path.Root("images").AtMapKey(n))
-		diags.Append(ds...)
-		if r != nil {
-			resolved[n] = r
+	for i, n := range names {
+		diags.Append(ds[i]...)
+		if rs[i] != nil {
+			resolved[n] = rs[i]
 		}
 	}
 	if diags.HasError() {

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -111,7 +112,11 @@ func readTrusted(p string, limit int64) ([]byte, error) {
 	if groupOrOtherWritable(fi.Mode().Perm()) {
 		return nil, &UntrustedCacheFileError{Path: p, Reason: fmt.Sprintf("is writable by its group or by others (mode %04o)", fi.Mode().Perm())}
 	}
-	return io.ReadAll(io.LimitReader(f, limit))
+	// One read into a buffer of the file's size (plus one byte to see it
+	// end), not ReadAll's growing copies.
+	buf := bytes.NewBuffer(make([]byte, 0, min(fi.Size(), limit)+1))
+	_, err = buf.ReadFrom(io.LimitReader(f, limit))
+	return buf.Bytes(), err
 }
 
 // isSymlinkErr tells whether opening p without following links failed

@@ -37,13 +37,13 @@ type summary struct {
 
 // summaryResult is Result without what depends on the caller.
 type summaryResult struct {
-	OS         string       `json:",omitempty"`
-	OSScanned  bool         `json:",omitempty"`
-	Targets    []string     `json:",omitempty"`
-	Findings   []Finding    `json:",omitempty"`
-	Secrets    []Secret     `json:",omitempty"`
-	Suppressed []Suppressed `json:",omitempty"`
-	Packages   []Package    `json:",omitempty"`
+	OS         string         `json:",omitempty"`
+	OSScanned  bool           `json:",omitempty"`
+	Targets    []string       `json:",omitempty"`
+	Findings   packedFindings `json:",omitempty"`
+	Secrets    []Secret       `json:",omitempty"`
+	Suppressed []Suppressed   `json:",omitempty"`
+	Packages   packedPackages `json:",omitempty"`
 }
 
 // coverageFacts are what Coverage needs of a report.
@@ -100,18 +100,19 @@ func (s *Scanner) summarize(ctx context.Context, r *types.Report, digest string,
 }
 
 // result is the summary as a Result for the platform labelled platform
-// (the config's when empty).
-func (sum *summary) result(platform, digest string) *Result {
+// (the config's when empty). own says the caller is the summary's only
+// user: its slices are handed over rather than copied.
+func (sum *summary) result(platform, digest string, own bool) *Result {
 	if platform == "" {
 		platform = sum.ConfigPlatform
 	}
 	r := &Result{Platform: platform, Digest: digest, OS: sum.Result.OS, OSScanned: sum.Result.OSScanned,
-		Targets:    slices.Clone(sum.Result.Targets),
-		Findings:   slices.Clone(sum.Result.Findings),
-		Secrets:    slices.Clone(sum.Result.Secrets),
-		Suppressed: slices.Clone(sum.Result.Suppressed),
-		Packages:   slices.Clone(sum.Result.Packages),
-		coverage:   &sum.Coverage,
+		Targets: sum.Result.Targets, Findings: sum.Result.Findings, Secrets: sum.Result.Secrets,
+		Suppressed: sum.Result.Suppressed, Packages: sum.Result.Packages, coverage: &sum.Coverage,
+	}
+	if !own {
+		r.Targets, r.Findings, r.Secrets = slices.Clone(r.Targets), slices.Clone(r.Findings), slices.Clone(r.Secrets)
+		r.Suppressed, r.Packages = slices.Clone(r.Suppressed), slices.Clone(r.Packages)
 	}
 	for i := range r.Findings {
 		r.Findings[i].Platform = platform
@@ -137,7 +138,7 @@ func (s *Scanner) Result(ctx context.Context, t Target, opts Options) (*Result, 
 	if err != nil {
 		return nil, f.db, err
 	}
-	return f.summary.result(t.Platform.Platform, t.Platform.Digest.String()), f.db, nil
+	return f.summary.result(t.Platform.Platform, t.Platform.Digest.String(), f.own), f.db, nil
 }
 
 func (s *Scanner) summaryPath(key string) string {
@@ -246,6 +247,10 @@ type flight struct {
 	summary *summary
 	db      DBInfo
 	err     error
+	// waiters counts the callers that joined; own, in what the caller
+	// that made the flight gets back, says none did.
+	waiters int
+	own     bool
 }
 
 // flight returns the report (needReport) or the summary of one platform
@@ -262,6 +267,7 @@ func (s *Scanner) flight(ctx context.Context, t Target, opts Options, needReport
 
 	s.mu.Lock()
 	if f, ok := s.inflight[key]; ok {
+		f.waiters++
 		s.mu.Unlock()
 		<-f.done
 		if f.err != nil {
@@ -285,10 +291,16 @@ func (s *Scanner) flight(ctx context.Context, t Target, opts Options, needReport
 	f.report, f.summary, f.db, f.err = s.scanUncached(ctx, t, opts, key, db, needReport)
 	s.mu.Lock()
 	delete(s.inflight, key)
+	alone := f.waiters == 0 // and none can join now
 	s.mu.Unlock()
 	close(f.done)
 	if f.err != nil {
 		return &flight{db: db}, f.err
+	}
+	if alone {
+		mine := *f
+		mine.own = true
+		return &mine, nil
 	}
 	return f, nil
 }
@@ -344,9 +356,13 @@ func (s *Scanner) scanUncached(ctx context.Context, t Target, opts Options, key 
 	}
 	tflog.SubsystemDebug(ctx, LogSubsystem, "platform scanned", fields)
 	scrubReport(&report)
-	if !answered.mixed {
+	if !answered.mixed && needReport {
 		// Under the key of the database that answered (a server may have
-		// updated its own since this flight's key was made).
+		// updated its own since this flight's key was made). Only for a
+		// caller that needs the report (VEX, a signed predicate): encoding
+		// a large report costs a good part of the scan, and the summary
+		// serves every other gate. A later caller that needs it scans
+		// again from the layer cache (no layer is downloaded again).
 		s.writeDisk(digest, answered, opts, &report)
 	}
 	// Reduced at once; in place unless the caller wants the report.

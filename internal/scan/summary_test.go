@@ -193,22 +193,33 @@ func stripUnexported(r scan.Result) scan.Result {
 
 // A cached summary is trusted as a cached report is: a summary of a passing
 // image planted under a failing image's key is refused; a corrupt one is a
-// miss served from the report; a cache with reports but no summaries (an
-// older provider's) is summarised once without running Trivy again.
+// miss, scanned again from the layer cache (no layer downloaded); a cache
+// with reports but no summaries (an older provider's) is summarised once
+// without running Trivy again.
 func TestCachedSummaryTrust(t *testing.T) {
 	f := newSecretFixture(t)
 	client := newClient(t)
 	passing := platformTargets(t, client, f.reg.Ref("alpine/fixed:1"))[0]
 	failing := platformTargets(t, client, f.reg.Ref("alpine/vulnerable:1"))[0]
-	fill := func(t *testing.T) string {
+	// fill caches both images' summaries (Result) or reports (Scan).
+	fill := func(t *testing.T, reports bool) string {
 		dir := t.TempDir()
 		l := scan.NewLocal(f.manager, dir)
 		defer l.Close()
 		s := scan.New(client, l, dir)
 		for _, tg := range []scan.Target{passing, failing} {
-			if _, _, err := s.Result(context.Background(), tg, scan.Options{}); err != nil {
+			var err error
+			if reports {
+				_, _, err = s.Scan(context.Background(), tg, scan.Options{})
+			} else {
+				_, _, err = s.Result(context.Background(), tg, scan.Options{})
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, "reports")); reports != (err == nil) {
+			t.Fatalf("reports cached: %v, want %v", err == nil, reports)
 		}
 		return dir
 	}
@@ -238,7 +249,7 @@ func TestCachedSummaryTrust(t *testing.T) {
 	}
 
 	t.Run("planted under another key → not trusted", func(t *testing.T) {
-		dir := fill(t)
+		dir := fill(t, false)
 		b, err := os.ReadFile(summaryOf(t, dir, passing))
 		if err != nil {
 			t.Fatal(err)
@@ -250,18 +261,19 @@ func TestCachedSummaryTrust(t *testing.T) {
 			t.Fatalf("err = %v, want a refusal naming the key", err)
 		}
 	})
-	t.Run("corrupt → served from the report", func(t *testing.T) {
-		dir := fill(t)
+	t.Run("corrupt → scanned again from the layer cache", func(t *testing.T) {
+		dir := fill(t, false)
 		if err := os.WriteFile(summaryOf(t, dir, failing), []byte("{"), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		f.reg.ResetRequests()
 		res, s, err := again(t, dir)
-		if err != nil || len(res.Findings) == 0 || s.Analyses() != 0 {
-			t.Fatalf("err %v, %d findings, %d analyses: want the report's findings without an analysis", err, len(res.Findings), s.Analyses())
+		if err != nil || len(res.Findings) == 0 || s.Analyses() != 1 || f.reg.CountBlobs() != 0 {
+			t.Fatalf("err %v, %d findings, %d analyses, %d blobs: want the findings from one analysis of cached layers", err, len(res.Findings), s.Analyses(), f.reg.CountBlobs())
 		}
 	})
 	t.Run("reports without summaries → summarised once", func(t *testing.T) {
-		dir := fill(t)
+		dir := fill(t, true)
 		if err := os.RemoveAll(filepath.Join(dir, "summaries")); err != nil {
 			t.Fatal(err)
 		}
