@@ -433,7 +433,7 @@ func (e *env) measure(mr *modeRun) stats {
 		st.perWorker = append(st.perWorker, c)
 		st.meanWall += w.plan.Wall / time.Duration(len(mr.workers))
 		if !w.plan.OK() {
-			st.errs = append(st.errs, fmt.Sprintf("%s/%s worker %d: %s", mr.variant.name, mr.mode, w.idx, tail(w.plan.String(), 3000)))
+			st.errs = append(st.errs, fmt.Sprintf("%s/%s worker %d: %s", mr.variant.name, mr.mode, w.idx, benchkit.Tail(w.plan.String(), 3000)))
 		} else if w.outputErr != nil {
 			st.errs = append(st.errs, fmt.Sprintf("%s/%s worker %d: reading the plan's outputs: %v", mr.variant.name, mr.mode, w.idx, w.outputErr))
 		}
@@ -576,13 +576,6 @@ func (e *env) report(mr *modeRun, st stats) {
 	}
 }
 
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
-}
-
 // ---------------------------------------------------------------- main
 
 var (
@@ -685,9 +678,9 @@ func run(t *testing.T, trivyBin, regKind string, nWorkers, nImages, runtimeBytes
 	e := &env{tb: tb, work: workDir, trivy: trivyBin, tf: tf, backend: backend, fx: fx, serverDB: filepath.Join(dbDir, "trivy.db"), dbTime: dbTime, nWorkers: nWorkers, tfTimeout: 10 * time.Minute}
 
 	fmt.Printf("fleet benchmark: %d workers × %d images, each worker a `terraform plan` with an empty cache_dir\n", nWorkers, nImages)
-	fmt.Printf("terraform:  %s (%s)\n", tfBin, firstLine(string(tfVer)))
+	fmt.Printf("terraform:  %s (%s)\n", tfBin, benchkit.FirstLine(string(tfVer)))
 	fmt.Printf("provider:   %s/terraform-provider-imageguard (dev_overrides)\n", pluginDir)
-	fmt.Printf("trivy:      %s (%s), `trivy server --skip-db-update` with its own fresh layer cache per run\n", trivyBin, strings.TrimSpace(firstLine(string(trivyVer))))
+	fmt.Printf("trivy:      %s (%s), `trivy server --skip-db-update` with its own fresh layer cache per run\n", trivyBin, strings.TrimSpace(benchkit.FirstLine(string(trivyVer))))
 	fmt.Printf("registry:   %s; each worker through its own counting proxy\n", regDesc)
 	fmt.Printf("database:   %s/%s: %s compressed (db.tar.gz), trivy.db %s on disk (fixture advisories + %s filler)\n", backend, dbRepoTag, benchkit.MiB(fx.dbArchive), benchkit.MiB(fx.dbRaw), benchkit.MiB(int64(dbFiller)))
 	fmt.Printf("images:     %d images, %d layer references, %d distinct layers (%s distinct, %s summed over images); a cold worker needs %s of layers at best\n",
@@ -796,9 +789,4 @@ func countNonEmpty(m map[string][]string) int {
 		}
 	}
 	return n
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
 }

@@ -28,6 +28,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/imageguard/terraform-provider-imageguard/bench/internal/benchkit"
 	"github.com/imageguard/terraform-provider-imageguard/internal/acctest"
 )
 
@@ -92,7 +93,7 @@ func TestScale(t *testing.T) {
 			defer func() { reqs = [2]int{f.reg.CountManifests(), f.reg.CountBlobs()} }()
 			res := tf.Run(ws, acctest.RunOptions{Env: env, WatchProviders: true}, "plan", "-input=false", "-no-color", "-lock=false")
 			if !res.OK() {
-				t.Fatalf("N=%d: %s", n, tail(res.String(), 4000))
+				t.Fatalf("N=%d: %s", n, benchkit.Tail(res.String(), 4000))
 			}
 			return res
 		}
@@ -218,7 +219,7 @@ func (f *fleet) trivyLoop(t *testing.T, n int) (time.Duration, int64) {
 // something.
 func checkPlan(t *testing.T, r acctest.CLIResult, n int) {
 	if !strings.Contains(r.Stdout, fmt.Sprintf("pinned   = %d", n)) && !strings.Contains(r.Stdout, fmt.Sprintf("pinned = %d", n)) {
-		t.Fatalf("N=%d: the plan does not show pinned = %d:\n%s", n, n, tail(r.Stdout, 3000))
+		t.Fatalf("N=%d: the plan does not show pinned = %d:\n%s", n, n, benchkit.Tail(r.Stdout, 3000))
 	}
 	if strings.Contains(r.Stdout, "findings = 0") || strings.Contains(r.Stdout, "findings =  0") {
 		t.Fatalf("N=%d: the plan found nothing: the database does not match the fleet", n)
@@ -258,13 +259,6 @@ func verdict(ok bool) string {
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
-}
 
 func loadavg() string {
 	b, err := os.ReadFile("/proc/loadavg")

@@ -49,6 +49,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
+	"github.com/imageguard/terraform-provider-imageguard/bench/internal/benchkit"
 	"github.com/imageguard/terraform-provider-imageguard/internal/acctest"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
@@ -188,7 +189,7 @@ func compare(t *testing.T, trivyBin string, keep bool, bulkMiB, reps int) {
 	}
 
 	ver, _ := exec.Command(trivyBin, "--version").Output()
-	fmt.Printf("trivy CLI: %s (%s)\n", trivyBin, strings.TrimSpace(firstLine(string(ver))))
+	fmt.Printf("trivy CLI: %s (%s)\n", trivyBin, strings.TrimSpace(benchkit.FirstLine(string(ver))))
 	fmt.Printf("ours:      internal/scan, Trivy %s as a library\n", scan.TrivyVersion)
 
 	// The database: built once, published for the provider, and installed
@@ -381,31 +382,6 @@ func fromTrivy(rep *trivyReport, names ...string) *findings {
 	return f
 }
 
-func diffSets(a, b map[string]bool) (onlyA, onlyB []string) {
-	for k := range a {
-		if !b[k] {
-			onlyA = append(onlyA, k)
-		}
-	}
-	for k := range b {
-		if !a[k] {
-			onlyB = append(onlyB, k)
-		}
-	}
-	sort.Strings(onlyA)
-	sort.Strings(onlyB)
-	return
-}
-
-func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func parity(e *env, images []image) bool {
 	fmt.Println("== Parity: cold scans, each in its own cache directory (database copied in)")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
@@ -463,8 +439,8 @@ func parity(e *env, images []image) bool {
 					}
 				}
 			}
-			ov1, tv1 := diffSets(of.vulns, tf.vulns)
-			os1, ts1 := diffSets(of.secrets, tf.secrets)
+			ov1, tv1 := benchkit.Diff(of.vulns, tf.vulns)
+			os1, ts1 := benchkit.Diff(of.secrets, tf.secrets)
 			match := len(ov1)+len(tv1)+len(os1)+len(ts1) == 0 && of.os == tf.os
 			// The same keys must also carry the same severity and fixed version.
 			for k := range of.vulns {
@@ -482,7 +458,7 @@ func parity(e *env, images []image) bool {
 			if p == platforms[len(platforms)-1] {
 				blobCol = fmt.Sprintf("%d/%d", or.blobs, trivyBlobs)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s / %s\t%d/%d\t%d/%d\t%s\t%s\n", img.repoTag, p, orDash(of.os), orDash(tf.os), len(of.vulns), len(tf.vulns), len(of.secrets), len(tf.secrets), blobCol, status)
+			fmt.Fprintf(tw, "%s\t%s\t%s / %s\t%d/%d\t%d/%d\t%s\t%s\n", img.repoTag, p, benchkit.OrDash(of.os), benchkit.OrDash(tf.os), len(of.vulns), len(tf.vulns), len(of.secrets), len(tf.secrets), blobCol, status)
 			for _, k := range ov1 {
 				notes = append(notes, fmt.Sprintf("%s %s: vulnerability only in ours: %s", img.repoTag, p, k))
 			}
@@ -499,10 +475,10 @@ func parity(e *env, images []image) bool {
 				notes = append(notes, fmt.Sprintf("%s %s: OS ours %q, trivy %q", img.repoTag, p, of.os, tf.os))
 			}
 			if match {
-				for _, k := range keys(of.vulns) {
+				for _, k := range benchkit.SortedKeys(of.vulns) {
 					notes = append(notes, fmt.Sprintf("  %-20s %-12s both: %s (%s)", img.repoTag, p, k, of.details[k]))
 				}
-				for _, k := range keys(of.secrets) {
+				for _, k := range benchkit.SortedKeys(of.secrets) {
 					notes = append(notes, fmt.Sprintf("  %-20s %-12s both: secret %s", img.repoTag, p, k))
 				}
 			}
@@ -523,18 +499,6 @@ func repoOf(ref string) string {
 		return ref[:i]
 	}
 	return ref
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
 }
 
 // ---------------------------------------------------------------- timing

@@ -149,36 +149,11 @@ func platformsOf(o *benchkit.Outputs, key string) []string {
 	return out
 }
 
-func diff(a, b map[string]bool) (onlyA, onlyB []string) {
-	for k := range a {
-		if !b[k] {
-			onlyA = append(onlyA, k)
-		}
-	}
-	for k := range b {
-		if !a[k] {
-			onlyB = append(onlyB, k)
-		}
-	}
-	sort.Strings(onlyA)
-	sort.Strings(onlyB)
-	return
-}
-
-func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func list(m map[string]bool) string {
 	if len(m) == 0 {
 		return "-"
 	}
-	return strings.Join(keys(m), ",")
+	return strings.Join(benchkit.SortedKeys(m), ",")
 }
 
 var (
@@ -224,8 +199,8 @@ func TestServerParity(t *testing.T) {
 
 	ver, _ := exec.Command(trivyBin, "--version").Output()
 	tfVer, _ := exec.Command(tfBin, "version").Output()
-	fmt.Printf("trivy:     %s (%s): `trivy server --skip-db-update` and `trivy image --server`\n", trivyBin, strings.TrimSpace(firstLine(string(ver))))
-	fmt.Printf("provider:  %s/terraform-provider-imageguard (Trivy v0.74.0 client packages), via %s\n", tf.PluginDir, firstLine(string(tfVer)))
+	fmt.Printf("trivy:     %s (%s): `trivy server --skip-db-update` and `trivy image --server`\n", trivyBin, strings.TrimSpace(benchkit.FirstLine(string(ver))))
+	fmt.Printf("provider:  %s/terraform-provider-imageguard (Trivy v0.74.0 client packages), via %s\n", tf.PluginDir, benchkit.FirstLine(string(tfVer)))
 	fmt.Printf("registry:  %s (in-process); database %s, updated %s\n", reg.Host, reg.Ref(dbRepoTag), acctest.FreshDBMeta(now).UpdatedAt.Format(time.RFC3339))
 	if shared {
 		fmt.Printf("servers:   one, %s, for both (the provider first)\n", cliURL)
@@ -320,7 +295,7 @@ func TestServerParity(t *testing.T) {
 			if ps := outputs.Platforms[img.repoTag]; p != "" && !contains(ps, p) {
 				t.Fatalf("%s: the provider scanned platforms %v, not %s", img.repoTag, ps, p)
 			}
-			rows = append(rows, row{image: img.repoTag, platform: orDash(ourPlatform), trivy: fromTrivy(&rep), ours: fromProvider(outputs, img.repoTag, p)})
+			rows = append(rows, row{image: img.repoTag, platform: benchkit.OrDash(ourPlatform), trivy: fromTrivy(&rep), ours: fromProvider(outputs, img.repoTag, p)})
 		}
 	}
 	fmt.Printf("trivy image --server: %d runs; its trivy server answered %d Scan calls and %d PutBlob calls\n", len(rows), countRPC(cliProxy, "Scan")-boolInt(shared)*provScans, countRPC(cliProxy, "PutBlob")-boolInt(shared)*provPuts)
@@ -331,9 +306,9 @@ func TestServerParity(t *testing.T) {
 	var notes []string
 	ok := true
 	for _, r := range rows {
-		i1, i2 := diff(r.trivy.ids, r.ours.ids)
-		t1, t2 := diff(r.trivy.triples, r.ours.triples)
-		s1, s2 := diff(r.trivy.secrets, r.ours.secrets)
+		i1, i2 := benchkit.Diff(r.trivy.ids, r.ours.ids)
+		t1, t2 := benchkit.Diff(r.trivy.triples, r.ours.triples)
+		s1, s2 := benchkit.Diff(r.trivy.secrets, r.ours.secrets)
 		match := len(i1)+len(i2)+len(t1)+len(t2)+len(s1)+len(s2) == 0
 		status := "yes"
 		if !match {
@@ -353,10 +328,10 @@ func TestServerParity(t *testing.T) {
 			notes = append(notes, fmt.Sprintf("%s %s: secret only the provider: %s", r.image, r.platform, k))
 		}
 		if match {
-			for _, k := range keys(r.ours.triples) {
+			for _, k := range benchkit.SortedKeys(r.ours.triples) {
 				notes = append(notes, fmt.Sprintf("  %-20s %-12s both: %s", r.image, r.platform, k))
 			}
-			for _, k := range keys(r.ours.secrets) {
+			for _, k := range benchkit.SortedKeys(r.ours.secrets) {
 				notes = append(notes, fmt.Sprintf("  %-20s %-12s both: secret %s", r.image, r.platform, k))
 			}
 		}
@@ -368,7 +343,7 @@ func TestServerParity(t *testing.T) {
 	}
 	for _, p := range []*acctest.Proc{cliProc, provProc} {
 		if strings.Contains(p.Log(), "ERROR") || strings.Contains(p.Log(), "FATAL") {
-			fmt.Printf("\nnote: %s logged errors:\n%s\n", p.LogPath, tail(p.Log(), 2000))
+			fmt.Printf("\nnote: %s logged errors:\n%s\n", p.LogPath, benchkit.Tail(p.Log(), 2000))
 		}
 	}
 	if provScans == 0 {
@@ -404,23 +379,4 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
 }

@@ -211,7 +211,11 @@ http:
 	tb.Cleanup(func() {
 		p.Stop()
 		if tb.Failed() {
-			tb.Logf("docker-registry log:\n%s", p.Log())
+			log := p.Log()
+			if len(log) > 8000 {
+				log = "…" + log[len(log)-8000:]
+			}
+			tb.Logf("docker-registry log (%s):\n%s", p.LogPath, log)
 		}
 	})
 	return &DockerRegistry{Host: host, LogPath: p.LogPath, Proc: p}, nil
