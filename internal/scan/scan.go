@@ -3,8 +3,11 @@
 // database, and secrets in layers and in the image config. Images are read
 // straight from the registry through the provider's client (no Docker daemon,
 // no trivy binary). Trivy's layer cache lives in the provider's cache_dir, so
-// a layer analysed once is never downloaded again, and a report is cached per
-// (platform digest, database version, options) in memory and on disk.
+// a layer analysed once is never downloaded again, and each platform's
+// result is cached on disk per (platform digest, database version,
+// options): its summary (what the gates judge, summary.go) always, Trivy's
+// full report when a caller needs it (VEX, a signed predicate). Nothing
+// per image is kept in memory once its caller has it.
 package scan
 
 import (
