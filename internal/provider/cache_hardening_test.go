@@ -119,9 +119,9 @@ const (
 	cacheKeyPass      = "key-pass-19d4e2"
 )
 
-// No file under the cache directory (cached reports, Trivy's layer cache
-// fanal/fanal.db, the database) holds a secret's text, and the plan that
-// reads the cached report reaches the same verdict.
+// No file under the cache directory (cached scan summaries, Trivy's layer
+// cache fanal/fanal.db, the database) holds a secret's text, and the plan
+// that reads the cached summary reaches the same verdict.
 func TestAccCache_noSecretTextOnDisk(t *testing.T) {
 	f := newScanFixture(t)
 	key := "passphrase=" + cacheKeyPass + "\n-----BEGIN RSA PRIVATE KEY-----\n" + cacheKeyBody + "\n" + cacheKeyBody + "\n-----END RSA PRIVATE KEY-----\n"
@@ -164,7 +164,7 @@ data "imageguard_scan" "x" {
 		if len(hits) > 0 {
 			return fmt.Errorf("secret text on disk: %v", hits)
 		}
-		for _, p := range []string{"fanal/fanal.db", "reports"} {
+		for _, p := range []string{"fanal/fanal.db", "summaries"} {
 			if _, err := os.Stat(filepath.Join(f.cacheDir, p)); err != nil {
 				return fmt.Errorf("nothing cached at %s (%d files): %v", p, files, err)
 			}
