@@ -254,8 +254,11 @@ type flight struct {
 }
 
 // flight returns the report (needReport) or the summary of one platform
-// image: from a flight under way for the same key, the disk cache, or a
-// scan.
+// image: from a flight under way for the same key and kind, the disk
+// cache, or a scan. Callers wanting a report and callers wanting a summary
+// fly apart: one kind served from its cache file has nothing for the
+// other (only a caller that needs a report, VEX or a signed predicate,
+// runs Trivy a second time for a cached image, from the layer cache).
 func (s *Scanner) flight(ctx context.Context, t Target, opts Options, needReport bool) (*flight, error) {
 	opts = opts.normalized()
 	db, err := s.backend.DB(ctx)
@@ -264,33 +267,28 @@ func (s *Scanner) flight(ctx context.Context, t Target, opts Options, needReport
 	}
 	digest := t.Platform.Digest.String()
 	key := cacheKey(digest, db, opts)
+	kind := key + "|summary"
+	if needReport {
+		kind = key + "|report"
+	}
 
 	s.mu.Lock()
-	if f, ok := s.inflight[key]; ok {
+	if f, ok := s.inflight[kind]; ok {
 		f.waiters++
 		s.mu.Unlock()
 		<-f.done
 		if f.err != nil {
 			return &flight{db: db}, f.err
 		}
-		if !needReport || f.report != nil {
-			return f, nil
-		}
-		// That flight was served a cached summary: read the report.
-		own := &flight{}
-		own.report, own.summary, own.db, own.err = s.scanUncached(ctx, t, opts, key, db, true)
-		if own.err != nil {
-			own.db = db
-		}
-		return own, own.err
+		return f, nil
 	}
 	f := &flight{done: make(chan struct{})}
-	s.inflight[key] = f
+	s.inflight[kind] = f
 	s.mu.Unlock()
 
 	f.report, f.summary, f.db, f.err = s.scanUncached(ctx, t, opts, key, db, needReport)
 	s.mu.Lock()
-	delete(s.inflight, key)
+	delete(s.inflight, kind)
 	alone := f.waiters == 0 // and none can join now
 	s.mu.Unlock()
 	close(f.done)

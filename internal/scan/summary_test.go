@@ -2,6 +2,7 @@ package scan_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -283,4 +284,60 @@ func TestCachedSummaryTrust(t *testing.T) {
 		}
 		summaryOf(t, dir, failing)
 	})
+}
+
+// Callers that want the report (Scan) and callers that want the summary
+// (Result) of the same image at the same time each get theirs, whether the
+// image is scanned, or its report or summary alone is cached.
+func TestConcurrentScanAndResult(t *testing.T) {
+	f := newSecretFixture(t)
+	client := newClient(t)
+	tg := platformTargets(t, client, f.reg.Ref("alpine/vulnerable:1"))[0]
+	for _, cached := range []string{"nothing", "report", "summary"} {
+		t.Run(cached+" cached", func(t *testing.T) {
+			dir := t.TempDir()
+			if cached != "nothing" {
+				l := scan.NewLocal(f.manager, dir)
+				s := scan.New(client, l, dir)
+				var err error
+				if cached == "report" {
+					_, _, err = s.Scan(context.Background(), tg, scan.Options{})
+					_ = os.RemoveAll(filepath.Join(dir, "summaries"))
+				} else {
+					_, _, err = s.Result(context.Background(), tg, scan.Options{})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = l.Close()
+			}
+			l := scan.NewLocal(f.manager, dir)
+			defer l.Close()
+			s := scan.New(client, l, dir)
+			const callers = 8
+			errs := make(chan error, callers)
+			for i := 0; i < callers; i++ {
+				go func() {
+					if i%2 == 0 {
+						rep, _, err := s.Scan(context.Background(), tg, scan.Options{})
+						if err == nil && (rep == nil || len(rep.Results) == 0) {
+							err = errors.New("Scan returned no report")
+						}
+						errs <- err
+						return
+					}
+					res, _, err := s.Result(context.Background(), tg, scan.Options{})
+					if err == nil && (res == nil || len(res.Findings) == 0) {
+						err = errors.New("Result returned no findings")
+					}
+					errs <- err
+				}()
+			}
+			for i := 0; i < callers; i++ {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
 }
