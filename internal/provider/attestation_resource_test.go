@@ -22,10 +22,11 @@ import (
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/acctest"
 	"github.com/imageguard/terraform-provider-imageguard/internal/attest"
+	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 )
 
 const (
-	vulnType        = "https://cosign.sigstore.dev/attestation/vuln/v1"
+	vulnType        = policy.VulnPredicateType
 	verdictType     = "https://imageguard.dev/verdict/v1"
 	testKeyPassword = "correct horse battery staple"
 )
