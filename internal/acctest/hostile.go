@@ -42,6 +42,10 @@ const (
 	// in the same repository) in place of the one asked for, with that
 	// manifest's own headers: a registry that lies about content.
 	FaultSwap
+	// FaultRedirect answers 307 Temporary Redirect to Fault.RedirectTo with
+	// the request's path appended, as registries send blob reads to their
+	// storage. Pointing it at the hostile registry itself makes a loop.
+	FaultRedirect
 )
 
 // Fault selects requests and says how to misbehave on them.
@@ -58,6 +62,8 @@ type Fault struct {
 	RetryAfter string
 	// SwapWith is FaultSwap's replacement: a tag or digest.
 	SwapWith string
+	// RedirectTo is FaultRedirect's target: scheme://host[:port], no path.
+	RedirectTo string
 	// Times faults only the first Times matching requests, then serves them
 	// honestly; 0 faults every one.
 	Times int
@@ -160,6 +166,9 @@ func (h *HostileRegistry) match(req *http.Request) *faultRule {
 		if (r.Kind == FaultTruncate || r.Kind == FaultCutOff) && req.Method != http.MethodGet {
 			continue // only a GET has a body to cut
 		}
+		if r.Kind == FaultRedirect && !h.Honest.authorized(req) {
+			continue // a registry authenticates before it redirects
+		}
 		r.hits++
 		h.faulted = append(h.faulted, Request{Method: req.Method, Path: req.URL.Path})
 		return r
@@ -200,6 +209,8 @@ func (h *HostileRegistry) serveFault(w http.ResponseWriter, req *http.Request, r
 		swapped := req.Clone(req.Context())
 		swapped.URL.Path = req.URL.Path[:i] + "/manifests/" + rule.SwapWith
 		honest.ServeHTTP(w, swapped)
+	case FaultRedirect:
+		http.Redirect(w, req, strings.TrimSuffix(rule.RedirectTo, "/")+req.URL.Path, http.StatusTemporaryRedirect)
 	default:
 		writeRegistryError(w, http.StatusInternalServerError, "UNKNOWN", fmt.Sprintf("unknown fault kind %d", rule.Kind))
 	}
@@ -357,4 +368,64 @@ func Artifact(content string) v1.Image {
 		panic(err)
 	}
 	return img
+}
+
+// BlobStorage stands in for the object storage a registry redirects blob
+// reads to (S3, GCS): a host of its own that serves the registry's blobs
+// without asking for credentials, and records the Authorization headers it
+// was sent. A client must send it none: they belong to the registry.
+type BlobStorage struct {
+	// URL is http://localhost:<port>: another host than the registry's
+	// 127.0.0.1:<port>, as far as any client can tell.
+	URL string
+
+	mu             sync.Mutex
+	requests       int
+	authorizations []string
+}
+
+// NewBlobStorage serves reg's blobs at a new host for the test.
+func NewBlobStorage(tb testing.TB, reg *Registry) *BlobStorage {
+	tb.Helper()
+	s := &BlobStorage{}
+	backend := reg.Server.Config.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.mu.Lock()
+		s.requests++
+		if a := req.Header.Get("Authorization"); a != "" {
+			s.authorizations = append(s.authorizations, a)
+		}
+		s.mu.Unlock()
+		if !strings.Contains(req.URL.Path, "/blobs/") {
+			http.NotFound(w, req)
+			return
+		}
+		inner := req.Clone(req.Context())
+		inner.Header.Del("Authorization")
+		switch {
+		case reg.token != "":
+			inner.Header.Set("Authorization", "Bearer "+reg.token)
+		case reg.username != "":
+			inner.SetBasicAuth(reg.username, reg.password)
+		}
+		backend.ServeHTTP(w, inner)
+	}))
+	srv.Config.ErrorLog = discardLogger()
+	s.URL = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	tb.Cleanup(srv.Close)
+	return s
+}
+
+// Requests is how many requests the storage served.
+func (s *BlobStorage) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// Authorizations are the Authorization headers clients sent the storage.
+func (s *BlobStorage) Authorizations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.authorizations...)
 }

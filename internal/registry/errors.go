@@ -141,6 +141,20 @@ func classify(ref, registry string, err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected EOF"):
 		e.Kind = KindIntegrity
 		e.Message = fmt.Sprintf("Registry %s closed the connection before sending all of the content of %s (%s). Nothing partial is judged, so this cannot pass; try again, and check the registry and any proxy if it persists.", registry, ref, rootCause(err))
+	case errors.As(err, &plain) && plain.host != registry:
+		// The registry itself answered; a redirect named plain HTTP elsewhere.
+		e.Kind = KindPlainHTTP
+		e.Message = fmt.Sprintf("Cannot read %s: registry %s redirected the read of %s to plain HTTP on %s, which is refused: a redirect never downgrades to unencrypted traffic except to a loopback host. "+
+			"Have the registry's storage served over HTTPS, or, if you accept unencrypted traffic to it, add `registry { address = %q, insecure = true }` to the provider block.", ref, registry, ref, plain.host, plain.host)
+	case errors.Is(err, errRedirectLoop), strings.Contains(err.Error(), "stopped after 10 redirects"):
+		e.Kind = KindServer
+		e.Message = fmt.Sprintf("Registry %s redirected the read of %s in a loop (10 redirects without content). Nothing was read, so nothing can pass; check the registry and any proxy in front of it.", registry, ref)
+	case strings.Contains(err.Error(), "SSRF protection: redirect"):
+		// go-containerregistry refuses a redirect to another host at a
+		// private, loopback or link-local address.
+		e.Kind = KindServer
+		e.Message = fmt.Sprintf("Registry %s redirected the read of %s to another host at a private, loopback or link-local address, which is refused: a registry must not steer its clients into their own network (%s). "+
+			"Have the registry serve blobs itself or redirect to its storage's public name (distribution: `storage.redirect.disable: true`; Harbor: disable the registry's storage redirect).", registry, ref, rootCause(err))
 	case errors.As(err, &plain), !errors.As(err, &terr) && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		e.Kind = KindPlainHTTP
 		e.Message = fmt.Sprintf("Cannot read %s: the registry %s answered only over plain HTTP, which is allowed only for loopback registries (127.0.0.0/8, localhost, ::1). "+

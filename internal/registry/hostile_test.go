@@ -158,3 +158,83 @@ func TestHostile_HangOnConfigBlobEndsAtTheDeadline(t *testing.T) {
 		t.Fatalf("a hanging config blob held the read for %s", waited)
 	}
 }
+
+// Registries send blob reads to their storage with a redirect: the read
+// follows it, and the registry's credentials stay with the registry.
+func TestHostile_BlobRedirectedToStorage(t *testing.T) {
+	for name, tc := range map[string]struct {
+		opt   acctest.RegistryOption
+		creds registry.RegistryOptions
+	}{
+		"basic":  {acctest.WithBasicAuth("ci", "s3cret-password"), registry.RegistryOptions{Username: "ci", Password: "s3cret-password"}},
+		"bearer": {acctest.WithBearerToken("s3cret-token"), registry.RegistryOptions{Token: "s3cret-token"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			reg := acctest.NewHostileRegistry(t, tc.opt)
+			img := acctest.Image(acctest.Config{User: "app"}, acctest.AlpineLayer("3.23.2"))
+			reg.Push(t, "team/app:1", img)
+			storage := acctest.NewBlobStorage(t, reg.Honest)
+			reg.Inject(acctest.Fault{Path: "/blobs/", Kind: acctest.FaultRedirect, RedirectTo: storage.URL})
+			creds := tc.creds
+			creds.Address = reg.Host
+			c := newClient(t, creds)
+			r, err := resolveOn(t, c, reg.Ref("team/app:1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Image(context.Background(), r, "")
+			if err != nil {
+				t.Fatalf("a redirect to blob storage: %v", err)
+			}
+			if got.Config.Config.User != "app" {
+				t.Fatalf("config read through the redirect: user %q", got.Config.Config.User)
+			}
+			if storage.Requests() == 0 {
+				t.Fatal("the config blob was not read from the storage the registry redirected to")
+			}
+			if a := storage.Authorizations(); len(a) > 0 {
+				t.Fatalf("the registry's credentials followed the redirect to %s: %q", storage.URL, a)
+			}
+		})
+	}
+}
+
+// A redirect never downgrades to plain HTTP on a host that is not loopback
+// (nor listed as insecure): the read fails, naming the host.
+func TestHostile_RedirectToPlainHTTPRefused(t *testing.T) {
+	reg := acctest.NewHostileRegistry(t)
+	img := acctest.Image(acctest.Config{User: "app"}, acctest.AlpineLayer("3.23.2"))
+	reg.Push(t, "team/app:1", img)
+	reg.Inject(acctest.Fault{Path: "/blobs/", Kind: acctest.FaultRedirect, RedirectTo: "http://blobs.example.invalid"})
+	c := newClient(t)
+	r, err := resolveOn(t, c, reg.Ref("team/app:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Image(context.Background(), r, "")
+	wantMessage(t, err, registry.KindPlainHTTP, "registry "+reg.Host+" redirected the read of "+reg.Ref("team/app:1"), "plain HTTP on blobs.example.invalid",
+		`registry { address = "blobs.example.invalid", insecure = true }`)
+}
+
+func TestHostile_RedirectLoop(t *testing.T) {
+	reg, _, _ := hostileFixture(t)
+	reg.Inject(acctest.Fault{Path: acctest.ManifestPath("team/app", "1"), Kind: acctest.FaultRedirect, RedirectTo: "http://" + reg.Host})
+	_, err := resolveOn(t, newClient(t), reg.Ref("team/app:1"))
+	wantMessage(t, err, registry.KindServer, "Registry "+reg.Host+" redirected the read of "+reg.Ref("team/app:1")+" in a loop", "check the registry")
+}
+
+// go-containerregistry refuses a redirect to another host at a private,
+// loopback or link-local address; the message says why and what to change.
+func TestHostile_RedirectIntoThePrivateNetwork(t *testing.T) {
+	reg := acctest.NewHostileRegistry(t)
+	img := acctest.Image(acctest.Config{User: "app"}, acctest.AlpineLayer("3.23.2"))
+	reg.Push(t, "team/app:1", img)
+	reg.Inject(acctest.Fault{Path: "/blobs/", Kind: acctest.FaultRedirect, RedirectTo: "http://127.0.0.2:1"})
+	c := newClient(t)
+	r, err := resolveOn(t, c, reg.Ref("team/app:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Image(context.Background(), r, "")
+	wantMessage(t, err, registry.KindServer, "Registry "+reg.Host+" redirected the read of "+reg.Ref("team/app:1")+" to another host at a private, loopback or link-local address", "127.0.0.2", "storage.redirect.disable")
+}

@@ -67,7 +67,29 @@ type routingTransport struct {
 	insecure map[string]bool
 }
 
+// maxRedirects is where a chain of redirects ends, as net/http's default
+// policy ends it: go-containerregistry installs its own redirect check,
+// which has no limit, so a registry redirecting in a loop would otherwise
+// hold a read until the provider's timeout.
+const maxRedirects = 10
+
+// errRedirectLoop ends a chain longer than maxRedirects.
+var errRedirectLoop = fmt.Errorf("stopped after %d redirects", maxRedirects)
+
+// redirectDepth counts the redirects that led to req: net/http links each
+// redirected request to the response that caused it.
+func redirectDepth(req *http.Request) int {
+	n := 0
+	for r := req; r != nil && r.Response != nil; r = r.Response.Request {
+		n++
+	}
+	return n
+}
+
 func (t *routingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if redirectDepth(req) > maxRedirects {
+		return nil, errRedirectLoop
+	}
 	host := req.URL.Host
 	if req.URL.Scheme == "http" && !IsLoopback(host) && !t.insecure[host] {
 		return nil, &plainHTTPError{host: host}
