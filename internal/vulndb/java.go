@@ -65,10 +65,7 @@ type JavaManager struct {
 	maxAge   time.Duration
 	now      func() time.Time
 
-	sem  chan struct{}
-	done bool
-	db   *JavaDB
-	err  error
+	once *ensureOnce[*JavaDB]
 }
 
 // NewJavaManager returns a JavaManager. Nothing happens until Ensure.
@@ -77,7 +74,7 @@ func NewJavaManager(opts Options) *JavaManager {
 		opts.Repositories = DefaultJavaRepositories
 	}
 	base := NewManager(opts) // the same defaults for cache dir, max age and clock
-	return &JavaManager{opts: base.opts, cacheDir: base.cacheDir, dirErr: base.dirErr, maxAge: base.maxAge, now: base.now, sem: make(chan struct{}, 1)}
+	return &JavaManager{opts: base.opts, cacheDir: base.cacheDir, dirErr: base.dirErr, maxAge: base.maxAge, now: base.now, once: newEnsureOnce[*JavaDB]()}
 }
 
 // CacheDir is the root directory Trivy must be given for this Java DB.
@@ -88,24 +85,12 @@ func (m *JavaManager) CacheDir() string { return m.cacheDir }
 // (never with SkipUpdate); else the cached copy within MaxAge with a
 // warning. Anything older than MaxAge, or dated in the future, is an error.
 func (m *JavaManager) Ensure(ctx context.Context) (*JavaDB, error) {
-	select {
-	case m.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	db, err := m.once.get(ctx, m.ensure)
+	if err != nil {
+		return nil, err
 	}
-	defer func() { <-m.sem }()
-	if !m.done {
-		db, err := m.ensure(ctx)
-		if err != nil && ctx.Err() != nil {
-			return nil, err
-		}
-		m.done, m.db, m.err = true, db, err
-	}
-	if m.err != nil {
-		return nil, m.err
-	}
-	c := *m.db
-	c.Warnings = append([]string(nil), m.db.Warnings...)
+	c := *db
+	c.Warnings = append([]string(nil), db.Warnings...)
 	return &c, nil
 }
 
@@ -113,22 +98,11 @@ func (m *JavaManager) ensure(ctx context.Context) (*JavaDB, error) {
 	if m.dirErr != nil {
 		return nil, m.dirErr
 	}
-	if err := os.MkdirAll(m.cacheDir, 0o700); err != nil {
-		return nil, newError(ErrCacheDir, err, "The cache directory %s cannot be created for the Java DB: %s Choose a writable cache directory.", m.cacheDir, sentence(err))
-	}
-	var warnings []string
-	lockPath := filepath.Join(m.cacheDir, javaDirName+".lock")
-	unlock, err := lockFile(ctx, lockPath)
-	switch {
-	case errors.Is(err, errLockUnsupported):
-		warnings = append(warnings, fmt.Sprintf("The file system of %s does not support file locks, so parallel runs sharing this cache directory are not coordinated.", m.cacheDir))
-	case err != nil && ctx.Err() != nil:
-		return nil, newError(ErrCacheDir, err, "Gave up waiting for the lock on %s, held by another process that is updating the Java DB: %s Try again when it is done.", lockPath, sentence(err))
-	case err != nil:
-		return nil, newError(ErrCacheDir, err, "The Java DB cache cannot be locked (%s): %s Check the permissions of %s.", lockPath, sentence(err), m.cacheDir)
+	unlock, warnings, err := lockCacheDir(ctx, m.cacheDir, javaDirName+".lock", "the Java DB")
+	if err != nil {
+		return nil, err
 	}
 	defer unlock()
-	removeLeftovers(m.cacheDir)
 
 	now := m.now()
 	dir := filepath.Join(m.cacheDir, javaDirName)
@@ -193,18 +167,7 @@ type javaFetched struct {
 }
 
 func (m *JavaManager) download(ctx context.Context, cachedDigest string, now time.Time) (*javaFetched, []error) {
-	var errs []error
-	for _, repo := range m.opts.Repositories {
-		got, err := m.fetch(ctx, repo, cachedDigest, now)
-		if err == nil {
-			return got, errs
-		}
-		if ctx.Err() != nil {
-			return nil, append(errs, ctx.Err())
-		}
-		errs = append(errs, err)
-	}
-	return nil, errs
+	return firstDownload(ctx, m.opts.Repositories, func(repo string) (*javaFetched, error) { return m.fetch(ctx, repo, cachedDigest, now) })
 }
 
 // fetch downloads one repository's Java DB into a temporary directory in

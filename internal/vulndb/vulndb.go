@@ -145,15 +145,12 @@ type Manager struct {
 	maxAge   time.Duration
 	now      func() time.Time
 
-	sem  chan struct{}
-	done bool
-	db   *DB
-	err  error
+	once *ensureOnce[*DB]
 }
 
 // NewManager returns a Manager. Nothing happens until Ensure.
 func NewManager(opts Options) *Manager {
-	m := &Manager{opts: opts, maxAge: opts.MaxAge, now: opts.Now, sem: make(chan struct{}, 1)}
+	m := &Manager{opts: opts, maxAge: opts.MaxAge, now: opts.Now, once: newEnsureOnce[*DB]()}
 	if m.maxAge <= 0 {
 		m.maxAge = DefaultMaxAge
 	}
@@ -210,45 +207,22 @@ func (m *Manager) Ensure(ctx context.Context) (*DB, error) {
 // trivy-db's handle left alone. A plan whose reports are all cached needs
 // no more of the database than this.
 func (m *Manager) Check(ctx context.Context) (*DB, error) {
-	select {
-	case m.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	db, err := m.once.get(ctx, m.ensure)
+	if err != nil {
+		return nil, err
 	}
-	defer func() { <-m.sem }()
-	if !m.done {
-		db, err := m.ensure(ctx)
-		if err != nil && ctx.Err() != nil {
-			return nil, err
-		}
-		m.done, m.db, m.err = true, db, err
-	}
-	if m.err != nil {
-		return nil, m.err
-	}
-	return m.db.clone(), nil
+	return db.clone(), nil
 }
 
 func (m *Manager) ensure(ctx context.Context) (*DB, error) {
 	if m.dirErr != nil {
 		return nil, m.dirErr
 	}
-	if err := os.MkdirAll(m.cacheDir, 0o700); err != nil {
-		return nil, newError(ErrCacheDir, err, "The vulnerability database cache directory %s cannot be created: %s Choose a writable cache directory.", m.cacheDir, sentence(err))
-	}
-	var warnings []string
-	lockPath := filepath.Join(m.cacheDir, "db.lock")
-	unlock, err := lockFile(ctx, lockPath)
-	switch {
-	case errors.Is(err, errLockUnsupported):
-		warnings = append(warnings, fmt.Sprintf("The file system of %s does not support file locks, so parallel runs sharing this cache directory are not coordinated.", m.cacheDir))
-	case err != nil && ctx.Err() != nil:
-		return nil, newError(ErrCacheDir, err, "Gave up waiting for the lock on %s, held by another process that is updating the vulnerability database: %s Try again when it is done.", lockPath, sentence(err))
-	case err != nil:
-		return nil, newError(ErrCacheDir, err, "The vulnerability database cache cannot be locked (%s): %s Check the permissions of %s.", lockPath, sentence(err), m.cacheDir)
+	unlock, warnings, err := lockCacheDir(ctx, m.cacheDir, "db.lock", "the vulnerability database")
+	if err != nil {
+		return nil, err
 	}
 	defer unlock()
-	removeLeftovers(m.cacheDir)
 
 	now := m.now()
 	dbDir := filepath.Join(m.cacheDir, "db")
@@ -385,18 +359,7 @@ type fetched struct {
 // download tries the repositories in order; the first that yields a valid
 // database wins. It returns each failed repository's error.
 func (m *Manager) download(ctx context.Context, cached *DB, now time.Time) (*fetched, []error) {
-	var errs []error
-	for _, repo := range m.opts.Repositories {
-		got, err := m.fetch(ctx, repo, cached, now)
-		if err == nil {
-			return got, errs
-		}
-		if ctx.Err() != nil {
-			return nil, append(errs, ctx.Err())
-		}
-		errs = append(errs, err)
-	}
-	return nil, errs
+	return firstDownload(ctx, m.opts.Repositories, func(repo string) (*fetched, error) { return m.fetch(ctx, repo, cached, now) })
 }
 
 // parseRepository parses a repository reference as trivy does: no tag

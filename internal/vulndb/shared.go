@@ -1,0 +1,85 @@
+package vulndb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// ensureOnce runs a manager's ensure step at most once, one caller at a
+// time; a caller whose context ends while waiting gives up. A result is
+// kept (an error too), except one cut short by the caller's context, so the
+// next caller tries again.
+type ensureOnce[T any] struct {
+	sem  chan struct{}
+	done bool
+	val  T
+	err  error
+}
+
+func newEnsureOnce[T any]() *ensureOnce[T] { return &ensureOnce[T]{sem: make(chan struct{}, 1)} }
+
+func (o *ensureOnce[T]) get(ctx context.Context, run func(context.Context) (T, error)) (T, error) {
+	var zero T
+	select {
+	case o.sem <- struct{}{}:
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+	defer func() { <-o.sem }()
+	if !o.done {
+		v, err := run(ctx)
+		if err != nil && ctx.Err() != nil {
+			return zero, err
+		}
+		o.done, o.val, o.err = true, v, err
+	}
+	if o.err != nil {
+		return zero, o.err
+	}
+	return o.val, nil
+}
+
+// lockCacheDir creates cacheDir and takes the file lock lockName in it for
+// one database (what, e.g. "the Java DB"), so that processes sharing the
+// directory update it one at a time. A file system without locks is a
+// warning, not an error. Leftovers of interrupted downloads are removed once
+// the lock is held.
+func lockCacheDir(ctx context.Context, cacheDir, lockName, what string) (unlock func(), warnings []string, err error) {
+	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
+		return nil, nil, newError(ErrCacheDir, err, "The cache directory %s cannot be created for %s: %s Choose a writable cache directory.", cacheDir, what, sentence(err))
+	}
+	lockPath := filepath.Join(cacheDir, lockName)
+	unlock, err = lockFile(ctx, lockPath)
+	switch {
+	case errors.Is(err, errLockUnsupported):
+		unlock = func() {}
+		warnings = append(warnings, fmt.Sprintf("The file system of %s does not support file locks, so parallel runs sharing this cache directory are not coordinated.", cacheDir))
+	case err != nil && ctx.Err() != nil:
+		return nil, nil, newError(ErrCacheDir, err, "Gave up waiting for the lock on %s, held by another process that is updating %s: %s Try again when it is done.", lockPath, what, sentence(err))
+	case err != nil:
+		return nil, nil, newError(ErrCacheDir, err, "The cache for %s cannot be locked (%s): %s Check the permissions of %s.", what, lockPath, sentence(err), cacheDir)
+	}
+	removeLeftovers(cacheDir)
+	return unlock, warnings, nil
+}
+
+// firstDownload tries the repositories in order; the first that yields a
+// checked download wins. It returns each failed repository's error.
+func firstDownload[T any](ctx context.Context, repos []string, fetch func(repo string) (T, error)) (T, []error) {
+	var zero T
+	var errs []error
+	for _, repo := range repos {
+		got, err := fetch(repo)
+		if err == nil {
+			return got, errs
+		}
+		if ctx.Err() != nil {
+			return zero, append(errs, ctx.Err())
+		}
+		errs = append(errs, err)
+	}
+	return zero, errs
+}
