@@ -24,8 +24,8 @@ import (
 )
 
 type attestationResource struct {
-	data *providerData
-	now  func() time.Time
+	resourceConfig
+	now func() time.Time
 }
 
 // attestationClock is imageguard_attestation's clock; acceptance tests
@@ -85,15 +85,6 @@ func (r *attestationResource) Metadata(_ context.Context, req resource.MetadataR
 	resp.TypeName = req.ProviderTypeName + "_attestation"
 }
 
-func (r *attestationResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	data, err := configuredData(req.ProviderData)
-	if err != nil {
-		resp.Diagnostics.AddError("Provider misconfigured", err.Error())
-		return
-	}
-	r.data = data
-}
-
 // attestationSettings are the resource's inputs as plain values.
 type attestationSettings struct {
 	Gates      pinSettings
@@ -133,16 +124,7 @@ func readAttestationSettings(ctx context.Context, m *attestationResourceModel) (
 }
 
 func (r *attestationResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var m attestationResourceModel
-	if diags := req.Config.Get(ctx, &m); diags.HasError() {
-		if !req.Config.Raw.IsFullyKnown() {
-			return // e.g. dynamic blocks not expanded yet: checked again at plan
-		}
-		resp.Diagnostics.Append(diags...)
-		return
-	}
-	_, diags := readAttestationSettings(ctx, &m)
-	resp.Diagnostics.Append(diags...)
+	validateSettings(ctx, req.Config, &resp.Diagnostics, readAttestationSettings)
 }
 
 // pendingVerdict is a judgement the apply-time plan made, for Create or

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
@@ -83,4 +84,22 @@ func plannedChange[M any](ctx context.Context, req resource.ModifyPlanRequest, c
 		}
 	}
 	return plan, state, true
+}
+
+// validateSettings is every ValidateConfig: the configuration decoded into
+// the model M and converted by read, the conversion Read and ModifyPlan use,
+// so that validation and evaluation cannot disagree. A configuration that
+// does not decode yet (dynamic blocks not expanded) is checked again when
+// it is read or planned.
+func validateSettings[M, S any](ctx context.Context, config tfsdk.Config, diags *diag.Diagnostics, read func(context.Context, *M) (S, diag.Diagnostics)) {
+	var m M
+	if d := config.Get(ctx, &m); d.HasError() {
+		if !config.Raw.IsFullyKnown() {
+			return
+		}
+		diags.Append(d...)
+		return
+	}
+	_, d := read(ctx, &m)
+	diags.Append(d...)
 }

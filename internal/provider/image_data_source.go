@@ -19,7 +19,7 @@ import (
 )
 
 type imageDataSource struct {
-	data *providerData
+	dataSourceConfig
 }
 
 func newImageDataSource() datasource.DataSource { return &imageDataSource{} }
@@ -138,15 +138,6 @@ func imageRulesBlock() schema.SingleNestedBlock {
 		Attributes:          attrs,
 		Blocks:              map[string]schema.Block{"exception": exceptionBlock()},
 	}
-}
-
-func (d *imageDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	data, err := configuredData(req.ProviderData)
-	if err != nil {
-		resp.Diagnostics.AddError("Provider misconfigured", err.Error())
-		return
-	}
-	d.data = data
 }
 
 func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

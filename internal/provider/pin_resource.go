@@ -19,8 +19,8 @@ import (
 )
 
 type pinResource struct {
-	data *providerData
-	now  func() time.Time
+	resourceConfig
+	now func() time.Time
 }
 
 func newPinResource() resource.Resource { return &pinResource{now: time.Now} }
@@ -50,15 +50,6 @@ type pinModel struct {
 
 func (r *pinResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_pin"
-}
-
-func (r *pinResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	data, err := configuredData(req.ProviderData)
-	if err != nil {
-		resp.Diagnostics.AddError("Provider misconfigured", err.Error())
-		return
-	}
-	r.data = data
 }
 
 func (m *pinModel) rules() *scanRulesModel {
@@ -112,16 +103,7 @@ func readPinSettings(ctx context.Context, m *pinModel) (pinSettings, diag.Diagno
 }
 
 func (r *pinResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var m pinModel
-	if diags := req.Config.Get(ctx, &m); diags.HasError() {
-		if !req.Config.Raw.IsFullyKnown() {
-			return // e.g. dynamic blocks not expanded yet: checked again at plan
-		}
-		resp.Diagnostics.Append(diags...)
-		return
-	}
-	_, diags := readPinSettings(ctx, &m)
-	resp.Diagnostics.Append(diags...)
+	validateSettings(ctx, req.Config, &resp.Diagnostics, readPinSettings)
 }
 
 // approvalFacts are what an approval records besides the digest. They are

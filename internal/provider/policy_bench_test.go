@@ -70,7 +70,7 @@ func (p *policyBench) settings(concurrency int) policySettings {
 }
 
 func (p *policyBench) run(tb testing.TB, concurrency int) (scans, verifications int64) {
-	d := &policyDataSource{data: p.data(tb), now: time.Now}
+	d := &policyDataSource{dataSourceConfig: dataSourceConfig{data: p.data(tb)}, now: time.Now}
 	names, resolved, outcome, diags := d.evaluate(context.Background(), p.images, p.settings(concurrency), time.Now())
 	if diags.HasError() {
 		tb.Fatalf("%v", diags)

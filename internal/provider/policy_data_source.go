@@ -23,8 +23,8 @@ import (
 )
 
 type policyDataSource struct {
-	data *providerData
-	now  func() time.Time
+	dataSourceConfig
+	now func() time.Time
 }
 
 func newPolicyDataSource() datasource.DataSource { return &policyDataSource{now: time.Now} }
@@ -113,15 +113,6 @@ func (d *policyDataSource) Schema(ctx context.Context, _ datasource.SchemaReques
 	}
 }
 
-func (d *policyDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	data, err := configuredData(req.ProviderData)
-	if err != nil {
-		resp.Diagnostics.AddError("Provider misconfigured", err.Error())
-		return
-	}
-	d.data = data
-}
-
 // policySettings are all of the policy's inputs as plain values.
 type policySettings struct {
 	Rules       policy.Rules
@@ -180,16 +171,7 @@ func readPolicySettings(ctx context.Context, m *policyModel) (policySettings, di
 }
 
 func (d *policyDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
-	var m policyModel
-	if diags := req.Config.Get(ctx, &m); diags.HasError() {
-		if !req.Config.Raw.IsFullyKnown() {
-			return // e.g. dynamic blocks not expanded yet: checked again at read
-		}
-		resp.Diagnostics.Append(diags...)
-		return
-	}
-	_, diags := readPolicySettings(ctx, &m)
-	resp.Diagnostics.Append(diags...)
+	validateSettings(ctx, req.Config, &resp.Diagnostics, readPolicySettings)
 }
 
 func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

@@ -452,6 +452,29 @@ func capitalize(s string) string {
 const defaultDBMaxAge = 72 * time.Hour
 
 // configuredData extracts the provider's data in a data source's Configure.
+// dataSourceConfig is embedded by every data source, resourceConfig by
+// every resource: Configure keeps the provider's data (nil while Terraform
+// validates before configuring the provider).
+type dataSourceConfig struct{ data *providerData }
+
+func (c *dataSourceConfig) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	c.data = keepProviderData(req.ProviderData, &resp.Diagnostics)
+}
+
+type resourceConfig struct{ data *providerData }
+
+func (c *resourceConfig) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	c.data = keepProviderData(req.ProviderData, &resp.Diagnostics)
+}
+
+func keepProviderData(raw any, diags *diag.Diagnostics) *providerData {
+	data, err := configuredData(raw)
+	if err != nil {
+		diags.AddError("Provider misconfigured", err.Error())
+	}
+	return data
+}
+
 func configuredData(raw any) (*providerData, error) {
 	if raw == nil {
 		return nil, nil // provider not configured yet (validation)

@@ -21,8 +21,8 @@ import (
 )
 
 type scanDataSource struct {
-	data *providerData
-	now  func() time.Time
+	dataSourceConfig
+	now func() time.Time
 }
 
 func newScanDataSource() datasource.DataSource { return &scanDataSource{now: time.Now} }
@@ -184,15 +184,6 @@ func (d *scanDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 	}
 }
 
-func (d *scanDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	data, err := configuredData(req.ProviderData)
-	if err != nil {
-		resp.Diagnostics.AddError("Provider misconfigured", err.Error())
-		return
-	}
-	d.data = data
-}
-
 // scanSettings are the gate's inputs as plain values.
 type scanSettings struct {
 	Platforms   []string
@@ -292,16 +283,9 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 }
 
 func (d *scanDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
-	var m scanModel
-	if diags := req.Config.Get(ctx, &m); diags.HasError() {
-		if !req.Config.Raw.IsFullyKnown() {
-			return // e.g. dynamic blocks not expanded yet: checked again at read
-		}
-		resp.Diagnostics.Append(diags...)
-		return
-	}
-	_, diags := readScanSettings(ctx, m.Platforms, m.rules(), path.Root)
-	resp.Diagnostics.Append(diags...)
+	validateSettings(ctx, req.Config, &resp.Diagnostics, func(ctx context.Context, m *scanModel) (scanSettings, diag.Diagnostics) {
+		return readScanSettings(ctx, m.Platforms, m.rules(), path.Root)
+	})
 }
 
 func (d *scanDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

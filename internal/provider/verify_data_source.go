@@ -21,7 +21,7 @@ import (
 )
 
 type verifyDataSource struct {
-	data *providerData
+	dataSourceConfig
 }
 
 func newVerifyDataSource() datasource.DataSource { return &verifyDataSource{} }
@@ -176,15 +176,6 @@ func (d *verifyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 	}
 }
 
-func (d *verifyDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	data, err := configuredData(req.ProviderData)
-	if err != nil {
-		resp.Diagnostics.AddError("Provider misconfigured", err.Error())
-		return
-	}
-	d.data = data
-}
-
 // verifySettings are the gate's inputs as plain values.
 type verifySettings struct {
 	Platforms   []string
@@ -337,16 +328,9 @@ func hasKMSScheme(ref string) bool {
 }
 
 func (d *verifyDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
-	var m verifyModel
-	if diags := req.Config.Get(ctx, &m); diags.HasError() {
-		if !req.Config.Raw.IsFullyKnown() {
-			return // e.g. dynamic blocks not expanded yet: checked again at read
-		}
-		resp.Diagnostics.Append(diags...)
-		return
-	}
-	_, diags := readVerifySettings(ctx, &m, path.Root)
-	resp.Diagnostics.Append(diags...)
+	validateSettings(ctx, req.Config, &resp.Diagnostics, func(ctx context.Context, m *verifyModel) (verifySettings, diag.Diagnostics) {
+		return readVerifySettings(ctx, m, path.Root)
+	})
 }
 
 func (d *verifyDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
