@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -250,11 +249,12 @@ func (s *Scanner) diskPath(key string) string {
 	return filepath.Join(s.cacheDir, "reports", key[:2], key+".json")
 }
 
-// diskReport is a cached report with what it was made from. A file is
-// used only when it records the key of the scan asking for it (and the
-// digest, database and options that key stands for): a report copied or
-// planted under another key never passes an image.
-type diskReport struct {
+// cacheEntry is what every cached file records besides its content: the
+// key it was written under and the digest, database and options that key
+// stands for. A file is used only when it records the key of the scan
+// asking for it and what that key stands for: one copied or planted under
+// another name never passes an image.
+type cacheEntry struct {
 	Schema      int
 	Key         string
 	Trivy       string
@@ -263,22 +263,43 @@ type diskReport struct {
 	DBUpdatedAt time.Time
 	Scanners    []string
 	PkgTypes    []string
-	Report      types.Report
 }
 
-// readDisk returns the cached report for key, nil on a miss, or an error
-// for a file that must not be trusted (a link, someone else's, writable by
-// others, or made for another scan).
-func (s *Scanner) readDisk(key, digest string, db DBInfo, opts Options) (*types.Report, error) {
-	if s.cacheDir == "" {
-		return nil, nil
+func newCacheEntry(key, digest string, db DBInfo, opts Options) cacheEntry {
+	return cacheEntry{Schema: cacheSchema, Key: key, Trivy: TrivyVersion, Digest: digest, DBVersion: db.Version, DBUpdatedAt: db.UpdatedAt.UTC(), Scanners: opts.Scanners, PkgTypes: opts.PkgTypes}
+}
+
+// trustedAs checks a cached file's entry (read from p) against want.
+func (e cacheEntry) trustedAs(want cacheEntry, p string) error {
+	if e.Key != want.Key {
+		return &UntrustedCacheFileError{Path: p, Reason: fmt.Sprintf("records the key %q, not its own name %q: it was made for another scan or planted", e.Key, want.Key)}
 	}
-	p := s.diskPath(key)
+	if e.Schema != want.Schema || e.Trivy != want.Trivy || e.Digest != want.Digest || e.DBVersion != want.DBVersion || !e.DBUpdatedAt.Equal(want.DBUpdatedAt) ||
+		!slices.Equal(e.Scanners, want.Scanners) || !slices.Equal(e.PkgTypes, want.PkgTypes) {
+		return &UntrustedCacheFileError{Path: p, Reason: fmt.Sprintf("records a scan of %s with database %d/%s that does not match its key", e.Digest, e.DBVersion, e.DBUpdatedAt.Format(time.RFC3339))}
+	}
+	return nil
+}
+
+// diskReport is a cached report with what it was made from.
+type diskReport struct {
+	cacheEntry
+	Report types.Report
+}
+
+// entry is a cached file's record of what it was made from.
+func (d *diskReport) entry() cacheEntry { return d.cacheEntry }
+
+// readCacheFile reads the cached file p made for want: nil on a miss (none,
+// unreadable or corrupt: scan again), or an error for a file that must not
+// be trusted (a link, someone else's, writable by others, under a directory
+// like that, or recording another key).
+func readCacheFile[T any, PT interface {
+	*T
+	entry() cacheEntry
+}](p string, limit int64, want cacheEntry) (*T, error) {
 	for _, dir := range []string{filepath.Dir(filepath.Dir(p)), filepath.Dir(p)} {
 		if err := checkSubdir(dir); err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil, nil
-			}
 			var u *UntrustedCacheFileError
 			if errors.As(err, &u) {
 				return nil, u
@@ -286,25 +307,33 @@ func (s *Scanner) readDisk(key, digest string, db DBInfo, opts Options) (*types.
 			return nil, nil
 		}
 	}
-	b, err := readTrusted(p, maxReportSize)
+	b, err := readTrusted(p, limit)
 	if err != nil {
 		var u *UntrustedCacheFileError
 		if errors.As(err, &u) {
 			return nil, u
 		}
-		return nil, nil // missing or unreadable: scan again
+		return nil, nil
 	}
-	var d diskReport
+	var d T
 	if err := json.Unmarshal(b, &d); err != nil {
 		return nil, nil // a corrupt entry is a miss, never a pass
 	}
-	want := diskReport{Schema: cacheSchema, Key: key, Trivy: TrivyVersion, Digest: digest, DBVersion: db.Version, DBUpdatedAt: db.UpdatedAt.UTC(), Scanners: opts.Scanners, PkgTypes: opts.PkgTypes}
-	if d.Key != key {
-		return nil, &UntrustedCacheFileError{Path: p, Reason: fmt.Sprintf("records the key %q, not its own name %q: it was made for another scan or planted", d.Key, key)}
+	if err := PT(&d).entry().trustedAs(want, p); err != nil {
+		return nil, err
 	}
-	if d.Schema != want.Schema || d.Trivy != want.Trivy || d.Digest != want.Digest || d.DBVersion != want.DBVersion || !d.DBUpdatedAt.Equal(want.DBUpdatedAt) ||
-		!slices.Equal(d.Scanners, want.Scanners) || !slices.Equal(d.PkgTypes, want.PkgTypes) {
-		return nil, &UntrustedCacheFileError{Path: p, Reason: fmt.Sprintf("records a scan of %s with database %d/%s that does not match its key", d.Digest, d.DBVersion, d.DBUpdatedAt.Format(time.RFC3339))}
+	return &d, nil
+}
+
+// readDisk returns the cached report for key, nil on a miss, or an error
+// for a file that must not be trusted.
+func (s *Scanner) readDisk(key, digest string, db DBInfo, opts Options) (*types.Report, error) {
+	if s.cacheDir == "" {
+		return nil, nil
+	}
+	d, err := readCacheFile[diskReport](s.diskPath(key), maxReportSize, newCacheEntry(key, digest, db, opts))
+	if d == nil || err != nil {
+		return nil, err
 	}
 	return &d.Report, nil
 }
@@ -316,8 +345,7 @@ func (s *Scanner) writeDisk(digest string, db DBInfo, opts Options, r *types.Rep
 		return
 	}
 	key := cacheKey(digest, db, opts)
-	writeCacheFile(s.diskPath(key), ".report-*", diskReport{Schema: cacheSchema, Key: key, Trivy: TrivyVersion, Digest: digest, DBVersion: db.Version, DBUpdatedAt: db.UpdatedAt.UTC(),
-		Scanners: opts.Scanners, PkgTypes: opts.PkgTypes, Report: *r})
+	writeCacheFile(s.diskPath(key), ".report-*", diskReport{cacheEntry: newCacheEntry(key, digest, db, opts), Report: *r})
 }
 
 // severityRank orders Trivy's severities; higher is worse.

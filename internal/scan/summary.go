@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -148,16 +147,11 @@ func (s *Scanner) summaryPath(key string) string {
 // diskSummary is a cached summary with what it was made from, trusted only
 // under its own key, as diskReport.
 type diskSummary struct {
-	Schema      int
-	Key         string
-	Trivy       string
-	Digest      string
-	DBVersion   int
-	DBUpdatedAt time.Time
-	Scanners    []string
-	PkgTypes    []string
-	Summary     summary
+	cacheEntry
+	Summary summary
 }
+
+func (d *diskSummary) entry() cacheEntry { return d.cacheEntry }
 
 // maxSummarySize bounds a cached summary read from disk.
 const maxSummarySize = 64 << 20
@@ -168,34 +162,9 @@ func (s *Scanner) readSummary(key, digest string, db DBInfo, opts Options) (*sum
 	if s.cacheDir == "" {
 		return nil, nil
 	}
-	p := s.summaryPath(key)
-	for _, dir := range []string{filepath.Dir(filepath.Dir(p)), filepath.Dir(p)} {
-		if err := checkSubdir(dir); err != nil {
-			var u *UntrustedCacheFileError
-			if errors.As(err, &u) {
-				return nil, u
-			}
-			return nil, nil
-		}
-	}
-	b, err := readTrusted(p, maxSummarySize)
-	if err != nil {
-		var u *UntrustedCacheFileError
-		if errors.As(err, &u) {
-			return nil, u
-		}
-		return nil, nil
-	}
-	var d diskSummary
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, nil // a corrupt entry is a miss, never a pass
-	}
-	if d.Key != key {
-		return nil, &UntrustedCacheFileError{Path: p, Reason: fmt.Sprintf("records the key %q, not its own name %q: it was made for another scan or planted", d.Key, key)}
-	}
-	if d.Schema != cacheSchema || d.Trivy != TrivyVersion || d.Digest != digest || d.DBVersion != db.Version || !d.DBUpdatedAt.Equal(db.UpdatedAt.UTC()) ||
-		!slices.Equal(d.Scanners, opts.Scanners) || !slices.Equal(d.PkgTypes, opts.PkgTypes) {
-		return nil, &UntrustedCacheFileError{Path: p, Reason: fmt.Sprintf("records a scan of %s with database %d/%s that does not match its key", d.Digest, d.DBVersion, d.DBUpdatedAt.Format(time.RFC3339))}
+	d, err := readCacheFile[diskSummary](s.summaryPath(key), maxSummarySize, newCacheEntry(key, digest, db, opts))
+	if d == nil || err != nil {
+		return nil, err
 	}
 	return &d.Summary, nil
 }
@@ -207,8 +176,7 @@ func (s *Scanner) writeSummary(digest string, db DBInfo, opts Options, sum *summ
 		return
 	}
 	key := cacheKey(digest, db, opts)
-	writeCacheFile(s.summaryPath(key), ".summary-*", diskSummary{Schema: cacheSchema, Key: key, Trivy: TrivyVersion, Digest: digest, DBVersion: db.Version, DBUpdatedAt: db.UpdatedAt.UTC(),
-		Scanners: opts.Scanners, PkgTypes: opts.PkgTypes, Summary: *sum})
+	writeCacheFile(s.summaryPath(key), ".summary-*", diskSummary{cacheEntry: newCacheEntry(key, digest, db, opts), Summary: *sum})
 }
 
 // writeCacheFile writes v as JSON to p atomically (a temporary file
