@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // The Java DB is Trivy's index of Maven artifacts (by SHA-1), which its JAR
@@ -178,14 +177,9 @@ func (m *JavaManager) fetch(ctx context.Context, repo, cachedDigest string, now 
 	if err != nil {
 		return nil, newError(ErrArtifact, err, "%q is not a valid repository reference (%s) Give one like `mirror.example.com/aquasec/trivy-java-db:1`.", repo, sentence(err))
 	}
-	opts := append(append([]remote.Option(nil), m.opts.RemoteOptions...), remote.WithContext(ctx))
-	img, err := remote.Image(ref, opts...)
+	img, manifest, err := remoteArtifact(ctx, m.opts.RemoteOptions, ref, repo)
 	if err != nil {
-		return nil, newError(ErrUnavailable, err, "%s could not be fetched: %s", repo, sentence(err))
-	}
-	manifest, err := img.Manifest()
-	if err != nil {
-		return nil, newError(ErrArtifact, err, "%s has a manifest that does not parse: %s", repo, sentence(err))
+		return nil, err
 	}
 	if len(manifest.Layers) != 1 || string(manifest.Layers[0].MediaType) != JavaMediaType {
 		return nil, newError(ErrArtifact, nil, "%s is not a Trivy Java DB: a Java DB artifact has exactly one layer of media type %s. Point `java_repositories` at a copy of %s.", repo, JavaMediaType, javaUpstream)

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // ensureOnce runs a manager's ensure step at most once, one caller at a
@@ -82,4 +86,19 @@ func firstDownload[T any](ctx context.Context, repos []string, fetch func(repo s
 		errs = append(errs, err)
 	}
 	return zero, errs
+}
+
+// remoteArtifact reads a database artifact's manifest from repo (parsed as
+// ref) through the registry client's remote options.
+func remoteArtifact(ctx context.Context, remoteOptions []remote.Option, ref name.Reference, repo string) (v1.Image, *v1.Manifest, error) {
+	opts := append(append([]remote.Option(nil), remoteOptions...), remote.WithContext(ctx))
+	img, err := remote.Image(ref, opts...)
+	if err != nil {
+		return nil, nil, newError(ErrUnavailable, err, "%s could not be fetched: %s", repo, sentence(err))
+	}
+	manifest, err := img.Manifest()
+	if err != nil {
+		return nil, nil, newError(ErrArtifact, err, "%s has a manifest that does not parse: %s", repo, sentence(err))
+	}
+	return img, manifest, nil
 }

@@ -387,14 +387,9 @@ func (m *Manager) fetch(ctx context.Context, repo string, cached *DB, now time.T
 	if err != nil {
 		return nil, newError(ErrArtifact, err, "%q is not a valid repository reference (%s) Give one like `mirror.example.com/aquasec/trivy-db:2`.", repo, sentence(err))
 	}
-	opts := append(append([]remote.Option(nil), m.opts.RemoteOptions...), remote.WithContext(ctx))
-	img, err := remote.Image(ref, opts...)
+	img, manifest, err := remoteArtifact(ctx, m.opts.RemoteOptions, ref, repo)
 	if err != nil {
-		return nil, newError(ErrUnavailable, err, "%s could not be fetched: %s", repo, sentence(err))
-	}
-	manifest, err := img.Manifest()
-	if err != nil {
-		return nil, newError(ErrArtifact, err, "%s has a manifest that does not parse: %s", repo, sentence(err))
+		return nil, err
 	}
 	if len(manifest.Layers) != 1 {
 		return nil, newError(ErrArtifact, nil, "%s is not a Trivy vulnerability database: it has %d layers, a Trivy DB artifact has exactly one of media type %s.", repo, len(manifest.Layers), MediaType)
