@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -38,13 +39,33 @@ const (
 // would leave dir, and a link or device named like a database file, is an
 // error. It reads r to the end so that the caller's digest check sees all
 // of it.
-func extract(r io.Reader, dir string) error {
-	return extractFiles(r, dir, dbFile, metadataFile)
+func extract(r io.Reader, dir string, compressedSize int64) error {
+	return extractFiles(r, dir, compressedSize, dbFile, metadataFile)
+}
+
+// minExpansionLimit and expansionRatio bound what an archive may unpack
+// to: max(minExpansionLimit, expansionRatio × its compressed size). A
+// decompression bomb from a hostile or broken mirror then cannot fill the
+// worker's disk, while the real databases (trivy-db unpacks to ~13 times
+// its size, the Java DB to less) stay far inside. A variable for tests.
+var minExpansionLimit int64 = 4 << 30
+
+const expansionRatio = 100
+
+// errExpandsTooFar is an archive that unpacks beyond its limit.
+var errExpandsTooFar = errors.New("the archive unpacks to more than it may")
+
+func expansionLimit(compressedSize int64) int64 {
+	if compressedSize > 0 && compressedSize < math.MaxInt64/expansionRatio && compressedSize*expansionRatio > minExpansionLimit {
+		return compressedSize * expansionRatio
+	}
+	return minExpansionLimit
 }
 
 // extractFiles is extract for an archive holding the named files (the Java
 // DB's trivy-java.db and metadata.json).
-func extractFiles(r io.Reader, dir string, files ...string) error {
+func extractFiles(r io.Reader, dir string, compressedSize int64, files ...string) error {
+	budget := expansionLimit(compressedSize)
 	wanted := map[string]bool{}
 	for _, f := range files {
 		wanted[f] = true
@@ -82,9 +103,14 @@ func extractFiles(r io.Reader, dir string, files ...string) error {
 			return fmt.Errorf("the archive has %s twice", name)
 		}
 		seen[name] = true
-		if err := writeFile(filepath.Join(dir, name), tr); err != nil {
+		n, err := writeFile(filepath.Join(dir, name), tr, budget)
+		if errors.Is(err, errExpandsTooFar) {
+			return fmt.Errorf("%w: %s takes it past %d bytes, %d times the %d bytes of the compressed layer (a decompression bomb?)", errExpandsTooFar, name, expansionLimit(compressedSize), expansionRatio, compressedSize)
+		}
+		if err != nil {
 			return fmt.Errorf("could not write %s: %w", name, err)
 		}
+		budget -= n
 	}
 	if err := gz.Close(); err != nil {
 		return fmt.Errorf("the archive is not a valid tar.gz: %w", err)
@@ -102,20 +128,26 @@ func extractFiles(r io.Reader, dir string, files ...string) error {
 	return nil
 }
 
-func writeFile(p string, r io.Reader) error {
+// writeFile writes at most budget bytes of r to a new file p; more is
+// errExpandsTooFar.
+func writeFile(p string, r io.Reader, budget int64) (int64, error) {
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := io.Copy(f, r); err != nil {
+	n, err := io.Copy(f, io.LimitReader(r, budget+1))
+	if err == nil && n > budget {
+		err = errExpandsTooFar
+	}
+	if err != nil {
 		_ = f.Close()
-		return err
+		return n, err
 	}
 	if err := f.Sync(); err != nil {
 		_ = f.Close()
-		return err
+		return n, err
 	}
-	return f.Close()
+	return n, f.Close()
 }
 
 // problem is why a database directory cannot be used; the caller turns it

@@ -205,7 +205,7 @@ func (m *JavaManager) fetch(ctx context.Context, repo, cachedDigest string, now 
 		_ = os.RemoveAll(tmp)
 		return nil, e
 	}
-	err = extractFiles(rc, tmp, javaDBFile, metadataFile)
+	err = extractFiles(rc, tmp, desc.Size, javaDBFile, metadataFile)
 	if cerr := rc.Close(); err == nil {
 		err = cerr
 	}

@@ -192,7 +192,7 @@ func TestJavaFromTheFuture(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := extractFiles(strings.NewReader(string(javaArchive(t, 1, testNow.Add(3*time.Hour), testNow.Add(27*time.Hour)))), dir, javaDBFile, metadataFile); err != nil {
+	if err := extractFiles(strings.NewReader(string(javaArchive(t, 1, testNow.Add(3*time.Hour), testNow.Add(27*time.Hour)))), dir, 0, javaDBFile, metadataFile); err != nil {
 		t.Fatal(err)
 	}
 	_, err = ensureJava(t, options(future, reg.Ref(javaRepoTag)))

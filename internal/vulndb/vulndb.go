@@ -423,7 +423,7 @@ func (m *Manager) unpack(img v1.Image, desc v1.Descriptor, tmp, repo string, now
 	if err != nil {
 		return nil, newError(ErrUnavailable, err, "%s: its layer %s could not be fetched: %s", repo, desc.Digest, sentence(err))
 	}
-	err = extract(rc, tmp)
+	err = extract(rc, tmp, desc.Size)
 	if cerr := rc.Close(); err == nil {
 		err = cerr
 	}

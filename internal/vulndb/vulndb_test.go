@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -763,5 +765,53 @@ func TestFutureDatedCacheIsNotReplacedSilently(t *testing.T) {
 	isolate(t)
 	if db := mustEnsure(t, options(cacheDir, reg.Ref(repoTag))); db.Source != reg.Ref(repoTag) {
 		t.Errorf("db = %+v", db)
+	}
+}
+
+// A mirror serving a decompression bomb (a small layer that unpacks to far
+// more than any real database) is refused before it fills the disk, and
+// leaves nothing behind. The floor of the limit is lowered so that the test
+// writes megabytes, not gigabytes; the ratio is the real one.
+func TestDecompressionBombRefused(t *testing.T) {
+	isolate(t)
+	saved := minExpansionLimit
+	minExpansionLimit = 1 << 20
+	t.Cleanup(func() { minExpansionLimit = saved })
+
+	reg := acctest.NewRegistry(t)
+	bomb := acctest.TarGz(t,
+		acctest.ArchiveEntry{Name: "metadata.json", Content: []byte(`{"Version":2,"UpdatedAt":"2026-03-10T10:00:00Z","NextUpdate":"2026-03-11T10:00:00Z"}`)},
+		acctest.ArchiveEntry{Name: "trivy.db", Content: make([]byte, 16<<20)},
+	)
+	if len(bomb)*expansionRatio > 16<<20 {
+		t.Fatalf("the fixture compresses to %d bytes: not a bomb under the %d× ratio", len(bomb), expansionRatio)
+	}
+	reg.PushTrivyDB(t, repoTag, bomb)
+	cacheDir := t.TempDir()
+	_, err := ensure(t, options(cacheDir, reg.Ref(repoTag)))
+	wantError(t, err, []error{ErrUnavailable, ErrCorrupt}, reg.Ref(repoTag)+" serves a corrupt database archive", fmt.Sprintf("trivy.db takes it past %d bytes, 100 times the %d bytes of the compressed layer", len(bomb)*expansionRatio, len(bomb)), "decompression bomb")
+	var size int64
+	_ = filepath.WalkDir(cacheDir, func(_ string, d os.DirEntry, _ error) error {
+		if info, err := d.Info(); err == nil && !d.IsDir() {
+			size += info.Size()
+		}
+		return nil
+	})
+	if size > 2<<20 {
+		t.Fatalf("the cache directory holds %d bytes after the refusal", size)
+	}
+}
+
+func TestExpansionLimit(t *testing.T) {
+	for _, tc := range []struct{ compressed, want int64 }{
+		{0, minExpansionLimit},
+		{-1, minExpansionLimit},
+		{1 << 20, minExpansionLimit},            // small layers get the floor
+		{100 << 20, 100 * expansionRatio << 20}, // the public trivy-db's size
+		{math.MaxInt64 / 2, minExpansionLimit},  // no overflow into a negative limit
+	} {
+		if got := expansionLimit(tc.compressed); got != tc.want {
+			t.Errorf("expansionLimit(%d) = %d, want %d", tc.compressed, got, tc.want)
+		}
 	}
 }
