@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
+	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
 
@@ -102,4 +105,31 @@ func validateSettings[M, S any](ctx context.Context, config tfsdk.Config, diags 
 	}
 	_, d := read(ctx, &m)
 	diags.Append(d...)
+}
+
+// schemaChecksKey marks the context of a ValidateConfig whose schema's
+// attribute validators check the enumerations and formats
+// (imageguard_pin, imageguard_attestation).
+type schemaChecksKey struct{}
+
+// withSchemaChecks is the context for such a ValidateConfig.
+func withSchemaChecks(ctx context.Context) context.Context {
+	return context.WithValue(ctx, schemaChecksKey{}, true)
+}
+
+// addInvalidValue reports a value that does not convert. Where the schema's
+// validators check it (withSchemaChecks) it is reported once, by the
+// validator; everywhere else, Read and ModifyPlan included, it is reported
+// here: a conversion never turns a bad value into a default.
+func addInvalidValue(ctx context.Context, diags *diag.Diagnostics, at path.Path, summary, detail string) {
+	if checked, _ := ctx.Value(schemaChecksKey{}).(bool); checked {
+		return
+	}
+	diags.AddAttributeError(at, summary, detail)
+}
+
+// platformsValidators check each entry of a data source's `platforms` as
+// `os/arch[/variant]`.
+func platformsValidators() []validator.List {
+	return []validator.List{listvalidator.ValueStringsAre(validate.Platform())}
 }

@@ -11,9 +11,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
+	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
@@ -132,7 +134,7 @@ func (d *imageDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 
 func imageRulesBlock() schema.SingleNestedBlock {
 	attrs := ruleAttributes()
-	attrs["enforcement"] = schema.StringAttribute{Optional: true, MarkdownDescription: "`error` (default): a violation fails the plan. `warn`: warnings only."}
+	attrs["enforcement"] = schema.StringAttribute{Optional: true, Validators: []validator.String{validate.Enforcement()}, MarkdownDescription: "`error` (default): a violation fails the plan. `warn`: warnings only."}
 	return schema.SingleNestedBlock{
 		MarkdownDescription: "Hardening rules for this image, as in `imageguard_policy` (so a module can start small). `forbidden_packages` and `secrets_in_config` scan the image.",
 		Attributes:          attrs,
@@ -234,7 +236,7 @@ func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolve
 	at := func(n string) path.Path { return path.Root("rules").AtName(n) }
 	rules, ds := readRules(ctx, &m.Rules.rulesModel, at)
 	diags.Append(ds...)
-	enforcement := readEnforcement(m.Rules.Enforcement, at("enforcement"), diags)
+	enforcement := readEnforcement(ctx, m.Rules.Enforcement, at("enforcement"), diags)
 	if diags.HasError() {
 		return nil
 	}

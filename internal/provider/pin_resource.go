@@ -91,19 +91,19 @@ func readPinSettings(ctx context.Context, m *pinModel) (pinSettings, diag.Diagno
 		rules, d := readRules(ctx, &m.Policy.rulesModel, at("policy"))
 		diags.Append(d...)
 		s.Rules = &rules
-		s.RulesEnforcement = readEnforcement(m.Policy.Enforcement, at("policy")("enforcement"), &diags)
+		s.RulesEnforcement = readEnforcement(ctx, m.Policy.Enforcement, at("policy")("enforcement"), &diags)
 	}
 	s.OnTagMove = firstNonEmpty(m.OnTagMove.ValueString(), gate.OnTagMoveUpdate)
 	switch s.OnTagMove {
 	case gate.OnTagMoveUpdate, gate.OnTagMoveError, gate.OnTagMoveIgnore:
 	default:
-		diags.AddAttributeError(path.Root("on_tag_move"), "Invalid on_tag_move", fmt.Sprintf("`on_tag_move` must be \"update\", \"error\" or \"ignore\", got %q.", s.OnTagMove))
+		addInvalidValue(ctx, &diags, path.Root("on_tag_move"), "Invalid on_tag_move", fmt.Sprintf("`on_tag_move` must be \"update\", \"error\" or \"ignore\", got %q.", s.OnTagMove))
 	}
 	return s, diags
 }
 
 func (r *pinResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	validateSettings(ctx, req.Config, &resp.Diagnostics, readPinSettings)
+	validateSettings(withSchemaChecks(ctx), req.Config, &resp.Diagnostics, readPinSettings)
 }
 
 // approvalFacts are what an approval records besides the digest. They are

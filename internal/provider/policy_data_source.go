@@ -9,15 +9,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
@@ -60,7 +63,10 @@ type resultItem struct {
 }
 
 // defaultConcurrency is how many unique digests are judged at once.
-const defaultConcurrency = 4
+const (
+	defaultConcurrency = 4
+	maxConcurrency     = 64
+)
 
 func (d *policyDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_policy"
@@ -70,10 +76,10 @@ func (d *policyDataSource) Schema(ctx context.Context, _ datasource.SchemaReques
 	attrs := ruleAttributes()
 	attrs["images"] = schema.MapAttribute{Required: true, ElementType: types.StringType,
 		MarkdownDescription: "Images to judge: name → reference, e.g. `{ api = \"registry.example.com/team/api:1.4.2\" }`. Names pointing at the same digest are judged once."}
-	attrs["platforms"] = schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Platforms of multi-platform indexes to judge. Default all."}
-	attrs["enforcement"] = schema.StringAttribute{Optional: true, MarkdownDescription: "`error` (default): one error per failing image. `warn`: violations of the hardening rules become warnings. " +
+	attrs["platforms"] = schema.ListAttribute{Optional: true, ElementType: types.StringType, Validators: platformsValidators(), MarkdownDescription: "Platforms of multi-platform indexes to judge. Default all."}
+	attrs["enforcement"] = schema.StringAttribute{Optional: true, Validators: []validator.String{validate.Enforcement()}, MarkdownDescription: "`error` (default): one error per failing image. `warn`: violations of the hardening rules become warnings. " +
 		"It is also the default of the `scan` and `verify` blocks' own `enforcement`; a block's `warn` relaxes only that gate. An image is pinned unless a gate under `error` found a violation."}
-	attrs["concurrency"] = schema.Int64Attribute{Optional: true, MarkdownDescription: fmt.Sprintf("Unique digests judged at once. Default %d.", defaultConcurrency)}
+	attrs["concurrency"] = schema.Int64Attribute{Optional: true, Validators: []validator.Int64{int64validator.Between(1, maxConcurrency)}, MarkdownDescription: fmt.Sprintf("Unique digests judged at once. Default %d.", defaultConcurrency)}
 	attrs["pinned"] = schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Name → digest-pinned reference, only for images that passed (all under `warn`)."}
 	attrs["results"] = schema.MapNestedAttribute{Computed: true, MarkdownDescription: "Name → verdict.",
 		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
@@ -132,7 +138,7 @@ func readPolicySettings(ctx context.Context, m *policyModel) (policySettings, di
 	rules, diags := readRules(ctx, &m.rulesModel, path.Root)
 	s.Rules = rules
 	s.Platforms = stringsOf(ctx, m.Platforms, &diags)
-	s.Enforcement = readEnforcement(m.Enforcement, path.Root("enforcement"), &diags)
+	s.Enforcement = readEnforcement(ctx, m.Enforcement, path.Root("enforcement"), &diags)
 	if m.Scan != nil || gate.RulesNeedScan(rules) {
 		sm := m.Scan
 		if sm == nil {
@@ -161,8 +167,8 @@ func readPolicySettings(ctx context.Context, m *policyModel) (policySettings, di
 	}
 	s.Concurrency = defaultConcurrency
 	if !m.Concurrency.IsNull() && !m.Concurrency.IsUnknown() {
-		if c := m.Concurrency.ValueInt64(); c < 1 || c > 64 {
-			diags.AddAttributeError(path.Root("concurrency"), "Invalid concurrency", fmt.Sprintf("`concurrency` must be between 1 and 64, got %d.", c))
+		if c := m.Concurrency.ValueInt64(); c < 1 || c > maxConcurrency {
+			addInvalidValue(ctx, &diags, path.Root("concurrency"), "Invalid concurrency", fmt.Sprintf("`concurrency` must be between 1 and %d, got %d.", maxConcurrency, c))
 		} else {
 			s.Concurrency = int(c)
 		}
@@ -171,7 +177,7 @@ func readPolicySettings(ctx context.Context, m *policyModel) (policySettings, di
 }
 
 func (d *policyDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
-	validateSettings(ctx, req.Config, &resp.Diagnostics, readPolicySettings)
+	validateSettings(withSchemaChecks(ctx), req.Config, &resp.Diagnostics, readPolicySettings)
 }
 
 func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

@@ -8,9 +8,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
 )
 
 // rulesModel holds the hardening rules: the top-level attributes of
@@ -61,9 +63,9 @@ func ruleAttributes() map[string]schema.Attribute {
 		"forbidden_paths":     list("Paths that must not exist in the final filesystem (whiteouts applied), e.g. `[\"/bin/sh\", \"/usr/bin/nc\"]`. Reads the layers."),
 		"max_size":            schema.Int64Attribute{Optional: true, MarkdownDescription: "Largest compressed size in bytes. Unset or 0: off."},
 		"max_layers":          schema.Int64Attribute{Optional: true, MarkdownDescription: "Most layers. Unset or 0: off."},
-		"max_image_age":       schema.StringAttribute{Optional: true, MarkdownDescription: "Oldest image by its `created` time, as a Go duration, e.g. `\"720h\"`. A stale image carries stale patches."},
+		"max_image_age":       schema.StringAttribute{Optional: true, Validators: []validator.String{validate.Duration()}, MarkdownDescription: "Oldest image by its `created` time, as a Go duration, e.g. `\"720h\"`. A stale image carries stale patches."},
 		"allowed_base_images": list("Allowed base images, by the `org.opencontainers.image.base.name` annotation or label (and `@sha256:` for an exact base digest). A missing annotation fails when set."),
-		"layer_encryption":    schema.StringAttribute{Optional: true, MarkdownDescription: "`require`, `forbid` or `allow` (default) ocicrypt layers (`+encrypted` media types)."},
+		"layer_encryption":    schema.StringAttribute{Optional: true, Validators: []validator.String{validate.OneOf("require", "forbid", "allow")}, MarkdownDescription: "`require`, `forbid` or `allow` (default) ocicrypt layers (`+encrypted` media types)."},
 		"secrets_in_config":   schema.BoolAttribute{Optional: true, MarkdownDescription: "Fail on secret-looking env values or build-history commands (Trivy's config secret scanner and well-known token formats)."},
 	}
 }
@@ -76,7 +78,7 @@ func exceptionBlock() schema.ListNestedBlock {
 			"finding": schema.StringAttribute{Optional: true, MarkdownDescription: "Only this subject: a port (`\"22\"`), a package, a path, a label, …"},
 			"image":   schema.StringAttribute{Optional: true, MarkdownDescription: "Only this image: its name in `images`, its reference, or `registry/repository`."},
 			"reason":  schema.StringAttribute{Required: true, MarkdownDescription: "Why it is accepted."},
-			"expires": schema.StringAttribute{Required: true, MarkdownDescription: "Last day it applies, `YYYY-MM-DD` (UTC)."},
+			"expires": schema.StringAttribute{Required: true, Validators: []validator.String{validate.Date()}, MarkdownDescription: "Last day it applies, `YYYY-MM-DD` (UTC)."},
 			"owner":   schema.StringAttribute{Optional: true, MarkdownDescription: "Who to ask when it expires."},
 		}},
 	}
@@ -134,7 +136,7 @@ func readRules(ctx context.Context, m *rulesModel, at func(string) path.Path) (p
 	if s := m.MaxImageAge.ValueString(); s != "" {
 		d, err := policy.ParseDuration(s)
 		if err != nil {
-			diags.AddAttributeError(at("max_image_age"), "Invalid max_image_age", fmt.Sprintf("`max_image_age` must be a positive Go duration such as \"720h\", got %q.", s))
+			addInvalidValue(ctx, &diags, at("max_image_age"), "Invalid max_image_age", fmt.Sprintf("`max_image_age` must be a positive Go duration such as \"720h\", got %q.", s))
 		}
 		r.MaxImageAge = d
 	}
@@ -148,7 +150,7 @@ func readRules(ctx context.Context, m *rulesModel, at func(string) path.Path) (p
 		ex := policy.Exception{Rule: e.Rule.ValueString(), Finding: e.Finding.ValueString(), Image: e.Image.ValueString(), Reason: strings.TrimSpace(e.Reason.ValueString()), Owner: e.Owner.ValueString()}
 		t, err := policy.ParseDate(e.Expires.ValueString())
 		if err != nil {
-			diags.AddAttributeError(at("exception").AtListIndex(i).AtName("expires"), "Invalid expires", fmt.Sprintf("`expires` of the exception for %q must be a date as YYYY-MM-DD, got %q.", ex.Rule, e.Expires.ValueString()))
+			addInvalidValue(ctx, &diags, at("exception").AtListIndex(i).AtName("expires"), "Invalid expires", fmt.Sprintf("`expires` of the exception for %q must be a date as YYYY-MM-DD, got %q.", ex.Rule, e.Expires.ValueString()))
 			continue
 		}
 		ex.Expires = t
@@ -188,10 +190,10 @@ func firstNonEmpty(s ...string) string {
 
 // readEnforcement reads an `enforcement` attribute: "error" (the default)
 // or "warn".
-func readEnforcement(v types.String, at path.Path, diags *diag.Diagnostics) string {
+func readEnforcement(ctx context.Context, v types.String, at path.Path, diags *diag.Diagnostics) string {
 	e := firstNonEmpty(v.ValueString(), "error")
 	if e != "error" && e != "warn" {
-		diags.AddAttributeError(at, "Invalid enforcement", fmt.Sprintf("`enforcement` must be \"error\" or \"warn\", got %q.", e))
+		addInvalidValue(ctx, diags, at, "Invalid enforcement", fmt.Sprintf("`enforcement` must be \"error\" or \"warn\", got %q.", e))
 	}
 	return e
 }

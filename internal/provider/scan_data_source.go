@@ -7,14 +7,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
@@ -123,19 +126,19 @@ func (d *scanDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 		Attributes: map[string]schema.Attribute{
 			"image": schema.StringAttribute{Required: true,
 				MarkdownDescription: "Image reference. A tag is resolved first and everything is judged on that digest; a reference with a digest is checked against the registry."},
-			"platforms": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+			"platforms": schema.ListAttribute{Optional: true, ElementType: types.StringType, Validators: platformsValidators(),
 				MarkdownDescription: "Platforms of a multi-platform index to scan, as `os/arch[/variant]`. Default: all of the index's platforms, because the index digest is what gets deployed."},
-			"severity_threshold": schema.StringAttribute{Optional: true,
+			"severity_threshold": schema.StringAttribute{Optional: true, Validators: []validator.String{validate.Severity()},
 				MarkdownDescription: "`UNKNOWN`, `LOW`, `MEDIUM`, `HIGH` or `CRITICAL`: a finding at or above it is a violation. Default `HIGH`."},
 			"ignore_unfixed": schema.BoolAttribute{Optional: true,
 				MarkdownDescription: "Do not count findings that have no fixed version yet, as `trivy --ignore-unfixed`. Default `false`."},
-			"scanners": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+			"scanners": schema.ListAttribute{Optional: true, ElementType: types.StringType, Validators: []validator.List{listvalidator.ValueStringsAre(validate.OneOf(scan.ScannerVuln, scan.ScannerSecret))},
 				MarkdownDescription: "Subset of `vuln` and `secret`. Default both."},
-			"pkg_types": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+			"pkg_types": schema.ListAttribute{Optional: true, ElementType: types.StringType, Validators: []validator.List{listvalidator.ValueStringsAre(validate.OneOf(scan.PkgTypeOS, scan.PkgTypeLib))},
 				MarkdownDescription: "Subset of `os` and `library`. Default both."},
 			"vex": schema.ListAttribute{Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "VEX documents (OpenVEX, CycloneDX VEX or CSAF JSON), as `trivy --vex` reads them, e.g. `[file(\"vex.json\")]`. Statements of `not_affected` or `fixed` suppress findings; they appear in `ignored`."},
-			"enforcement": schema.StringAttribute{Optional: true,
+			"enforcement": schema.StringAttribute{Optional: true, Validators: []validator.String{validate.Enforcement()},
 				MarkdownDescription: "`error` (default): violations fail the plan. `warn`: violations become warnings and `pinned` is set (audit mode). Errors (registry, database) stay errors."},
 			"pinned": cstr("`registry/repository@digest`, set only when the gate passed or under `warn`; null otherwise."),
 			"digest": cstr("Digest of what `image` names (the index for a multi-platform image)."),
@@ -176,7 +179,7 @@ func (d *scanDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 					"id":       schema.StringAttribute{Required: true, MarkdownDescription: "Vulnerability id (e.g. `CVE-2023-5363`), secret rule id (e.g. `aws-access-key-id`), `OS-UNSUPPORTED` or `OS-EOSL`."},
 					"reason":   schema.StringAttribute{Required: true, MarkdownDescription: "Why the risk is accepted. Required, and must not be empty."},
-					"expires":  schema.StringAttribute{Optional: true, MarkdownDescription: "Last day the ignore applies, `YYYY-MM-DD` (UTC)."},
+					"expires":  schema.StringAttribute{Optional: true, Validators: []validator.String{validate.Date()}, MarkdownDescription: "Last day the ignore applies, `YYYY-MM-DD` (UTC)."},
 					"packages": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Only in these packages. Default: any package."},
 				}},
 			},
@@ -224,14 +227,14 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 	s.Platforms = stringsOf(ctx, platforms, &diags)
 	for i, p := range s.Platforms {
 		if _, err := registry.ParsePlatform(p); err != nil {
-			diags.AddAttributeError(at("platforms").AtListIndex(i), "Invalid platform", err.Error())
+			addInvalidValue(ctx, &diags, at("platforms").AtListIndex(i), "Invalid platform", err.Error())
 		}
 	}
 	s.Rules.Threshold = policy.SeverityHigh
 	if v := m.SeverityThreshold.ValueString(); v != "" {
 		sev, err := policy.ParseSeverity(v)
 		if err != nil {
-			diags.AddAttributeError(at("severity_threshold"), "Invalid severity_threshold", err.Error()+".")
+			addInvalidValue(ctx, &diags, at("severity_threshold"), "Invalid severity_threshold", err.Error()+".")
 		}
 		s.Rules.Threshold = sev
 	}
@@ -239,7 +242,7 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 	s.Options.Scanners = stringsOf(ctx, m.Scanners, &diags)
 	for i, v := range s.Options.Scanners {
 		if v != scan.ScannerVuln && v != scan.ScannerSecret {
-			diags.AddAttributeError(at("scanners").AtListIndex(i), "Invalid scanner", fmt.Sprintf("%q is not a scanner: use \"vuln\" and/or \"secret\".", v))
+			addInvalidValue(ctx, &diags, at("scanners").AtListIndex(i), "Invalid scanner", fmt.Sprintf("%q is not a scanner: use \"vuln\" and/or \"secret\".", v))
 		}
 	}
 	if !m.Scanners.IsNull() && !m.Scanners.IsUnknown() && len(s.Options.Scanners) == 0 {
@@ -248,7 +251,7 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 	s.Options.PkgTypes = stringsOf(ctx, m.PkgTypes, &diags)
 	for i, v := range s.Options.PkgTypes {
 		if v != scan.PkgTypeOS && v != scan.PkgTypeLib {
-			diags.AddAttributeError(at("pkg_types").AtListIndex(i), "Invalid package type", fmt.Sprintf("%q is not a package type: use \"os\" and/or \"library\".", v))
+			addInvalidValue(ctx, &diags, at("pkg_types").AtListIndex(i), "Invalid package type", fmt.Sprintf("%q is not a package type: use \"os\" and/or \"library\".", v))
 		}
 	}
 	if !m.PkgTypes.IsNull() && !m.PkgTypes.IsUnknown() && len(s.Options.PkgTypes) == 0 {
@@ -270,7 +273,7 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 		if e := ig.Expires.ValueString(); e != "" {
 			t, err := time.Parse("2006-01-02", e)
 			if err != nil {
-				diags.AddAttributeError(ip.AtName("expires"), "Invalid expires", fmt.Sprintf("`expires` of the ignore for %q must be a date as YYYY-MM-DD, got %q.", rule.ID, e))
+				addInvalidValue(ctx, &diags, ip.AtName("expires"), "Invalid expires", fmt.Sprintf("`expires` of the ignore for %q must be a date as YYYY-MM-DD, got %q.", rule.ID, e))
 			}
 			rule.Expires = t
 		}
@@ -278,12 +281,12 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 		s.Rules.Ignores = append(s.Rules.Ignores, rule)
 	}
 	s.VEX = stringsOf(ctx, m.VEX, &diags)
-	s.Enforcement = readEnforcement(m.Enforcement, at("enforcement"), &diags)
+	s.Enforcement = readEnforcement(ctx, m.Enforcement, at("enforcement"), &diags)
 	return s, diags
 }
 
 func (d *scanDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
-	validateSettings(ctx, req.Config, &resp.Diagnostics, func(ctx context.Context, m *scanModel) (scanSettings, diag.Diagnostics) {
+	validateSettings(withSchemaChecks(ctx), req.Config, &resp.Diagnostics, func(ctx context.Context, m *scanModel) (scanSettings, diag.Diagnostics) {
 		return readScanSettings(ctx, m.Platforms, m.rules(), path.Root)
 	})
 }

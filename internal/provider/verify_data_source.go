@@ -94,8 +94,8 @@ func (d *verifyDataSource) Metadata(_ context.Context, req datasource.MetadataRe
 	resp.TypeName = req.ProviderTypeName + "_verify"
 }
 
-func ostr(desc string) schema.StringAttribute {
-	return schema.StringAttribute{Optional: true, MarkdownDescription: desc}
+func ostr(desc string, v ...validator.String) schema.StringAttribute {
+	return schema.StringAttribute{Optional: true, Validators: v, MarkdownDescription: desc}
 }
 
 func (d *verifyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -106,14 +106,14 @@ func (d *verifyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 			"A signature must cover this digest. Nothing found is a failure that says where it looked, never a pass.",
 		Attributes: map[string]schema.Attribute{
 			"image": schema.StringAttribute{Required: true, MarkdownDescription: "Image reference; a tag is resolved first and the digest is what must be signed."},
-			"platforms": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+			"platforms": schema.ListAttribute{Optional: true, ElementType: types.StringType, Validators: platformsValidators(),
 				MarkdownDescription: "For a multi-platform index: the platforms whose own attestations count when an attestation is not attached to the index. Default all. Signatures are always checked on the digest `pinned` names."},
-			"require": ostr("`all` (default): every authority must verify. `any`: one suffices."),
+			"require": ostr("`all` (default): every authority must verify. `any`: one suffices.", validate.OneOf("all", "any")),
 			"trusted_root_json": schema.StringAttribute{Optional: true, MarkdownDescription: "Sigstore trusted root (`trusted_root.json`) for a private Sigstore or air-gapped use. " +
 				"Default: Sigstore's public-good trusted root, fetched through TUF and cached in the provider's `cache_dir`."},
-			"tlog": ostr("`required` (default): every signature needs a verified transparency-log entry. `optional`: key signatures without one are accepted (private setups without Rekor). " +
-				"Keyless signatures always need a transparency-log entry or a signed timestamp, whatever `tlog` says: nothing else proves they were made while the short-lived certificate was valid."),
-			"enforcement": ostr("`error` (default) or `warn`: violations become warnings and `pinned` is set. Errors (registry, trust material) stay errors."),
+			"tlog": ostr("`required` (default): every signature needs a verified transparency-log entry. `optional`: key signatures without one are accepted (private setups without Rekor). "+
+				"Keyless signatures always need a transparency-log entry or a signed timestamp, whatever `tlog` says: nothing else proves they were made while the short-lived certificate was valid.", validate.OneOf("required", "optional")),
+			"enforcement": ostr("`error` (default) or `warn`: violations become warnings and `pinned` is set. Errors (registry, trust material) stay errors.", validate.Enforcement()),
 			"pinned":      cstr("`registry/repository@digest`, set only when verified, or under `warn`."),
 			"digest":      cstr("Digest that was verified (the index for a multi-platform image)."),
 			"passed":      schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the gate passed."},
@@ -168,7 +168,7 @@ func (d *verifyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 				MarkdownDescription: "An attestation the image must carry, signed by the authority.",
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 					"predicate_type": schema.StringAttribute{Required: true, MarkdownDescription: "`slsaprovenance`, `slsaprovenance02`, `slsaprovenance1`, `spdx`, `spdxjson`, `cyclonedx`, `vuln`, `openvex`, `custom`, `link`, or a predicate type URI."},
-					"condition":      ostr("CEL expression over `predicate` that must be true, e.g. `predicate.buildDefinition.externalParameters.workflow.repository == \"https://github.com/acme/api\"`. Checked at plan; an invalid expression is an error."),
+					"condition":      ostr("CEL expression over `predicate` that must be true, e.g. `predicate.buildDefinition.externalParameters.workflow.repository == \"https://github.com/acme/api\"`. Checked at plan; an invalid expression is an error.", validate.Condition()),
 					"max_age":        maxAgeAttribute(),
 				}},
 			},
@@ -195,7 +195,7 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 		s.Rules.RequireAll = true
 	case "any":
 	default:
-		diags.AddAttributeError(at("require"), "Invalid require", fmt.Sprintf("`require` must be \"all\" or \"any\", got %q.", m.Require.ValueString()))
+		addInvalidValue(ctx, &diags, at("require"), "Invalid require", fmt.Sprintf("`require` must be \"all\" or \"any\", got %q.", m.Require.ValueString()))
 	}
 	s.Options.TLog = "required"
 	switch m.TLog.ValueString() {
@@ -203,10 +203,10 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 	case "optional":
 		s.Options.TLog = "optional"
 	default:
-		diags.AddAttributeError(at("tlog"), "Invalid tlog", fmt.Sprintf("`tlog` must be \"required\" or \"optional\", got %q.", m.TLog.ValueString()))
+		addInvalidValue(ctx, &diags, at("tlog"), "Invalid tlog", fmt.Sprintf("`tlog` must be \"required\" or \"optional\", got %q.", m.TLog.ValueString()))
 	}
 	s.Options.TrustedRootJSON = m.TrustedRootJSON.ValueString()
-	s.Enforcement = readEnforcement(m.Enforcement, at("enforcement"), &diags)
+	s.Enforcement = readEnforcement(ctx, m.Enforcement, at("enforcement"), &diags)
 	if len(m.Authorities) == 0 {
 		diags.AddAttributeError(at("authority"), "No authority", "Give at least one `authority` block: who must have signed the image (a `key` or a `keyless` identity).")
 	}
@@ -273,7 +273,7 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 		if ma := a.MaxAge.ValueString(); ma != "" {
 			d, err := policy.ParseDuration(ma)
 			if err != nil {
-				diags.AddAttributeError(ap.AtName("max_age"), "Invalid max_age", err.Error())
+				addInvalidValue(ctx, &diags, ap.AtName("max_age"), "Invalid max_age", err.Error())
 				continue
 			}
 			if !policy.HasPredicateTime(uri) {
@@ -286,7 +286,7 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 		if expr := strings.TrimSpace(a.Condition.ValueString()); expr != "" {
 			c, err := policy.CompileCondition(expr)
 			if err != nil {
-				diags.AddAttributeError(ap.AtName("condition"), "Invalid CEL condition", err.Error()+". The predicate is available as `predicate`.")
+				addInvalidValue(ctx, &diags, ap.AtName("condition"), "Invalid CEL condition", err.Error()+". The predicate is available as `predicate`.")
 				continue
 			}
 			rule.Condition = c
@@ -328,7 +328,7 @@ func hasKMSScheme(ref string) bool {
 }
 
 func (d *verifyDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
-	validateSettings(ctx, req.Config, &resp.Diagnostics, func(ctx context.Context, m *verifyModel) (verifySettings, diag.Diagnostics) {
+	validateSettings(withSchemaChecks(ctx), req.Config, &resp.Diagnostics, func(ctx context.Context, m *verifyModel) (verifySettings, diag.Diagnostics) {
 		return readVerifySettings(ctx, m, path.Root)
 	})
 }

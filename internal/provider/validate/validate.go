@@ -6,6 +6,7 @@ package validate
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -78,9 +79,11 @@ func Severity() validator.String {
 
 // Condition accepts a CEL expression over `predicate` that gives a bool.
 func Condition() validator.String {
-	return stringCheck{"Invalid condition", "a CEL expression over predicate that gives a bool", func(s string) error {
-		_, err := policy.CompileCondition(s)
-		return err
+	return stringCheck{"Invalid CEL condition", "a CEL expression over predicate that gives a bool", func(s string) error {
+		if _, err := policy.CompileCondition(s); err != nil {
+			return fmt.Errorf("%w. The predicate is available as `predicate`", err)
+		}
+		return nil
 	}}
 }
 

@@ -26,7 +26,7 @@ func TestValidators(t *testing.T) {
 		{"severity ok", Severity(), types.StringValue("HIGH"), ""},
 		{"unknown severity", Severity(), types.StringValue("SEVERE"), "Invalid severity"},
 		{"condition ok", Condition(), types.StringValue(`predicate.x == "y"`), ""},
-		{"condition not bool", Condition(), types.StringValue(`"y"`), "Invalid condition"},
+		{"condition not bool", Condition(), types.StringValue(`"y"`), "Invalid CEL condition"},
 		{"enforcement ok", Enforcement(), types.StringValue("warn"), ""},
 		{"enforcement typo", Enforcement(), types.StringValue("warning"), "Invalid Attribute Value Match"},
 		{"unknown skipped", Severity(), types.StringUnknown(), ""},
