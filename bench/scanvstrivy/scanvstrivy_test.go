@@ -144,20 +144,6 @@ func runOursChild(w io.Writer, refStr, cacheDir, dbRepo string) error {
 
 // ---------------------------------------------------------------- fixtures
 
-// image is one fixture image (see acctest.PushScanFixtures).
-type image struct {
-	repoTag   string
-	platforms []string // for an index: trivy gets --platform for each
-}
-
-func pushFixtures(tb testing.TB, reg *acctest.Registry, bulkBytes int) []image {
-	var out []image
-	for _, f := range acctest.PushScanFixtures(tb, reg, bulkBytes) {
-		out = append(out, image{repoTag: f.RepoTag, platforms: f.Platforms})
-	}
-	return out
-}
-
 // ---------------------------------------------------------------- compare
 
 type env struct {
@@ -199,7 +185,7 @@ func compare(t *testing.T, trivyBin string, keep bool, bulkMiB, reps int) {
 	dbDir := t.TempDir()
 	acctest.BuildTrivyDB(t, dbDir, []string{acctest.FixtureAdvisories}, acctest.FreshDBMeta(now))
 	reg.PushTrivyDB(t, dbRepoTag, acctest.TrivyDBArchiveOf(t, dbDir))
-	images := pushFixtures(t, reg, bulkMiB<<20)
+	images := acctest.PushScanFixtures(t, reg, bulkMiB<<20)
 	e := &env{t: t, trivy: trivyBin, self: os.Args[0], work: workDir, reg: reg, dbRepo: reg.Ref(dbRepoTag), dbFile: filepath.Join(dbDir, "trivy.db"), now: now}
 	fmt.Printf("registry:  %s (in-process, counts requests)\ndatabase:  %s, updated %s\n\n", reg.Host, e.dbRepo, acctest.FreshDBMeta(now).UpdatedAt.Format(time.RFC3339))
 
@@ -382,17 +368,17 @@ func fromTrivy(rep *trivyReport, names ...string) *findings {
 	return f
 }
 
-func parity(e *env, images []image) bool {
+func parity(e *env, images []acctest.FixtureImage) bool {
 	fmt.Println("== Parity: cold scans, each in its own cache directory (database copied in)")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "IMAGE\tPLATFORM\tOS (ours / trivy)\tVULNS ours/trivy\tSECRETS ours/trivy\tBLOB GETs ours/trivy\tMATCH")
 	var notes []string
 	allOK := true
 	for _, img := range images {
-		o, or, err := e.ours(img.repoTag, e.freshCache("parity-ours"))
+		o, or, err := e.ours(img.RepoTag, e.freshCache("parity-ours"))
 		if err != nil {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\tERROR (ours)\n", img.repoTag)
-			notes = append(notes, fmt.Sprintf("%s: ours failed: %v", img.repoTag, err))
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\tERROR (ours)\n", img.RepoTag)
+			notes = append(notes, fmt.Sprintf("%s: ours failed: %v", img.RepoTag, err))
 			allOK = false
 			continue
 		}
@@ -400,34 +386,34 @@ func parity(e *env, images []image) bool {
 		for _, r := range o.Results {
 			byPlatform[r.Platform] = r
 		}
-		platforms := img.platforms
+		platforms := img.Platforms
 		if len(platforms) == 0 {
 			if len(o.Results) != 1 {
-				notes = append(notes, fmt.Sprintf("%s: ours scanned %d platforms, want 1", img.repoTag, len(o.Results)))
+				notes = append(notes, fmt.Sprintf("%s: ours scanned %d platforms, want 1", img.RepoTag, len(o.Results)))
 				allOK = false
 				continue
 			}
 			platforms = []string{o.Results[0].Platform}
 		} else if len(o.Results) != len(platforms) {
-			notes = append(notes, fmt.Sprintf("%s: ours scanned %d platforms, trivy is asked for %d", img.repoTag, len(o.Results), len(platforms)))
+			notes = append(notes, fmt.Sprintf("%s: ours scanned %d platforms, trivy is asked for %d", img.RepoTag, len(o.Results), len(platforms)))
 			allOK = false
 		}
 		trivyBlobs := 0
 		for _, p := range platforms {
 			flagPlatform := ""
-			if len(img.platforms) > 0 {
+			if len(img.Platforms) > 0 {
 				flagPlatform = p
 			}
 			ores := byPlatform[p]
-			rep, tr, err := e.trivyScan(img.repoTag, flagPlatform, e.freshCache("parity-trivy"))
+			rep, tr, err := e.trivyScan(img.RepoTag, flagPlatform, e.freshCache("parity-trivy"))
 			trivyBlobs += tr.blobs
 			if err != nil || ores == nil {
-				fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\tERROR\n", img.repoTag, p)
-				notes = append(notes, fmt.Sprintf("%s %s: trivy error %v; ours has platform: %t", img.repoTag, p, err, ores != nil))
+				fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\tERROR\n", img.RepoTag, p)
+				notes = append(notes, fmt.Sprintf("%s %s: trivy error %v; ours has platform: %t", img.RepoTag, p, err, ores != nil))
 				allOK = false
 				continue
 			}
-			names := []string{e.reg.Ref(img.repoTag), repoOf(e.reg.Ref(img.repoTag)) + "@" + ores.Digest}
+			names := []string{e.reg.Ref(img.RepoTag), repoOf(e.reg.Ref(img.RepoTag)) + "@" + ores.Digest}
 			of, tf := fromOurs(ores, names...), fromTrivy(rep, names...)
 			if *verbose {
 				for _, sc := range ores.Secrets {
@@ -446,7 +432,7 @@ func parity(e *env, images []image) bool {
 			for k := range of.vulns {
 				if tf.vulns[k] && of.details[k] != tf.details[k] {
 					match = false
-					notes = append(notes, fmt.Sprintf("%s %s: %s: ours %s, trivy %s", img.repoTag, p, k, of.details[k], tf.details[k]))
+					notes = append(notes, fmt.Sprintf("%s %s: %s: ours %s, trivy %s", img.RepoTag, p, k, of.details[k], tf.details[k]))
 				}
 			}
 			status := "yes"
@@ -458,28 +444,28 @@ func parity(e *env, images []image) bool {
 			if p == platforms[len(platforms)-1] {
 				blobCol = fmt.Sprintf("%d/%d", or.blobs, trivyBlobs)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s / %s\t%d/%d\t%d/%d\t%s\t%s\n", img.repoTag, p, benchkit.OrDash(of.os), benchkit.OrDash(tf.os), len(of.vulns), len(tf.vulns), len(of.secrets), len(tf.secrets), blobCol, status)
+			fmt.Fprintf(tw, "%s\t%s\t%s / %s\t%d/%d\t%d/%d\t%s\t%s\n", img.RepoTag, p, benchkit.OrDash(of.os), benchkit.OrDash(tf.os), len(of.vulns), len(tf.vulns), len(of.secrets), len(tf.secrets), blobCol, status)
 			for _, k := range ov1 {
-				notes = append(notes, fmt.Sprintf("%s %s: vulnerability only in ours: %s", img.repoTag, p, k))
+				notes = append(notes, fmt.Sprintf("%s %s: vulnerability only in ours: %s", img.RepoTag, p, k))
 			}
 			for _, k := range tv1 {
-				notes = append(notes, fmt.Sprintf("%s %s: vulnerability only in trivy: %s", img.repoTag, p, k))
+				notes = append(notes, fmt.Sprintf("%s %s: vulnerability only in trivy: %s", img.RepoTag, p, k))
 			}
 			for _, k := range os1 {
-				notes = append(notes, fmt.Sprintf("%s %s: secret only in ours: %s", img.repoTag, p, k))
+				notes = append(notes, fmt.Sprintf("%s %s: secret only in ours: %s", img.RepoTag, p, k))
 			}
 			for _, k := range ts1 {
-				notes = append(notes, fmt.Sprintf("%s %s: secret only in trivy: %s", img.repoTag, p, k))
+				notes = append(notes, fmt.Sprintf("%s %s: secret only in trivy: %s", img.RepoTag, p, k))
 			}
 			if of.os != tf.os {
-				notes = append(notes, fmt.Sprintf("%s %s: OS ours %q, trivy %q", img.repoTag, p, of.os, tf.os))
+				notes = append(notes, fmt.Sprintf("%s %s: OS ours %q, trivy %q", img.RepoTag, p, of.os, tf.os))
 			}
 			if match {
 				for _, k := range benchkit.SortedKeys(of.vulns) {
-					notes = append(notes, fmt.Sprintf("  %-20s %-12s both: %s (%s)", img.repoTag, p, k, of.details[k]))
+					notes = append(notes, fmt.Sprintf("  %-20s %-12s both: %s (%s)", img.RepoTag, p, k, of.details[k]))
 				}
 				for _, k := range benchkit.SortedKeys(of.secrets) {
-					notes = append(notes, fmt.Sprintf("  %-20s %-12s both: secret %s", img.repoTag, p, k))
+					notes = append(notes, fmt.Sprintf("  %-20s %-12s both: secret %s", img.RepoTag, p, k))
 				}
 			}
 		}

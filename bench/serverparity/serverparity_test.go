@@ -48,20 +48,6 @@ const (
 	token     = "parity-token-7a3e"
 )
 
-// image is one fixture image (see acctest.PushScanFixtures).
-type image struct {
-	repoTag   string
-	platforms []string // for an index: trivy gets --platform for each
-}
-
-func pushFixtures(tb testing.TB, reg *acctest.Registry, bulkBytes int) []image {
-	var out []image
-	for _, f := range acctest.PushScanFixtures(tb, reg, bulkBytes) {
-		out = append(out, image{repoTag: f.RepoTag, platforms: f.Platforms})
-	}
-	return out
-}
-
 // ---------------------------------------------------------------- trivy
 
 type trivyReport struct {
@@ -182,7 +168,7 @@ func TestServerParity(t *testing.T) {
 	dbDir := t.TempDir()
 	acctest.BuildTrivyDB(t, dbDir, []string{acctest.FixtureAdvisories}, acctest.FreshDBMeta(now))
 	reg.PushTrivyDB(t, dbRepoTag, acctest.TrivyDBArchiveOf(t, dbDir))
-	images := pushFixtures(t, reg, *bulkMiB<<20)
+	images := acctest.PushScanFixtures(t, reg, *bulkMiB<<20)
 
 	startServer := func(name string) (string, *acctest.Proc, *acctest.Proxy) {
 		cache := filepath.Join(workDir, "server-"+name)
@@ -212,7 +198,7 @@ func TestServerParity(t *testing.T) {
 	ws := filepath.Join(workDir, "ws")
 	refs := map[string]string{}
 	for _, img := range images {
-		refs[img.repoTag] = reg.Ref(img.repoTag)
+		refs[img.RepoTag] = reg.Ref(img.RepoTag)
 	}
 	cacheDir := filepath.Join(workDir, "provider-cache")
 	acctest.Workspace(t, benchkit.FleetWorkspace, ws, map[string]any{
@@ -258,7 +244,7 @@ func TestServerParity(t *testing.T) {
 	}
 	var rows []row
 	for _, img := range images {
-		platforms := img.platforms
+		platforms := img.Platforms
 		if len(platforms) == 0 {
 			platforms = []string{""}
 		}
@@ -270,7 +256,7 @@ func TestServerParity(t *testing.T) {
 			if p != "" {
 				args = append(args, "--platform", p)
 			}
-			args = append(args, reg.Ref(img.repoTag))
+			args = append(args, reg.Ref(img.RepoTag))
 			cmd := exec.Command(trivyBin, args...)
 			cmd.Env = append(os.Environ(), "TRIVY_NO_PROGRESS=true")
 			if b, err := cmd.CombinedOutput(); err != nil {
@@ -286,16 +272,16 @@ func TestServerParity(t *testing.T) {
 			}
 			ourPlatform := p
 			if p == "" {
-				if ps := platformsOf(outputs, img.repoTag); len(ps) == 1 {
+				if ps := platformsOf(outputs, img.RepoTag); len(ps) == 1 {
 					ourPlatform = ps[0]
 				}
 			}
 			// The provider must have scanned that platform (it lists the
 			// platforms of its targets; an image with nothing to scan lists none).
-			if ps := outputs.Platforms[img.repoTag]; p != "" && !contains(ps, p) {
-				t.Fatalf("%s: the provider scanned platforms %v, not %s", img.repoTag, ps, p)
+			if ps := outputs.Platforms[img.RepoTag]; p != "" && !contains(ps, p) {
+				t.Fatalf("%s: the provider scanned platforms %v, not %s", img.RepoTag, ps, p)
 			}
-			rows = append(rows, row{image: img.repoTag, platform: benchkit.OrDash(ourPlatform), trivy: fromTrivy(&rep), ours: fromProvider(outputs, img.repoTag, p)})
+			rows = append(rows, row{image: img.RepoTag, platform: benchkit.OrDash(ourPlatform), trivy: fromTrivy(&rep), ours: fromProvider(outputs, img.RepoTag, p)})
 		}
 	}
 	fmt.Printf("trivy image --server: %d runs; its trivy server answered %d Scan calls and %d PutBlob calls\n", len(rows), countRPC(cliProxy, "Scan")-boolInt(shared)*provScans, countRPC(cliProxy, "PutBlob")-boolInt(shared)*provPuts)
