@@ -282,8 +282,8 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 		resp.Diagnostics.AddError("Report failed", err.Error())
 		return
 	}
-	m.ReportJSON = types.StringValue(string(js))
-	m.ReportSARIF = types.StringValue(string(sarif))
+	m.ReportJSON = types.StringValue(js)
+	m.ReportSARIF = types.StringValue(sarif)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 

@@ -73,7 +73,7 @@ func TestCoverageInReports(t *testing.T) {
 	}
 	rep := Report{GeneratedAt: time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC), Images: []ImageResult{img}}
 
-	raw, err := JSON(rep)
+	raw, err := asBytes(JSON(rep))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestCoverageInReports(t *testing.T) {
 		t.Errorf("report does not match its schema: %v", err)
 	}
 
-	sraw, err := SARIF(rep, "1.2.3")
+	sraw, err := asBytes(SARIF(rep, "1.2.3"))
 	if err != nil {
 		t.Fatal(err)
 	}

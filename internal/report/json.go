@@ -1,8 +1,9 @@
 package report
 
 import (
-	"bytes"
-	"encoding/json"
+	jsonv1 "encoding/json"
+	"encoding/json/jsontext"
+	"encoding/json/v2"
 	"fmt"
 	"sort"
 	"strings"
@@ -256,7 +257,7 @@ func sortedUnique(in []string) []string {
 
 // JSON renders the report as schema imageguard.report/v1 (documented on
 // Report): indented, sorted, and byte-for-byte the same for the same input.
-func JSON(r Report) ([]byte, error) {
+func JSON(r Report) (string, error) {
 	n := r.normalized()
 	doc := jsonReport{SchemaVersion: SchemaVersion, GeneratedAt: n.GeneratedAt.Format(time.RFC3339), Passed: true, Images: []jsonImage{}}
 	if n.DB != nil {
@@ -297,15 +298,30 @@ func JSON(r Report) ([]byte, error) {
 	return encodeJSON(doc)
 }
 
-// encodeJSON indents with two spaces, keeps "<", ">" and "&" readable and
-// ends with a newline. Map keys are sorted by encoding/json.
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encoding report: %w", err)
+// encodeJSON renders v as encoding/json renders it with two-space indents,
+// "<", ">" and "&" left readable, map keys sorted and a final newline, into
+// a string of exactly its size. A fleet's report runs to tens of MB at the
+// end of a plan: a growing buffer and a copy into a string would hold it
+// three times over, so it is measured first and then written once.
+func encodeJSON(v any) (string, error) {
+	opts := json.JoinOptions(jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  "), jsontext.EscapeForHTML(false))
+	var size countingWriter
+	if err := json.MarshalWrite(&size, v, opts); err != nil {
+		return "", fmt.Errorf("encoding report: %w", err)
 	}
-	return buf.Bytes(), nil
+	var b strings.Builder
+	b.Grow(int(size) + 1)
+	if err := json.MarshalWrite(&b, v, opts); err != nil {
+		return "", fmt.Errorf("encoding report: %w", err)
+	}
+	b.WriteByte('\n')
+	return b.String(), nil
+}
+
+// countingWriter counts what is written to it.
+type countingWriter int64
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
 }

@@ -237,7 +237,7 @@ func SARIFLevel(severity string) string {
 // name, rule, subject, package, target and platform so that alerts
 // survive new digests. Suppressed violations are not results. The output
 // is byte-for-byte the same for the same input.
-func SARIF(r Report, toolVersion string) ([]byte, error) {
+func SARIF(r Report, toolVersion string) (string, error) {
 	n := r.normalized()
 	ruleIDs := map[string]bool{}
 	for _, img := range n.Images {
