@@ -71,7 +71,14 @@ var (
 const childEnv = "IMAGEGUARD_SCANVSTRIVY_CHILD"
 
 func TestScanVsTrivy(t *testing.T) {
-	compare(t, *trivyBin, *keep, *bulkMiB, *reps)
+	compare(t, *trivyBin, *keep, ourFixtures(*bulkMiB), *reps)
+}
+
+// TestScanVsTrivyOnTrivyTestdata compares on Trivy's own test data, as found
+// in the Trivy module: the image tarballs of pkg/fanal/test/testdata and a
+// database from every YAML fixture of integration/testdata/fixtures/db.
+func TestScanVsTrivyOnTrivyTestdata(t *testing.T) {
+	compare(t, *trivyBin, *keep, trivyTestdata(t), *reps)
 }
 
 // TestOursChild is the child process of TestScanVsTrivy ("ours").
@@ -158,7 +165,29 @@ type env struct {
 	counter int
 }
 
-func compare(t *testing.T, trivyBin string, keep bool, bulkMiB, reps int) {
+// fixtureSet publishes a database's YAML fixtures and the images to scan.
+type fixtureSet struct {
+	name string
+	// advisories are bolt-fixtures YAML documents for the database.
+	advisories []string
+	// push publishes the images and names them.
+	push func(t *testing.T, reg *acctest.Registry) []acctest.FixtureImage
+	// timed is the image timed cold and warm; "" skips timing.
+	timed string
+}
+
+func ourFixtures(bulkMiB int) fixtureSet {
+	return fixtureSet{
+		name:       "imageguard's scan fixtures and acctest.FixtureAdvisories",
+		advisories: []string{acctest.FixtureAdvisories},
+		push: func(t *testing.T, reg *acctest.Registry) []acctest.FixtureImage {
+			return acctest.PushScanFixtures(t, reg, bulkMiB<<20)
+		},
+		timed: "bench/app:1",
+	}
+}
+
+func compare(t *testing.T, trivyBin string, keep bool, set fixtureSet, reps int) {
 	var err error
 	if trivyBin, err = filepath.Abs(trivyBin); err != nil {
 		t.Fatal(err)
@@ -177,21 +206,24 @@ func compare(t *testing.T, trivyBin string, keep bool, bulkMiB, reps int) {
 	ver, _ := exec.Command(trivyBin, "--version").Output()
 	fmt.Printf("trivy CLI: %s (%s)\n", trivyBin, strings.TrimSpace(benchkit.FirstLine(string(ver))))
 	fmt.Printf("ours:      internal/scan, Trivy %s as a library\n", scan.TrivyVersion)
+	fmt.Printf("fixtures:  %s\n", set.name)
 
 	// The database: built once, published for the provider, and installed
 	// in every cache directory for both.
 	reg := acctest.NewRegistry(t)
 	now := time.Now()
 	dbDir := t.TempDir()
-	acctest.BuildTrivyDB(t, dbDir, []string{acctest.FixtureAdvisories}, acctest.FreshDBMeta(now))
+	acctest.BuildTrivyDB(t, dbDir, set.advisories, acctest.FreshDBMeta(now))
 	reg.PushTrivyDB(t, dbRepoTag, acctest.TrivyDBArchiveOf(t, dbDir))
-	images := acctest.PushScanFixtures(t, reg, bulkMiB<<20)
+	images := set.push(t, reg)
 	e := &env{t: t, trivy: trivyBin, self: os.Args[0], work: workDir, reg: reg, dbRepo: reg.Ref(dbRepoTag), dbFile: filepath.Join(dbDir, "trivy.db"), now: now}
 	fmt.Printf("registry:  %s (in-process, counts requests)\ndatabase:  %s, updated %s\n\n", reg.Host, e.dbRepo, acctest.FreshDBMeta(now).UpdatedAt.Format(time.RFC3339))
 
 	ok := parity(e, images)
-	if err := timing(e, "bench/app:1", reps); err != nil {
-		t.Fatalf("timing: %v", err)
+	if set.timed != "" {
+		if err := timing(e, set.timed, reps); err != nil {
+			t.Fatalf("timing: %v", err)
+		}
 	}
 	if !ok {
 		t.Fatal("our scanner and the trivy CLI DIFFER (see above)")
