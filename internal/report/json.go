@@ -304,7 +304,9 @@ func JSON(r Report) (string, error) {
 // end of a plan: a growing buffer and a copy into a string would hold it
 // three times over, so it is measured first and then written once.
 func encodeJSON(v any) (string, error) {
-	opts := json.JoinOptions(jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  "), jsontext.EscapeForHTML(false))
+	// DefaultOptionsV1 is in Go 1.26 under GOEXPERIMENT=jsonv2, which every
+	// build of this module sets; stdversion dates it by its release in 1.27.
+	opts := json.JoinOptions(jsonv1.DefaultOptionsV1(), jsontext.WithIndent("  "), jsontext.EscapeForHTML(false)) //nolint:govet // see above
 	var size countingWriter
 	if err := json.MarshalWrite(&size, v, opts); err != nil {
 		return "", fmt.Errorf("encoding report: %w", err)
