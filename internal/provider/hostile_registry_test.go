@@ -233,19 +233,27 @@ const eoslFixtureIgnoreHCL = `
     reason = "fixture release"
   }`
 
+// protocolServer is a fresh provider server, spoken to as terraform does,
+// and its schemas.
+func protocolServer(t *testing.T) (tfprotov6.ProviderServer, *tfprotov6.GetProviderSchemaResponse) {
+	t.Helper()
+	srv, err := protoV6Factories["imageguard"]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas, err := srv.GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, schemas
+}
+
 // hostileProtocolRead configures a fresh provider server with
 // providerConfig and reads one data source, as terraform would.
 func hostileProtocolRead(t *testing.T, providerConfig map[string]any, dataSource string, config map[string]any) *tfprotov6.ReadDataSourceResponse {
 	t.Helper()
 	ctx := context.Background()
-	srv, err := protoV6Factories["imageguard"]()
-	if err != nil {
-		t.Fatal(err)
-	}
-	schemas, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, schemas := protocolServer(t)
 	cfg := hostileConfigValue(t, schemas.Provider.Block, providerConfig)
 	configured, err := srv.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{TerraformVersion: "1.8.5", Config: &cfg})
 	if err != nil {

@@ -17,14 +17,7 @@ import (
 // schema's validator, not a second one from the conversion behind it.
 func TestValidationReportsEachBadValueOnce(t *testing.T) {
 	ctx := context.Background()
-	srv, err := protoV6Factories["imageguard"]()
-	if err != nil {
-		t.Fatal(err)
-	}
-	schemas, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, schemas := protocolServer(t)
 	authority := []map[string]any{{"name": "ci", "key": []map[string]any{{"kms": "hashivault://release"}}}}
 	scanBlock := map[string]any{"severity_threshold": "SEVERE", "scanners": []string{"vuln", "bogus"}, "enforcement": "loud",
 		"ignore": []map[string]any{{"id": "CVE-2024-1", "reason": "accepted", "expires": "tomorrow"}}}

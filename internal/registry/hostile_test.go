@@ -202,16 +202,7 @@ func TestHostile_BlobRedirectedToStorage(t *testing.T) {
 // A redirect never downgrades to plain HTTP on a host that is not loopback
 // (nor listed as insecure): the read fails, naming the host.
 func TestHostile_RedirectToPlainHTTPRefused(t *testing.T) {
-	reg := acctest.NewHostileRegistry(t)
-	img := acctest.Image(acctest.Config{User: "app"}, acctest.AlpineLayer("3.23.2"))
-	reg.Push(t, "team/app:1", img)
-	reg.Inject(acctest.Fault{Path: "/blobs/", Kind: acctest.FaultRedirect, RedirectTo: "http://blobs.example.invalid"})
-	c := newClient(t)
-	r, err := resolveOn(t, c, reg.Ref("team/app:1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.Image(context.Background(), r, "")
+	reg, err := readConfigRedirectedTo(t, "http://blobs.example.invalid")
 	wantMessage(t, err, registry.KindPlainHTTP, "registry "+reg.Host+" redirected the read of "+reg.Ref("team/app:1"), "plain HTTP on blobs.example.invalid",
 		`registry { address = "blobs.example.invalid", insecure = true }`)
 }
@@ -226,15 +217,22 @@ func TestHostile_RedirectLoop(t *testing.T) {
 // go-containerregistry refuses a redirect to another host at a private,
 // loopback or link-local address; the message says why and what to change.
 func TestHostile_RedirectIntoThePrivateNetwork(t *testing.T) {
+	reg, err := readConfigRedirectedTo(t, "http://127.0.0.2:1")
+	wantMessage(t, err, registry.KindServer, "Registry "+reg.Host+" redirected the read of "+reg.Ref("team/app:1")+" to another host at a private, loopback or link-local address", "127.0.0.2", "storage.redirect.disable")
+}
+
+// readConfigRedirectedTo reads an image's config from a hostile registry
+// that redirects every blob read to target, and returns the error.
+func readConfigRedirectedTo(t *testing.T, target string) (*acctest.HostileRegistry, error) {
+	t.Helper()
 	reg := acctest.NewHostileRegistry(t)
-	img := acctest.Image(acctest.Config{User: "app"}, acctest.AlpineLayer("3.23.2"))
-	reg.Push(t, "team/app:1", img)
-	reg.Inject(acctest.Fault{Path: "/blobs/", Kind: acctest.FaultRedirect, RedirectTo: "http://127.0.0.2:1"})
+	reg.Push(t, "team/app:1", acctest.Image(acctest.Config{User: "app"}, acctest.AlpineLayer("3.23.2")))
+	reg.Inject(acctest.Fault{Path: "/blobs/", Kind: acctest.FaultRedirect, RedirectTo: target})
 	c := newClient(t)
 	r, err := resolveOn(t, c, reg.Ref("team/app:1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Image(context.Background(), r, "")
-	wantMessage(t, err, registry.KindServer, "Registry "+reg.Host+" redirected the read of "+reg.Ref("team/app:1")+" to another host at a private, loopback or link-local address", "127.0.0.2", "storage.redirect.disable")
+	return reg, err
 }
