@@ -28,9 +28,12 @@ const serverToken = "s3rver-token-4d1f"
 // trivyServer is Trivy's own server package on httptest, detecting with the
 // fixture database in cacheDir/db.
 type trivyServer struct {
-	URL      string
-	scans    atomic.Int64
-	unavail  atomic.Bool
+	URL     string
+	scans   atomic.Int64
+	unavail atomic.Bool
+	// hangRPC, while set, holds every RPC (cache and scan) until the client
+	// gives up or the channel closes; /version still answers.
+	hangRPC  atomic.Pointer[chan struct{}]
 	cacheDir string
 }
 
@@ -55,6 +58,13 @@ func startTrivyServer(t *testing.T, cacheDir string, updatedAgo time.Duration) *
 		}
 		if strings.HasSuffix(r.URL.Path, "/Scan") {
 			ts.scans.Add(1)
+		}
+		if hang := ts.hangRPC.Load(); hang != nil && strings.HasPrefix(r.URL.Path, "/twirp/") {
+			select { // until the client gives up, or the test lets go
+			case <-r.Context().Done():
+			case <-*hang:
+			}
+			return
 		}
 		mux.ServeHTTP(w, r)
 	}))
@@ -183,6 +193,23 @@ data "imageguard_scan" "x" {
 			})
 		})
 	}
+	t.Run("server hangs on the RPC", func(t *testing.T) {
+		release := make(chan struct{})
+		srv.hangRPC.Store(&release)
+		defer func() { srv.hangRPC.Store(nil); close(release) }()
+		provider := strings.Replace(serverProvider(srv.URL, serverToken, t.TempDir(), ""), `alias = "server"`, `alias = "server"
+  timeout = "3s"`, 1)
+		start := time.Now()
+		resource.UnitTest(t, resource.TestCase{
+			PreCheck:                 preCheck(t),
+			ProtoV6ProviderFactories: protoV6Factories,
+			Steps: []resource.TestStep{{Config: scanWith(provider),
+				ExpectError: wrapped("(?s)the Trivy server " + srv.URL + " did not answer within the provider's `timeout`.*does not fall back to a local database")}},
+		})
+		if waited := time.Since(start); waited > time.Minute {
+			t.Fatalf("a hanging scanner server held the plan for %s despite timeout = \"3s\"", waited)
+		}
+	})
 	t.Run("server error", func(t *testing.T) {
 		srv.unavail.Store(true)
 		defer srv.unavail.Store(false)

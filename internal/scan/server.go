@@ -454,6 +454,8 @@ func (s *Server) transportError(err error) error {
 	switch {
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:"):
 		return &serverError{fmt.Sprintf("TLS verification of the Trivy server %s failed (%s): set `ca_cert_pem` in the `scanner_server` block for a private CA", s.url, rootCause(err))}
+	case errors.Is(err, context.DeadlineExceeded), strings.Contains(msg, "context deadline exceeded"):
+		return &serverError{fmt.Sprintf("the Trivy server %s did not answer within the provider's `timeout`: check that it runs and is not overloaded (a scan of a large image on a busy server can take long; raise `timeout` then). Scanning does not fall back to a local database", s.url)}
 	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
 		return &serverError{fmt.Sprintf("the Trivy server %s speaks plain HTTP: use an http:// URL (allowed on loopback or with `insecure = true`)", s.url)}
 	default:
@@ -479,6 +481,8 @@ func (s *Server) rpcError(err error) error {
 			return s.unauthorized()
 		case twirp.BadRoute, twirp.NotFound, twirp.Malformed, twirp.Unimplemented:
 			return fmt.Errorf("the Trivy server %s does not speak the RPC schema of Trivy %s (%s: %s): run a `trivy server` of the same minor version (v0.74) as this provider embeds", s.url, TrivyVersion, tw.Code(), tw.Msg())
+		case twirp.DeadlineExceeded, twirp.Canceled:
+			return s.transportError(context.DeadlineExceeded)
 		case twirp.Unavailable:
 			return fmt.Errorf("the Trivy server %s is unavailable (%s), retried with backoff: check the server", s.url, tw.Msg())
 		default:

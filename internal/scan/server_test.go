@@ -158,3 +158,36 @@ func TestServerDatabaseCheckedEveryTime(t *testing.T) {
 		t.Fatalf("a database dated a month ahead was accepted: %v", err)
 	}
 }
+
+// A Trivy server that accepts the connection and never answers holds the
+// plan no longer than the read's deadline (the provider's `timeout`), and
+// the error names the server.
+func TestServerThatHangsEndsAtTheDeadline(t *testing.T) {
+	hung := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer hung.Close()
+	srv, err := scan.NewServer(scan.ServerOptions{URL: hung.URL, Token: "tok-3f1c", MaxAge: 72 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = srv.DB(ctx)
+	if err == nil {
+		t.Fatal("a server that never answers passed the database check")
+	}
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Fatalf("a hanging server held the check for %s", waited)
+	}
+	t.Logf("error: %v", err)
+	for _, s := range []string{"the Trivy server " + hung.URL + " did not answer within the provider's `timeout`", "does not fall back"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("message lacks %q: %v", s, err)
+		}
+	}
+	if strings.Contains(err.Error(), "tok-3f1c") {
+		t.Errorf("message shows the token: %v", err)
+	}
+}
