@@ -62,6 +62,14 @@ func expansionLimit(compressedSize int64) int64 {
 	return minExpansionLimit
 }
 
+// limitReason says where expansionLimit's figure comes from.
+func limitReason(compressedSize int64) string {
+	if expansionLimit(compressedSize) == minExpansionLimit {
+		return fmt.Sprintf("the least any archive may unpack to (the compressed layer has %d bytes)", compressedSize)
+	}
+	return fmt.Sprintf("%d times the %d bytes of the compressed layer", expansionRatio, compressedSize)
+}
+
 // extractFiles is extract for an archive holding the named files (the Java
 // DB's trivy-java.db and metadata.json).
 func extractFiles(r io.Reader, dir string, compressedSize int64, files ...string) error {
@@ -105,7 +113,7 @@ func extractFiles(r io.Reader, dir string, compressedSize int64, files ...string
 		seen[name] = true
 		n, err := writeFile(filepath.Join(dir, name), tr, budget)
 		if errors.Is(err, errExpandsTooFar) {
-			return fmt.Errorf("%w: %s takes it past %d bytes, %d times the %d bytes of the compressed layer (a decompression bomb?)", errExpandsTooFar, name, expansionLimit(compressedSize), expansionRatio, compressedSize)
+			return fmt.Errorf("%w: %s takes it past %d bytes, %s (a decompression bomb?)", errExpandsTooFar, name, expansionLimit(compressedSize), limitReason(compressedSize))
 		}
 		if err != nil {
 			return fmt.Errorf("could not write %s: %w", name, err)

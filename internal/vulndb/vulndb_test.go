@@ -815,3 +815,12 @@ func TestExpansionLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestLimitReasonNamesTheFloor(t *testing.T) {
+	if got := limitReason(16 << 10); !strings.Contains(got, "the least any archive may unpack to") {
+		t.Errorf("a small layer is held to the floor, but the message says %q", got)
+	}
+	if got := limitReason(100 << 20); got != fmt.Sprintf("%d times the %d bytes of the compressed layer", expansionRatio, 100<<20) {
+		t.Errorf("a large layer is held to the ratio, but the message says %q", got)
+	}
+}
