@@ -147,6 +147,9 @@ type Suppression struct {
 	Package  string
 	Platform string
 	Reason   string
+	// Expires is the last day of the `ignore` that suppressed it; zero
+	// when that ignore never expires, or it was not an ignore.
+	Expires time.Time
 	// Rule and Subject are set for configuration rules excepted by an
 	// Exception (EvaluateRules); ID and Package then repeat them.
 	Rule    string
@@ -197,7 +200,7 @@ func EvaluateScan(findings []Finding, secrets []Secret, coverage []Coverage, rul
 	for i := range findings {
 		f := findings[i]
 		if ig, ok := active(f.ID, f.Package); ok {
-			d.Ignored = append(d.Ignored, Suppression{ID: f.ID, Package: f.Package, Platform: f.Platform, Reason: ignoreReason(*ig)})
+			d.Ignored = append(d.Ignored, Suppression{ID: f.ID, Package: f.Package, Platform: f.Platform, Reason: ignoreReason(*ig), Expires: ig.Expires})
 			continue
 		}
 		if rules.IgnoreUnfixed && !f.Fixed() {

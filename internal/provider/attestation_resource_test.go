@@ -355,6 +355,20 @@ func TestAccAttestation_invalidConfig(t *testing.T) {
   }`),
 				ExpectError: wrapped(`(?s)Unknown KMS reference`),
 			},
+			{
+				// The OIDC token and the log's answers never cross the
+				// network in plain HTTP; loopback (the fixture's Rekor) may.
+				Config: f.provider() + f.attestation("app", image, `
+  keyless {
+    fulcio_url     = "http://fulcio.example.com"
+    oidc_token_env = "SIGSTORE_ID_TOKEN"
+  }`),
+				ExpectError: wrapped(`(?s)Plain HTTP refused.*http://fulcio.example.com uses plain HTTP, which is allowed only on loopback`),
+			},
+			{
+				Config:      f.provider() + f.attestation("app", image, strings.Replace(f.keyBlock(t), f.rekorURL, "http://10.0.0.5:3000", 1)),
+				ExpectError: wrapped(`(?s)Plain HTTP refused.*http://10.0.0.5:3000 uses plain HTTP`),
+			},
 		},
 	})
 	if refs := f.referrers(t, "team/app", d); len(refs) != 0 {

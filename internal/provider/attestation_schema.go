@@ -71,7 +71,7 @@ func (r *attestationResource) Schema(_ context.Context, _ resource.SchemaRequest
 			"tlog_upload": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 				MarkdownDescription: "Record each signature in the Rekor transparency log at `rekor_url`, as cosign's `--tlog-upload` (default `true`). " +
 					"`false` suits a private setup without Rekor (verifiers then need `tlog = \"optional\"`); keyless signing requires `true`."},
-			"rekor_url": opt("Rekor base URL. Default `"+defaultRekorURL+"`.", validate.ServiceURL()),
+			"rekor_url": opt("Rekor base URL, `https://`; plain `http://` only on loopback (127.0.0.0/8, `::1`, `localhost`). Default `"+defaultRekorURL+"`.", validate.ServiceURL()),
 			"renew_after": opt("Age after which a plan proposes a fresh attestation (in-place update), as a Go duration, e.g. `72h`; keep it below the "+
 				"`max_age` your admission policy requires. Default: never. The digest is judged again on every plan either way.", validate.Duration()),
 			"delete_on_destroy": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
@@ -113,7 +113,7 @@ func (r *attestationResource) Schema(_ context.Context, _ resource.SchemaRequest
 			"keyless": schema.SingleNestedBlock{
 				MarkdownDescription: "Sign keyless: a short-lived Fulcio certificate for the identity of an OIDC token (e.g. a CI job's), logged in Rekor (`tlog_upload` must stay `true`).",
 				Attributes: map[string]schema.Attribute{
-					"fulcio_url":     opt("Fulcio base URL. Default `"+defaultFulcioURL+"`.", validate.ServiceURL()),
+					"fulcio_url":     opt("Fulcio base URL, `https://`; plain `http://` only on loopback (127.0.0.0/8, `::1`, `localhost`). Default `"+defaultFulcioURL+"`.", validate.ServiceURL()),
 					"oidc_token":     secret("OIDC identity token (audience `sigstore`). One of `oidc_token` and `oidc_token_env`; prefer the variable: a token in configuration is kept in state."),
 					"oidc_token_env": opt("Name of an environment variable holding the OIDC token at apply, e.g. `SIGSTORE_ID_TOKEN`."),
 				},

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/attest"
+	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 )
 
 // DigestReference accepts a reference that names a digest
@@ -42,17 +44,32 @@ func KMSReference() validator.String {
 	}}
 }
 
-// ServiceURL accepts an http(s) URL without credentials, e.g. a Fulcio or
-// Rekor base URL.
-func ServiceURL() validator.String {
-	return stringCheck{"Invalid URL", "an http(s) URL", func(s string) error {
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return errors.New("give an http(s) URL such as https://rekor.sigstore.dev")
-		}
-		if u.User != nil {
-			return errors.New("the URL must not carry credentials")
-		}
-		return nil
-	}}
+// ServiceURL accepts an https URL without credentials, e.g. a Fulcio or
+// Rekor base URL; plain http only on loopback (127.0.0.0/8, ::1,
+// localhost), as scanner_server and registries allow it.
+func ServiceURL() validator.String { return serviceURL{} }
+
+type serviceURL struct{}
+
+func (serviceURL) Description(context.Context) string {
+	return "an https URL; plain http only on loopback"
+}
+func (v serviceURL) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (serviceURL) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	s := req.ConfigValue.ValueString()
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid URL", "Give an https URL such as https://rekor.sigstore.dev.")
+	case u.User != nil:
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid URL", "The URL must not carry credentials: a URL is shown in messages and logs.")
+	case u.Scheme == "http" && !registry.IsLoopback(u.Host):
+		resp.Diagnostics.AddAttributeError(req.Path, "Plain HTTP refused",
+			fmt.Sprintf("%s uses plain HTTP, which is allowed only on loopback (127.0.0.0/8, ::1, localhost): the OIDC token, the signing certificate "+
+				"and the transparency log's answers would cross the network unencrypted and could be changed on the way. Serve it over https://.", u.Redacted()))
+	}
 }
