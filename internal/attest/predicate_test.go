@@ -240,3 +240,78 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return raw
 }
+
+// A team-local acceptance is visible to an org-wide admission policy: what
+// an `ignore`, ignore_unfixed or a VEX statement took out of the result is
+// in each result's ExperimentalModifiedFindings, as `trivy --format
+// cosign-vuln --show-suppressed` writes it, with the reason and the expiry.
+func TestVulnPredicateShowsWhatWasSuppressed(t *testing.T) {
+	rep := alpineReport()
+	rep.Results[0].ModifiedFindings = []types.ModifiedFinding{types.NewModifiedFinding(
+		vuln("CVE-2022-0002", "openssl", "3.0.1", "3.0.2", "CRITICAL", dbTypes.StatusFixed),
+		types.FindingStatusNotAffected, "vulnerable_code_not_in_execute_path", "vex.openvex.json")}
+	expires := time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC)
+	p, err := VulnPredicate(VulnInput{
+		Platforms:     []PlatformScan{{Platform: "linux/amd64", Report: rep}},
+		Omit:          []Omission{{ID: "CVE-2025-26519", Package: "musl", Platform: "linux/amd64", Reason: "ignore: no TLS server in this image (until 2027-01-31)", Expires: expires}},
+		IgnoreUnfixed: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := mustJSON(t, p)
+	// Read as a verifier does: the JSON, not Go values.
+	var doc struct {
+		Scanner struct {
+			Result struct {
+				Results []struct {
+					Vulnerabilities []struct{ VulnerabilityID string }
+					Modified        []struct {
+						Type, Status, Statement, Source string
+						Finding                         struct {
+							VulnerabilityID, PkgName, Severity, ExpiresAt string
+						}
+					} `json:"ExperimentalModifiedFindings"`
+				}
+			} `json:"result"`
+		} `json:"scanner"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Scanner.Result.Results) != 1 {
+		t.Fatalf("results: %s", raw)
+	}
+	r := doc.Scanner.Result.Results[0]
+	if len(r.Vulnerabilities) != 1 || r.Vulnerabilities[0].VulnerabilityID != "CVE-2024-58251" {
+		t.Errorf("counted vulnerabilities %+v, want only CVE-2024-58251", r.Vulnerabilities)
+	}
+	got := map[string]string{}
+	for _, m := range r.Modified {
+		if m.Type != "vulnerability" {
+			t.Errorf("modified finding of type %q", m.Type)
+		}
+		got[m.Finding.VulnerabilityID] = strings.Join([]string{m.Status, m.Statement, m.Source, m.Finding.PkgName, m.Finding.Severity, m.Finding.ExpiresAt}, " | ")
+	}
+	want := map[string]string{
+		"CVE-2022-0002":  "not_affected | vulnerable_code_not_in_execute_path | vex.openvex.json | openssl | CRITICAL | ",
+		"CVE-2025-26519": "ignored | ignore: no TLS server in this image (until 2027-01-31) | imageguard ignore | musl | HIGH | 2027-01-31",
+		"CVE-2023-0001":  "ignored | ignore_unfixed: no fixed version (status affected) | imageguard ignore_unfixed | zlib | LOW | ",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("suppressed findings\n got %v\nwant %v", got, want)
+	}
+	// Trivy reads its own field back.
+	var back types.Report
+	if err := json.Unmarshal(mustJSON(t, p.Scanner.Result), &back); err != nil || len(back.Results[0].ModifiedFindings) != 3 {
+		t.Errorf("Trivy reads back %d modified findings (%v)", len(back.Results[0].ModifiedFindings), err)
+	}
+	// Control: nothing suppressed, no modified findings.
+	clean, err := VulnPredicate(VulnInput{Platforms: []PlatformScan{{Report: alpineReport()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mustJSON(t, clean)), "ExperimentalModifiedFindings") {
+		t.Error("a predicate with nothing suppressed lists modified findings")
+	}
+}

@@ -24,10 +24,36 @@ type PlatformScan struct {
 	Report *types.Report
 }
 
-// Omission is a finding the gate did not count (an `ignore`), left out of
-// the vulnerability predicate as `trivy --ignorefile` leaves it out.
+// Omission is a finding the gate did not count (an `ignore`, or
+// ignore_unfixed at or above the threshold), moved out of the vulnerability
+// predicate's findings into its suppressed ones, as `trivy --ignorefile`
+// with `--show-suppressed` does.
 type Omission struct {
 	ID, Package, Platform string
+	// Reason is why, as the gate said it, e.g. "ignore: no TLS server in
+	// this image (until 2027-01-31)".
+	Reason string
+	// Expires is the last day an `ignore` applies; zero: never, or not an
+	// ignore.
+	Expires time.Time
+}
+
+// Sources of the suppressed findings imageguard adds (Trivy's Source is the
+// ignore file or VEX document).
+const (
+	SourceIgnore        = "imageguard ignore"
+	SourceIgnoreUnfixed = "imageguard ignore_unfixed"
+	// SourceUnknownSeverity: unknown_severity = "ignore".
+	SourceUnknownSeverity = "imageguard unknown_severity"
+)
+
+// SuppressedVulnerability is a vulnerability a gate did not count, as the
+// Finding of a suppressed (modified) finding: Trivy's fields, and when an
+// `ignore` with an expiry took it out, ExpiresAt (YYYY-MM-DD, the last day
+// it applies), so an admission policy can refuse acceptances without one.
+type SuppressedVulnerability struct {
+	types.DetectedVulnerability
+	ExpiresAt string `json:"ExpiresAt,omitempty"`
 }
 
 // DB names the vulnerability database a verdict was made against.
@@ -66,16 +92,22 @@ type VulnInput struct {
 // --format cosign-vuln` writes: invocation, scanner {uri, version, db {uri,
 // version}, result}, metadata {scanStartedOn, scanFinishedOn}. The result
 // is one Trivy report: vulnerabilities only (no secrets, packages or
-// misconfigurations), the gate's ignores left out. For a multi-platform
+// misconfigurations), the gate's ignores moved to the suppressed ones. For a multi-platform
 // index, every platform's results are in it, each target suffixed with its
-// platform. Unlike Trivy, db names the database judged against.
+// platform. Unlike Trivy, db names the database judged against. What the
+// gate did not count (an `ignore`, ignore_unfixed, a VEX statement) is in
+// each result's ExperimentalModifiedFindings, as Trivy writes it with
+// --show-suppressed, with the reason (Statement), where it came from
+// (Source) and an ignore's expiry (Finding.ExpiresAt): an org-wide
+// admission policy sees team-local acceptances.
 func VulnPredicate(in VulnInput) (*predicate.CosignVulnPredicate, error) {
 	if len(in.Platforms) == 0 {
 		return nil, errors.New("no platform was scanned")
 	}
-	omit := map[Omission]bool{}
+	type key struct{ id, pkg, platform string }
+	omit := map[key]Omission{}
 	for _, o := range in.Omit {
-		omit[Omission{ID: strings.ToUpper(o.ID), Package: o.Package, Platform: o.Platform}] = true
+		omit[key{strings.ToUpper(o.ID), o.Package, o.Platform}] = o
 	}
 	rep := types.Report{
 		SchemaVersion: 2,
@@ -108,11 +140,32 @@ func VulnPredicate(in VulnInput) (*predicate.CosignVulnPredicate, error) {
 			if several && p.Platform != "" {
 				out.Target = fmt.Sprintf("%s (%s)", r.Target, p.Platform)
 			}
+			// What VEX took out is already there, as Trivy put it.
+			for _, m := range r.ModifiedFindings {
+				if m.Type == types.FindingTypeVulnerability {
+					out.ModifiedFindings = append(out.ModifiedFindings, m)
+				}
+			}
 			for _, v := range r.Vulnerabilities {
-				if omit[Omission{ID: strings.ToUpper(v.VulnerabilityID), Package: v.PkgName, Platform: p.Platform}] {
+				if o, ok := omit[key{strings.ToUpper(v.VulnerabilityID), v.PkgName, p.Platform}]; ok {
+					sv := SuppressedVulnerability{DetectedVulnerability: v}
+					if !o.Expires.IsZero() {
+						sv.ExpiresAt = o.Expires.UTC().Format(time.DateOnly)
+					}
+					source := SourceIgnore
+					switch {
+					case strings.HasPrefix(o.Reason, "ignore_unfixed"):
+						source = SourceIgnoreUnfixed
+					case strings.HasPrefix(o.Reason, "unknown_severity"):
+						source = SourceUnknownSeverity
+					}
+					out.ModifiedFindings = append(out.ModifiedFindings, types.NewModifiedFinding(sv, types.FindingStatusIgnored, o.Reason, source))
 					continue
 				}
 				if in.IgnoreUnfixed && !(policy.Finding{Status: v.Status.String(), FixedVersion: v.FixedVersion}).Fixed() {
+					reason := "ignore_unfixed: no fixed version (status " + v.Status.String() + ")"
+					out.ModifiedFindings = append(out.ModifiedFindings,
+						types.NewModifiedFinding(SuppressedVulnerability{DetectedVulnerability: v}, types.FindingStatusIgnored, reason, SourceIgnoreUnfixed))
 					continue
 				}
 				out.Vulnerabilities = append(out.Vulnerabilities, v)

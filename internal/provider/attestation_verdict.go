@@ -37,7 +37,7 @@ func vulnInput(pv pendingVerdict, s attestationSettings) attest.VulnInput {
 		in.Platforms = append(in.Platforms, attest.PlatformScan{Platform: r.Platform, Digest: r.Digest, Report: r.Report})
 	}
 	for _, ig := range sc.Decision.Ignored {
-		in.Omit = append(in.Omit, attest.Omission{ID: ig.ID, Package: ig.Package, Platform: ig.Platform})
+		in.Omit = append(in.Omit, attest.Omission{ID: ig.ID, Package: ig.Package, Platform: ig.Platform, Reason: ig.Reason, Expires: ig.Expires})
 	}
 	return in
 }
