@@ -232,6 +232,40 @@ func TestVerdictNormalize(t *testing.T) {
 	}
 }
 
+// A verdict signed while a gate ran under enforcement = "warn" says so at
+// the top, even when nothing was found: that gate could not have stopped
+// the image, and an admission policy that requires enforcement == "error"
+// refuses it. Only gates that all ran under "error" make an "error"
+// verdict (fail closed: a gate with no enforcement recorded is not one).
+func TestVerdictSaysItWasSignedUnderWarn(t *testing.T) {
+	errGate := ScanGate{Enforcement: "error"}
+	for _, tc := range []struct {
+		name       string
+		v          Verdict
+		want       string
+		wantResult string
+	}{
+		{"every gate under error → error", Verdict{Gates: Gates{Scan: errGate, Verify: &VerifyGate{Enforcement: "error"}, Policy: &PolicyGate{Enforcement: "error"}}}, "error", "passed"},
+		{"scan under warn, nothing found → warn", Verdict{Gates: Gates{Scan: ScanGate{Enforcement: "warn"}}}, "warn", "passed"},
+		{"scan under warn with violations → warn", Verdict{Gates: Gates{Scan: ScanGate{Enforcement: "warn", Violations: []Violation{{Rule: "severity"}}}}}, "warn", "passed-with-warnings"},
+		{"only the signature gate under warn → warn", Verdict{Gates: Gates{Scan: errGate, Verify: &VerifyGate{Enforcement: "warn"}}}, "warn", "passed"},
+		{"only the hardening rules under warn → warn", Verdict{Gates: Gates{Scan: errGate, Policy: &PolicyGate{Enforcement: "warn"}}}, "warn", "passed"},
+		{"a gate with no enforcement recorded → not error", Verdict{Gates: Gates{Scan: ScanGate{}}}, "warn", "passed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := tc.v
+			v.Normalize()
+			var doc map[string]any
+			if err := json.Unmarshal(mustJSON(t, v), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if doc["enforcement"] != tc.want || doc["result"] != tc.wantResult {
+				t.Errorf("enforcement = %v, result = %v; want %q, %q", doc["enforcement"], doc["result"], tc.want, tc.wantResult)
+			}
+		})
+	}
+}
+
 func mustJSON(t *testing.T, v any) []byte {
 	t.Helper()
 	raw, err := json.Marshal(v)

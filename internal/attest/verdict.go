@@ -13,7 +13,13 @@ type Verdict struct {
 	// Result is "passed", or "passed-with-warnings" when a gate under
 	// enforcement = "warn" found violations (they are listed in the gate).
 	Result string `json:"result"`
-	Image  Image  `json:"image"`
+	// Enforcement is "error" when every gate that ran could fail the plan
+	// (enforcement = "error"), else "warn": at least one gate ran in audit
+	// mode and could not have stopped this image, whatever it found. An
+	// admission policy that trusts only enforcing verdicts requires
+	// enforcement == "error".
+	Enforcement string `json:"enforcement"`
+	Image       Image  `json:"image"`
 	// JudgedAt is when the gates finished judging: the verdict's time, which
 	// imageguard_verify's max_age reads.
 	JudgedAt  time.Time `json:"judgedAt"`
@@ -270,6 +276,19 @@ func (v *Verdict) Normalize() {
 	}
 	if warned {
 		v.Result = "passed-with-warnings"
+	}
+	ran := []string{g.Scan.Enforcement}
+	if g.Verify != nil {
+		ran = append(ran, g.Verify.Enforcement)
+	}
+	if g.Policy != nil {
+		ran = append(ran, g.Policy.Enforcement)
+	}
+	v.Enforcement = "error"
+	for _, e := range ran {
+		if e != "error" {
+			v.Enforcement = "warn"
+		}
 	}
 }
 
