@@ -76,7 +76,7 @@ func TestAccVerify_keyAndKeyless(t *testing.T) {
     name = "release"
     keyless {
       issuer                     = %q
-      subject_regexp             = "^https://github\\.com/acme/api/\\.github/workflows/release\\.yml@refs/tags/v"
+      subject_regexp             = "^https://github\\.com/acme/api/\\.github/workflows/release\\.yml@refs/tags/v.*"
       github_workflow_repository = "acme/api"
     }
   }`, ghIssuer)

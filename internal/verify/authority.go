@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -91,11 +92,19 @@ func prepareAuthority(a Authority, i int) (*authority, error) {
 		if k.Subject == "" && k.SubjectRegexp == "" {
 			return nil, fmt.Errorf("authority %q: keyless needs subject or subject_regexp (the certificate identity, e.g. an email or a workflow URL)", out.name)
 		}
-		san, err := sgverify.NewSANMatcher(k.Subject, k.SubjectRegexp)
+		// sigstore-go, like cosign, searches a pattern anywhere in the value;
+		// anchored, "alice@acme\.com" no longer accepts alice@acme.com.evil.io.
+		if _, err := regexp.Compile(k.SubjectRegexp); err != nil {
+			return nil, fmt.Errorf("authority %q: subject_regexp %q does not compile: %w", out.name, k.SubjectRegexp, err)
+		}
+		if _, err := regexp.Compile(k.IssuerRegexp); err != nil {
+			return nil, fmt.Errorf("authority %q: issuer_regexp %q does not compile: %w", out.name, k.IssuerRegexp, err)
+		}
+		san, err := sgverify.NewSANMatcher(k.Subject, AnchorPattern(k.SubjectRegexp))
 		if err != nil {
 			return nil, fmt.Errorf("authority %q: subject_regexp %q does not compile: %w", out.name, k.SubjectRegexp, err)
 		}
-		iss, err := sgverify.NewIssuerMatcher(k.Issuer, k.IssuerRegexp)
+		iss, err := sgverify.NewIssuerMatcher(k.Issuer, AnchorPattern(k.IssuerRegexp))
 		if err != nil {
 			return nil, fmt.Errorf("authority %q: issuer_regexp %q does not compile: %w", out.name, k.IssuerRegexp, err)
 		}
@@ -201,7 +210,40 @@ func (a *authority) checkIdentity(s certificate.Summary) string {
 			found += fmt.Sprintf(" %s %s", e.name, orNone(got[e.name]))
 		}
 	}
-	return fmt.Sprintf("identity mismatch: %s; required %s", found, a.required())
+	msg := fmt.Sprintf("identity mismatch: %s; required %s", found, a.required())
+	for _, p := range []struct{ attr, what, pattern, value string }{
+		{"subject_regexp", "subject", a.keyless.SubjectRegexp, s.SubjectAlternativeName},
+		{"issuer_regexp", "issuer", a.keyless.IssuerRegexp, s.Issuer},
+	} {
+		if partialMatch(p.pattern, p.value) {
+			msg += fmt.Sprintf(". Note: %s matches only part of the %s %q; patterns must match the whole value (imageguard reads %q as %q). "+
+				"If anything may follow, end the pattern with .*", p.attr, p.what, p.value, p.pattern, AnchorPattern(p.pattern))
+		}
+	}
+	return msg
+}
+
+// AnchorPattern makes an identity pattern match the whole value:
+// `^(?:pattern)$`. An empty pattern stays empty (not set); a pattern that
+// is already anchored means the same after it.
+func AnchorPattern(pattern string) string {
+	if pattern == "" {
+		return ""
+	}
+	return "^(?:" + pattern + ")$"
+}
+
+// partialMatch reports whether pattern matches somewhere in value but not
+// all of it: what an unanchored pattern used to accept.
+func partialMatch(pattern, value string) bool {
+	if pattern == "" {
+		return false
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil || !re.MatchString(value) {
+		return false
+	}
+	return !regexp.MustCompile(AnchorPattern(pattern)).MatchString(value)
 }
 
 func orNone(s string) string {

@@ -27,7 +27,7 @@ data "imageguard_policy" "this" {
       name = "release"
       keyless {
         issuer         = "https://token.actions.githubusercontent.com"
-        subject_regexp = "^https://github\\.com/acme/"
+        subject_regexp = "^https://github\\.com/acme/.*"
       }
     }
   }

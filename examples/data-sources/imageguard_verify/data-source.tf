@@ -7,7 +7,7 @@ data "imageguard_verify" "api" {
     name = "release"
     keyless {
       issuer                     = "https://token.actions.githubusercontent.com"
-      subject_regexp             = "^https://github\\.com/acme/api/\\.github/workflows/release\\.yml@refs/tags/v"
+      subject_regexp             = "^https://github\\.com/acme/api/\\.github/workflows/release\\.yml@refs/tags/v.*"
       github_workflow_repository = "acme/api"
       github_workflow_trigger    = "push"
     }
