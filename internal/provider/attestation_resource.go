@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -65,10 +66,17 @@ type attestationResourceModel struct {
 	Verdict            types.Object         `tfsdk:"verdict"`
 }
 
+// signingKeyModel is the `key` block. The `_wo` attributes are
+// write-only: null in plan and state, read from the configuration
+// (withWriteOnly) where a secret is needed.
 type signingKeyModel struct {
-	PrivateKeyPEM types.String `tfsdk:"private_key_pem"`
-	PrivateKeyEnv types.String `tfsdk:"private_key_env"`
-	Password      types.String `tfsdk:"password"`
+	PrivateKeyPEM          types.String `tfsdk:"private_key_pem"`
+	PrivateKeyPEMWO        types.String `tfsdk:"private_key_pem_wo"`
+	PrivateKeyPEMWOVersion types.Int64  `tfsdk:"private_key_pem_wo_version"`
+	PrivateKeyEnv          types.String `tfsdk:"private_key_env"`
+	Password               types.String `tfsdk:"password"`
+	PasswordWO             types.String `tfsdk:"password_wo"`
+	PasswordWOVersion      types.Int64  `tfsdk:"password_wo_version"`
 }
 
 type signingKMSModel struct {
@@ -76,9 +84,36 @@ type signingKMSModel struct {
 }
 
 type signingKeylessModel struct {
-	FulcioURL    types.String `tfsdk:"fulcio_url"`
-	OIDCToken    types.String `tfsdk:"oidc_token"`
-	OIDCTokenEnv types.String `tfsdk:"oidc_token_env"`
+	FulcioURL          types.String `tfsdk:"fulcio_url"`
+	OIDCToken          types.String `tfsdk:"oidc_token"`
+	OIDCTokenWO        types.String `tfsdk:"oidc_token_wo"`
+	OIDCTokenWOVersion types.Int64  `tfsdk:"oidc_token_wo_version"`
+	OIDCTokenEnv       types.String `tfsdk:"oidc_token_env"`
+}
+
+// withWriteOnly is a copy of m (the plan) with the write-only secrets of
+// the configuration, for judging the settings and for signing. The copy is
+// never set as plan or state: write-only values must stay out of both.
+func withWriteOnly(ctx context.Context, config tfsdk.Config, m *attestationResourceModel) (*attestationResourceModel, diag.Diagnostics) {
+	out := *m
+	var key *signingKeyModel
+	var keyless *signingKeylessModel
+	diags := config.GetAttribute(ctx, path.Root("key"), &key)
+	diags.Append(config.GetAttribute(ctx, path.Root("keyless"), &keyless)...)
+	if diags.HasError() {
+		return nil, diags
+	}
+	if m.Key != nil && key != nil {
+		k := *m.Key
+		k.PrivateKeyPEMWO, k.PasswordWO = key.PrivateKeyPEMWO, key.PasswordWO
+		out.Key = &k
+	}
+	if m.Keyless != nil && keyless != nil {
+		k := *m.Keyless
+		k.OIDCTokenWO = keyless.OIDCTokenWO
+		out.Keyless = &k
+	}
+	return &out, diags
 }
 
 func (r *attestationResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -105,15 +140,20 @@ func readAttestationSettings(ctx context.Context, m *attestationResourceModel) (
 		}
 		s.RenewAfter = d
 	}
-	if k := m.Key; k != nil && !k.PrivateKeyPEM.IsUnknown() && !k.PrivateKeyEnv.IsUnknown() && (k.PrivateKeyPEM.IsNull() == k.PrivateKeyEnv.IsNull()) {
-		diags.AddAttributeError(path.Root("key"), "Key needs private_key_pem or private_key_env", "Give exactly one of `private_key_pem` and `private_key_env` in the `key` block.")
+	// Two forms beside private_key_pem_wo are the ConfigValidators' to report.
+	if k := m.Key; k != nil && !k.PrivateKeyPEM.IsUnknown() && !k.PrivateKeyPEMWO.IsUnknown() && !k.PrivateKeyEnv.IsUnknown() &&
+		(k.PrivateKeyPEM.IsNull() && k.PrivateKeyPEMWO.IsNull() && k.PrivateKeyEnv.IsNull() || !k.PrivateKeyPEM.IsNull() && !k.PrivateKeyEnv.IsNull()) {
+		diags.AddAttributeError(path.Root("key"), "Key needs private_key_pem, private_key_pem_wo or private_key_env",
+			"Give exactly one of `private_key_pem_wo` (write-only, Terraform and OpenTofu 1.11 and later), `private_key_env` and `private_key_pem` in the `key` block.")
 	}
 	if k := m.KMS; k != nil && k.URI.IsNull() {
 		diags.AddAttributeError(path.Root("kms").AtName("uri"), "KMS needs a uri", "Give the KMS key as `uri`, e.g. `hashivault://release`.")
 	}
 	if k := m.Keyless; k != nil {
-		if !k.OIDCToken.IsUnknown() && !k.OIDCTokenEnv.IsUnknown() && k.OIDCToken.IsNull() == k.OIDCTokenEnv.IsNull() {
-			diags.AddAttributeError(path.Root("keyless"), "Keyless needs an OIDC token", "Give exactly one of `oidc_token` and `oidc_token_env` in the `keyless` block.")
+		if !k.OIDCToken.IsUnknown() && !k.OIDCTokenWO.IsUnknown() && !k.OIDCTokenEnv.IsUnknown() &&
+			(k.OIDCToken.IsNull() && k.OIDCTokenWO.IsNull() && k.OIDCTokenEnv.IsNull() || !k.OIDCToken.IsNull() && !k.OIDCTokenEnv.IsNull()) {
+			diags.AddAttributeError(path.Root("keyless"), "Keyless needs an OIDC token",
+				"Give exactly one of `oidc_token_wo` (write-only, Terraform and OpenTofu 1.11 and later), `oidc_token_env` and `oidc_token` in the `keyless` block.")
 		}
 		if !s.TLogUpload {
 			diags.AddAttributeError(path.Root("tlog_upload"), "Keyless signing needs the transparency log",
@@ -153,7 +193,12 @@ func (r *attestationResource) ModifyPlan(ctx context.Context, req resource.Modif
 		return
 	}
 	plan := *planned
-	settings, diags := readAttestationSettings(ctx, &plan)
+	secrets, diags := withWriteOnly(ctx, req.Config, &plan)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	settings, diags := readAttestationSettings(ctx, secrets)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -197,8 +242,8 @@ func (r *attestationResource) ModifyPlan(ctx context.Context, req resource.Modif
 		plan.Location, plan.SignedAt = types.StringUnknown(), types.StringUnknown()
 		plan.Verdict = types.ObjectUnknown(verdictAttrTypes)
 		r.warnMissingSecrets(&resp.Diagnostics, &plan)
-		if k := plan.Key; k != nil && !k.PrivateKeyPEM.IsNull() && !k.PrivateKeyPEM.IsUnknown() && !k.Password.IsUnknown() {
-			if err := gate.CheckKey(ctx, []byte(k.PrivateKeyPEM.ValueString()), keyPassword(k)); err != nil {
+		if k := secrets.Key; k != nil && keyPEMKnown(k) && !k.Password.IsUnknown() && !k.PasswordWO.IsUnknown() {
+			if err := gate.CheckKey(ctx, []byte(keyPEM(k)), keyPassword(k)); err != nil {
 				addGateError(&resp.Diagnostics, err, path.Root("image"), nil)
 				return
 			}
@@ -227,14 +272,16 @@ func (r *attestationResource) needsSigning(ctx context.Context, req resource.Mod
 			return true, fmt.Sprintf("older than renew_after %s", s.RenewAfter)
 		}
 	}
-	// Settings that change what is signed, or by whom, make a new one;
-	// secrets (a password, a fresh OIDC token), renew_after and
-	// delete_on_destroy do not. An imported record has no settings: it is
+	// Settings that change what is signed, or by whom, make a new one, and so
+	// does a new version of a write-only secret; secrets kept in state (a
+	// password, a fresh OIDC token), renew_after and delete_on_destroy do not. An imported record has no settings: it is
 	// adopted as it is.
 	if state.Scan == nil && state.Verify == nil && state.Policy == nil && state.Key == nil && state.KMS == nil && state.Keyless == nil {
 		return false, ""
 	}
-	for _, a := range []string{"platforms", "scan", "verify", "policy", "kms", "tlog_upload", "rekor_url", "key.private_key_pem", "key.private_key_env", "keyless.fulcio_url"} {
+	// A write-only secret is never in state: its version stands for it.
+	for _, a := range []string{"platforms", "scan", "verify", "policy", "kms", "tlog_upload", "rekor_url", "key.private_key_pem", "key.private_key_env", "keyless.fulcio_url",
+		"key.private_key_pem_wo_version", "key.password_wo_version", "keyless.oidc_token_wo_version"} {
 		p := path.Root(a)
 		if head, tail, ok := strings.Cut(a, "."); ok {
 			p = path.Root(head).AtName(tail)
@@ -264,7 +311,7 @@ func (r *attestationResource) Create(ctx context.Context, req resource.CreateReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.publish(ctx, &plan, pendingKey(r.data, plan.ID.ValueString(), req.Plan.Raw), &resp.Diagnostics)
+	r.publish(ctx, &plan, req.Config, pendingKey(r.data, plan.ID.ValueString(), req.Plan.Raw), &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -282,7 +329,7 @@ func (r *attestationResource) Update(ctx context.Context, req resource.UpdateReq
 		return
 	}
 	if plan.SignedAt.IsUnknown() {
-		r.publish(ctx, &plan, pendingKey(r.data, plan.ID.ValueString(), req.Plan.Raw), &resp.Diagnostics)
+		r.publish(ctx, &plan, req.Config, pendingKey(r.data, plan.ID.ValueString(), req.Plan.Raw), &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
 			return
 		}
@@ -293,8 +340,13 @@ func (r *attestationResource) Update(ctx context.Context, req resource.UpdateReq
 // publish signs and attaches the verdict the apply-time plan judged (or,
 // if this process did not plan it, judges it again first: nothing is
 // signed that was not judged), and fills in the computed attributes.
-func (r *attestationResource) publish(ctx context.Context, m *attestationResourceModel, key string, diags *diag.Diagnostics) {
-	settings, d := readAttestationSettings(ctx, m)
+func (r *attestationResource) publish(ctx context.Context, m *attestationResourceModel, config tfsdk.Config, key string, diags *diag.Diagnostics) {
+	secrets, d := withWriteOnly(ctx, config, m)
+	diags.Append(d...)
+	if diags.HasError() {
+		return
+	}
+	settings, d := readAttestationSettings(ctx, secrets)
 	diags.Append(d...)
 	if diags.HasError() {
 		return
@@ -326,7 +378,7 @@ func (r *attestationResource) publish(ctx context.Context, m *attestationResourc
 	if diags.HasError() {
 		return
 	}
-	signer, d := signerOptions(m, settings)
+	signer, d := signerOptions(secrets, settings)
 	diags.Append(d...)
 	if diags.HasError() {
 		return

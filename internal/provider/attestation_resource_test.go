@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -811,4 +813,250 @@ func TestAccAttestation_multiPlatformIndex(t *testing.T) {
 	if n := len(f.referrers(t, "team/multi", armDigest)); n != 2 {
 		t.Errorf("%d imageguard attestations on the arm64 manifest, want 2", n)
 	}
+}
+
+// Write-only secrets (Terraform 1.11+) sign but are never stored: the
+// private key, its password and the OIDC token are null in state and
+// nowhere in it; a new `…_wo_version` signs anew, the same version does
+// not. Control: the same key given as private_key_pem is in state (marked
+// sensitive), so the search for the secret's text can find it.
+func TestAccAttestation_writeOnlySecrets(t *testing.T) {
+	const issuer = "https://token.actions.githubusercontent.com"
+	const subject = "https://github.com/acme/api/.github/workflows/attest.yml@refs/heads/main"
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	d := f.push(t, "team/app", "1.2.5-r1")
+	image := f.pinned("team/app", d)
+	fulcio := f.ss.FulcioServer(t)
+	token := fulcio.Token(t, issuer, subject)
+	keylessDigest := f.reg.Push(t, "team/keyless:1", acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
+	f.reg.SignBundle(t, "team/keyless", keylessDigest, acctest.Signer{Sigstore: f.ss, Identity: acctest.Identity{Issuer: issuer, Subject: subject}, TLog: true})
+	pemText := f.key.CosignPEM(t, testKeyPassword)
+	pemLine := strings.Split(pemText, "\n")[1] // a line of the encrypted key's base64
+	writeOnly := func(version int) string {
+		return f.provider() + f.attestation("app", image, fmt.Sprintf(`
+  key {
+    private_key_pem_wo         = %q
+    private_key_pem_wo_version = %d
+    password_wo                = %q
+    password_wo_version        = 1
+  }
+  rekor_url = %q`, pemText, version, testKeyPassword, f.rekorURL)) + f.attestation("keyless", f.pinned("team/keyless", keylessDigest), fmt.Sprintf(`
+  keyless {
+    fulcio_url            = %q
+    oidc_token_wo         = %q
+    oidc_token_wo_version = 1
+  }
+  rekor_url = %q`, fulcio.URL, token, f.rekorURL))
+	}
+	secretsIn := func(s *terraform.State) []string {
+		var found []string
+		for addr, rs := range s.RootModule().Resources {
+			for k, v := range rs.Primary.Attributes {
+				for _, secret := range []string{pemLine, testKeyPassword, token} {
+					if strings.Contains(v, secret) {
+						found = append(found, addr+"."+k)
+					}
+				}
+			}
+		}
+		return found
+	}
+	noSecretInState := func(s *terraform.State) error {
+		if found := secretsIn(s); len(found) > 0 {
+			return fmt.Errorf("a write-only secret is in state at %v", found)
+		}
+		return nil
+	}
+	var signedAt string
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: writeOnly(1),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("imageguard_attestation.app", tfjsonpath.New("key").AtMapKey("private_key_pem_wo"), knownvalue.Null()),
+					statecheck.ExpectKnownValue("imageguard_attestation.app", tfjsonpath.New("key").AtMapKey("password_wo"), knownvalue.Null()),
+					statecheck.ExpectKnownValue("imageguard_attestation.app", tfjsonpath.New("key").AtMapKey("private_key_pem_wo_version"), knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue("imageguard_attestation.keyless", tfjsonpath.New("keyless").AtMapKey("oidc_token_wo"), knownvalue.Null()),
+					check("imageguard_attestation.app", "attestation_digests", knownvalue.ListSizeExact(2)),
+					check("imageguard_attestation.keyless", "attestation_digests", knownvalue.ListSizeExact(2)),
+				},
+				Check: func(s *terraform.State) error {
+					signedAt = s.RootModule().Resources["imageguard_attestation.app"].Primary.Attributes["signed_at"]
+					return noSecretInState(s)
+				},
+			},
+			{
+				// The same secrets and versions: nothing to sign.
+				Config: writeOnly(1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("imageguard_attestation.app", plancheck.ResourceActionNoop),
+					plancheck.ExpectResourceAction("imageguard_attestation.keyless", plancheck.ResourceActionNoop),
+				}},
+			},
+			{
+				// A new key version signs anew (Terraform cannot see the value).
+				PreConfig: func() { time.Sleep(1100 * time.Millisecond) },
+				Config:    writeOnly(2),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("imageguard_attestation.app", plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue("imageguard_attestation.app", tfjsonpath.New("signed_at")),
+					plancheck.ExpectResourceAction("imageguard_attestation.keyless", plancheck.ResourceActionNoop),
+				}},
+				Check: func(s *terraform.State) error {
+					if now := s.RootModule().Resources["imageguard_attestation.app"].Primary.Attributes["signed_at"]; now == signedAt {
+						return fmt.Errorf("signed_at stayed %s after private_key_pem_wo_version changed", now)
+					}
+					return noSecretInState(s)
+				},
+			},
+			{
+				// Control: the stored form is in state, and the search finds it.
+				Config: f.provider() + f.attestation("app", image, f.keyBlock(t)),
+				Check: func(s *terraform.State) error {
+					if found := secretsIn(s); len(found) == 0 {
+						return fmt.Errorf("the control's private_key_pem and password are not found in state: the search cannot fail")
+					}
+					return nil
+				},
+			},
+		},
+	})
+	if fulcio.Issued.Load() != 1 {
+		t.Errorf("Fulcio issued %d certificates, want 1 (the keyless attestation signed once)", fulcio.Issued.Load())
+	}
+}
+
+// A write-only secret goes instead of its stored or environment form, and
+// its version needs it.
+func TestAccAttestation_writeOnlyInvalid(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	d := f.push(t, "team/app", "1.2.5-r1")
+	image := f.pinned("team/app", d)
+	pemText := f.key.CosignPEM(t, testKeyPassword)
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: f.provider() + f.attestation("app", image, fmt.Sprintf(`
+  key {
+    private_key_pem    = %q
+    private_key_pem_wo = %q
+  }`, pemText, pemText)),
+				ExpectError: wrapped(`(?s)Invalid Attribute Combination.*private_key_pem`),
+			},
+			{
+				Config: f.provider() + f.attestation("app", image, fmt.Sprintf(`
+  key {
+    private_key_pem_wo = %q
+    private_key_env    = "COSIGN_PRIVATE_KEY"
+  }`, pemText)),
+				ExpectError: wrapped(`(?s)Invalid Attribute Combination.*private_key_env`),
+			},
+			{
+				Config: f.provider() + f.attestation("app", image, fmt.Sprintf(`
+  key {
+    private_key_pem_wo  = %q
+    password            = "x"
+    password_wo         = "y"
+  }`, pemText)),
+				ExpectError: wrapped(`(?s)Invalid Attribute Combination.*password`),
+			},
+			{
+				Config: f.provider() + f.attestation("app", image, fmt.Sprintf(`
+  key {
+    private_key_pem_wo  = %q
+    password_wo_version = 1
+  }`, pemText)),
+				ExpectError: wrapped(`(?s)Invalid Attribute Combination.*password_wo`),
+			},
+			{
+				Config: f.provider() + f.attestation("app", image, `
+  keyless {
+    oidc_token_wo  = "x"
+    oidc_token_env = "SIGSTORE_ID_TOKEN"
+  }`),
+				ExpectError: wrapped(`(?s)Invalid Attribute Combination.*oidc_token_env`),
+			},
+			{
+				Config: f.provider() + f.attestation("app", image, `
+  key {
+    password_wo = "x"
+  }`),
+				ExpectError: wrapped(`(?s)Key needs private_key_pem, private_key_pem_wo or private_key_env`),
+			},
+		},
+	})
+	if refs := f.referrers(t, "team/app", d); len(refs) != 0 {
+		t.Fatalf("a refused configuration attached %d attestation(s)", len(refs))
+	}
+}
+
+// State written before the write-only attributes existed (the previous
+// release's `key` and `keyless` blocks, schema version 0) still decodes:
+// the new attributes read as null, nothing else changes. Control: a state
+// whose `key` holds an attribute this schema does not know is refused, so
+// the decoding is strict enough to fail.
+func TestAttestationStateWithoutWriteOnlyAttributes(t *testing.T) {
+	server, err := protoV6Factories["imageguard"]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// Prime the server's schemas, as Terraform does first.
+	if _, err := server.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	old := func(key string) string {
+		return `{"id":"r.example/team/app@sha256:` + strings.Repeat("a", 64) + `","image":"r.example/team/app@sha256:` + strings.Repeat("a", 64) + `",` +
+			`"platforms":null,"scan":null,"verify":null,"policy":null,"kms":null,"keyless":null,` +
+			`"key":` + key + `,"tlog_upload":true,"rekor_url":"https://rekor.example","renew_after":null,"delete_on_destroy":false,` +
+			`"digest":"sha256:` + strings.Repeat("a", 64) + `","attestation_digests":["sha256:` + strings.Repeat("b", 64) + `"],` +
+			`"predicate_types":["` + vulnType + `"],"location":"referrers API","signed_at":"2026-01-01T00:00:00Z","verdict":null}`
+	}
+	upgrade := func(raw string) (*tfprotov6.UpgradeResourceStateResponse, error) {
+		return server.UpgradeResourceState(ctx, &tfprotov6.UpgradeResourceStateRequest{TypeName: "imageguard_attestation", Version: 0, RawState: &tfprotov6.RawState{JSON: []byte(raw)}})
+	}
+	resp, err := upgrade(old(`{"private_key_pem":null,"private_key_env":"COSIGN_PRIVATE_KEY","password":null}`))
+	if err != nil || len(resp.Diagnostics) > 0 {
+		t.Fatalf("the previous release's state does not decode: %v %+v", err, resp.Diagnostics)
+	}
+	typ := attestationStateType(t, server)
+	v, err := resp.UpgradedState.Unmarshal(typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attrs map[string]tftypes.Value
+	if err := v.As(&attrs); err != nil {
+		t.Fatal(err)
+	}
+	var key map[string]tftypes.Value
+	if err := attrs["key"].As(&key); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"private_key_pem_wo", "private_key_pem_wo_version", "password_wo", "password_wo_version"} {
+		if !key[a].IsNull() {
+			t.Errorf("key.%s = %v after decoding old state, want null", a, key[a])
+		}
+	}
+	if env := key["private_key_env"]; !env.Equal(tftypes.NewValue(tftypes.String, "COSIGN_PRIVATE_KEY")) {
+		t.Errorf("key.private_key_env = %v, want it kept", env)
+	}
+	resp, err = upgrade(old(`{"private_key_pem":null,"private_key_env":"X","password":null,"no_such_attribute":"x"}`))
+	if err == nil && len(resp.Diagnostics) == 0 {
+		t.Error("a state with an unknown attribute in key decoded: the check above cannot fail")
+	}
+}
+
+// attestationStateType is imageguard_attestation's state type, from the
+// server's schema.
+func attestationStateType(t *testing.T, server tfprotov6.ProviderServer) tftypes.Type {
+	t.Helper()
+	ps, err := server.GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps.ResourceSchemas["imageguard_attestation"].ValueType()
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -45,6 +46,14 @@ func (r *attestationResource) Schema(_ context.Context, _ resource.SchemaRequest
 	}
 	secret := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: desc}
+	}
+	writeOnly := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Optional: true, Sensitive: true, WriteOnly: true, MarkdownDescription: desc}
+	}
+	woVersion := func(of string) schema.Int64Attribute {
+		return schema.Int64Attribute{Optional: true, Validators: []validator.Int64{int64validator.AlsoRequires(path.MatchRelative().AtParent().AtName(of))},
+			MarkdownDescription: "Version of `" + of + "`, kept in state, e.g. `1`: a change signs a new attestation with the new secret. " +
+				"Needs `" + of + "`."}
 	}
 	resp.Schema = schema.Schema{
 		Version: attestationSchemaVersion,
@@ -96,12 +105,20 @@ func (r *attestationResource) Schema(_ context.Context, _ resource.SchemaRequest
 			"policy": pinPolicyBlock(),
 			"key": schema.SingleNestedBlock{
 				MarkdownDescription: "Sign with a private key: cosign's (`cosign generate-key-pair`, `ENCRYPTED SIGSTORE PRIVATE KEY`) or an unencrypted " +
-					"PKCS #8, EC or RSA key. Terraform keeps arguments in state (marked sensitive): to keep the key out of state, give `private_key_env` " +
+					"PKCS #8, EC or RSA key. Terraform keeps arguments in state (marked sensitive): to keep the key out of state, give " +
+					"`private_key_pem_wo` and `password_wo` (write-only, Terraform and OpenTofu 1.11 and later), or on older CLIs `private_key_env` " +
 					"and leave `password` unset (then `COSIGN_PASSWORD` is read, as cosign does), or use `kms`.",
 				Attributes: map[string]schema.Attribute{
-					"private_key_pem": secret("The private key in PEM, e.g. `file(\"cosign.key\")`. One of `private_key_pem` and `private_key_env`."),
-					"private_key_env": opt("Name of an environment variable holding the PEM key at apply, e.g. `COSIGN_PRIVATE_KEY` (cosign's `env://`)."),
-					"password":        secret("Password of a cosign key. Default: the `COSIGN_PASSWORD` environment variable, else empty."),
+					"private_key_pem": secret("The private key in PEM, e.g. `file(\"cosign.key\")`; kept in state. Exactly one of `private_key_pem`, `private_key_pem_wo` and `private_key_env`."),
+					"private_key_pem_wo": writeOnly("The private key in PEM, write-only: never stored in plan or state (Terraform and OpenTofu 1.11 and later), e.g. " +
+						"`ephemeral.vault_kv_secret_v2.cosign.data[\"key\"]`. Give `private_key_pem_wo_version` too, and change it when the key changes: " +
+						"Terraform cannot see a write-only value change, so the version is what signs anew."),
+					"private_key_pem_wo_version": woVersion("private_key_pem_wo"),
+					"private_key_env":            opt("Name of an environment variable holding the PEM key at apply, e.g. `COSIGN_PRIVATE_KEY` (cosign's `env://`)."),
+					"password":                   secret("Password of a cosign key; kept in state. Default: the `COSIGN_PASSWORD` environment variable, else empty. At most one of `password` and `password_wo`."),
+					"password_wo": writeOnly("Password of a cosign key, write-only: never stored in plan or state (Terraform and OpenTofu 1.11 and later). " +
+						"Give `password_wo_version` too, and change it when the password changes."),
+					"password_wo_version": woVersion("password_wo"),
 				},
 			},
 			"kms": schema.SingleNestedBlock{
@@ -113,18 +130,28 @@ func (r *attestationResource) Schema(_ context.Context, _ resource.SchemaRequest
 			"keyless": schema.SingleNestedBlock{
 				MarkdownDescription: "Sign keyless: a short-lived Fulcio certificate for the identity of an OIDC token (e.g. a CI job's), logged in Rekor (`tlog_upload` must stay `true`).",
 				Attributes: map[string]schema.Attribute{
-					"fulcio_url":     opt("Fulcio base URL, `https://`; plain `http://` only on loopback (127.0.0.0/8, `::1`, `localhost`). Default `"+defaultFulcioURL+"`.", validate.ServiceURL()),
-					"oidc_token":     secret("OIDC identity token (audience `sigstore`). One of `oidc_token` and `oidc_token_env`; prefer the variable: a token in configuration is kept in state."),
-					"oidc_token_env": opt("Name of an environment variable holding the OIDC token at apply, e.g. `SIGSTORE_ID_TOKEN`."),
+					"fulcio_url": opt("Fulcio base URL, `https://`; plain `http://` only on loopback (127.0.0.0/8, `::1`, `localhost`). Default `"+defaultFulcioURL+"`.", validate.ServiceURL()),
+					"oidc_token": secret("OIDC identity token (audience `sigstore`); kept in state. Exactly one of `oidc_token`, `oidc_token_wo` and `oidc_token_env`; " +
+						"prefer `oidc_token_wo` or the variable."),
+					"oidc_token_wo": writeOnly("OIDC identity token (audience `sigstore`), write-only: never stored in plan or state (Terraform and OpenTofu 1.11 and later). " +
+						"Give `oidc_token_wo_version` too, and change it to sign with a new token."),
+					"oidc_token_wo_version": woVersion("oidc_token_wo"),
+					"oidc_token_env":        opt("Name of an environment variable holding the OIDC token at apply, e.g. `SIGSTORE_ID_TOKEN`."),
 				},
 			},
 		},
 	}
 }
 
-// ConfigValidators require exactly one signer.
+// ConfigValidators require exactly one signer, and a write-only secret
+// instead of (not beside) its stored or environment form.
 func (r *attestationResource) ConfigValidators(context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
 		resourcevalidator.ExactlyOneOf(path.MatchRoot("key"), path.MatchRoot("kms"), path.MatchRoot("keyless")),
+		resourcevalidator.Conflicting(path.MatchRoot("key").AtName("private_key_pem_wo"), path.MatchRoot("key").AtName("private_key_pem")),
+		resourcevalidator.Conflicting(path.MatchRoot("key").AtName("private_key_pem_wo"), path.MatchRoot("key").AtName("private_key_env")),
+		resourcevalidator.Conflicting(path.MatchRoot("key").AtName("password_wo"), path.MatchRoot("key").AtName("password")),
+		resourcevalidator.Conflicting(path.MatchRoot("keyless").AtName("oidc_token_wo"), path.MatchRoot("keyless").AtName("oidc_token")),
+		resourcevalidator.Conflicting(path.MatchRoot("keyless").AtName("oidc_token_wo"), path.MatchRoot("keyless").AtName("oidc_token_env")),
 	}
 }

@@ -26,7 +26,7 @@ func signerOptions(m *attestationResourceModel, s attestationSettings) (attest.S
 	}
 	switch {
 	case m.Key != nil:
-		pemText := m.Key.PrivateKeyPEM.ValueString()
+		pemText := keyPEM(m.Key)
 		if name := m.Key.PrivateKeyEnv.ValueString(); name != "" {
 			pemText = fromEnv(path.Root("key").AtName("private_key_env"), name)
 		}
@@ -36,6 +36,9 @@ func signerOptions(m *attestationResourceModel, s attestationSettings) (attest.S
 		o.KMSRef = m.KMS.URI.ValueString()
 	case m.Keyless != nil:
 		token := m.Keyless.OIDCToken.ValueString()
+		if !m.Keyless.OIDCTokenWO.IsNull() {
+			token = m.Keyless.OIDCTokenWO.ValueString()
+		}
 		if name := m.Keyless.OIDCTokenEnv.ValueString(); name != "" {
 			token = fromEnv(path.Root("keyless").AtName("oidc_token_env"), name)
 		}
@@ -46,13 +49,34 @@ func signerOptions(m *attestationResourceModel, s attestationSettings) (attest.S
 	return o, diags
 }
 
-// keyPassword is the key's password: the attribute, else COSIGN_PASSWORD
-// as cosign reads it.
-func keyPassword(k *signingKeyModel) []byte {
-	if k.Password.IsNull() {
-		return []byte(os.Getenv("COSIGN_PASSWORD"))
+// keyPEM is the key's PEM text: the write-only attribute, else the stored
+// one (private_key_env is read at apply, in signerOptions).
+func keyPEM(k *signingKeyModel) string {
+	if !k.PrivateKeyPEMWO.IsNull() {
+		return k.PrivateKeyPEMWO.ValueString()
 	}
-	return []byte(k.Password.ValueString())
+	return k.PrivateKeyPEM.ValueString()
+}
+
+// keyPEMKnown reports whether the key's PEM is in the configuration and
+// known at plan.
+func keyPEMKnown(k *signingKeyModel) bool {
+	if !k.PrivateKeyPEMWO.IsNull() {
+		return !k.PrivateKeyPEMWO.IsUnknown()
+	}
+	return !k.PrivateKeyPEM.IsNull() && !k.PrivateKeyPEM.IsUnknown()
+}
+
+// keyPassword is the key's password: the write-only attribute, else the
+// stored one, else COSIGN_PASSWORD as cosign reads it.
+func keyPassword(k *signingKeyModel) []byte {
+	switch {
+	case !k.PasswordWO.IsNull():
+		return []byte(k.PasswordWO.ValueString())
+	case !k.Password.IsNull():
+		return []byte(k.Password.ValueString())
+	}
+	return []byte(os.Getenv("COSIGN_PASSWORD"))
 }
 
 // warnMissingSecrets warns at plan when an environment variable that apply
