@@ -204,3 +204,32 @@ func with(base, more map[string]any) map[string]any {
 	}
 	return out
 }
+
+// CheckAdopted verifies, before an imported imageguard_attestation adopts
+// them, that the attestations found at subject were signed by the
+// configured signer (its key, or its KMS key) over subject: anyone who can
+// push to the repository can attach a bundle there. A keyless signer has
+// no key to check with (attest.ErrKeylessUnchecked): the caller signs anew.
+func CheckAdopted(ctx context.Context, store attest.Store, subject v1.Hash, found []attest.Attached, o attest.SignerOptions) error {
+	image := store.Repository.Name() + "@" + subject.String()
+	signer, err := attest.NewSigner(ctx, o)
+	if err != nil {
+		return &Error{Attr: signerAttr(o), Summary: "Cannot check the imported attestation", Detail: fmt.Sprintf("The signer cannot be prepared to check the attestations of %s: %v.", image, err), Err: err}
+	}
+	defer signer.Close()
+	for _, a := range found {
+		b, err := store.ReadBundle(ctx, subject, a.Digest)
+		if err == nil {
+			err = signer.CheckSigned(b, subject, a.PredicateType)
+		}
+		if err != nil {
+			return &Error{Summary: "Imported attestation not signed by this signer",
+				Detail: fmt.Sprintf("The newest %s attestation of %s (referrer %s, %s) is not adopted: %v. Anyone with push access to %s can attach one. "+
+					"Delete that referrer if it is not yours, or remove the resource from state (terraform state rm) and let the next plan sign a new attestation.",
+					a.PredicateType, image, a.Digest, a.Location, err, store.Repository.Name()), Err: err}
+		}
+		tflog.SubsystemDebug(ctx, AttestLogSubsystem, "imported attestation checked", map[string]any{"repository": store.Repository.Name(), "digest": subject.String(),
+			"predicate_type": a.PredicateType, "referrer": a.Digest.String(), "key_id": signer.KeyID()})
+	}
+	return nil
+}

@@ -225,6 +225,9 @@ func (r *attestationResource) ModifyPlan(ctx context.Context, req resource.Modif
 		kept = &keptApproval{verb: "attested", noun: "attestation", at: state.SignedAt.ValueString(), db: verdictDB(state.Verdict)}
 		failing = fmt.Sprintf("was attested %s but now fails", state.SignedAt.ValueString())
 	}
+	if !sign && importedRecord(state) && !r.checkAdopted(ctx, state, secrets, settings, &resp.Diagnostics) {
+		return
+	}
 	j, ok := judgeTarget(ctx, r.data, &resp.Diagnostics, path.Root("image"), "attestation's", image, target, settings.Gates, now, failing, kept)
 	if !ok {
 		return
@@ -276,7 +279,10 @@ func (r *attestationResource) needsSigning(ctx context.Context, req resource.Mod
 	// does a new version of a write-only secret; secrets kept in state (a
 	// password, a fresh OIDC token), renew_after and delete_on_destroy do not. An imported record has no settings: it is
 	// adopted as it is.
-	if state.Scan == nil && state.Verify == nil && state.Policy == nil && state.Key == nil && state.KMS == nil && state.Keyless == nil {
+	if importedRecord(state) {
+		if plan.Keyless != nil {
+			return true, "imported attestation: a keyless signer has no key to check it against"
+		}
 		return false, ""
 	}
 	// A write-only secret is never in state: its version stands for it.
@@ -301,6 +307,48 @@ func (r *attestationResource) needsSigning(ctx context.Context, req resource.Mod
 		return true, "signer changed"
 	}
 	return false, ""
+}
+
+// importedRecord reports whether state came from an import: no settings.
+func importedRecord(state *attestationResourceModel) bool {
+	return state.Scan == nil && state.Verify == nil && state.Policy == nil && state.Key == nil && state.KMS == nil && state.Keyless == nil
+}
+
+// checkAdopted verifies that the attestations an import found were signed
+// by the configured key before the plan adopts them.
+func (r *attestationResource) checkAdopted(ctx context.Context, state, secrets *attestationResourceModel, s attestationSettings, diags *diag.Diagnostics) bool {
+	ref, err := r.data.Registry.ParseReference(state.Image.ValueString())
+	subject, herr := v1.NewHash(state.Digest.ValueString())
+	if err != nil || herr != nil {
+		diags.AddAttributeError(path.Root("image"), "Invalid state", fmt.Sprintf("The imported image %q or digest %q does not parse; remove the resource from state and import it again.", state.Image.ValueString(), state.Digest.ValueString()))
+		return false
+	}
+	var digests, pts []string
+	diags.Append(state.AttestationDigests.ElementsAs(ctx, &digests, false)...)
+	diags.Append(state.PredicateTypes.ElementsAs(ctx, &pts, false)...)
+	if diags.HasError() || len(digests) != len(pts) {
+		diags.AddAttributeError(path.Root("image"), "Invalid state", "The imported attestations and their predicate types do not pair up; remove the resource from state and import it again.")
+		return false
+	}
+	found := make([]attest.Attached, len(digests))
+	for i := range digests {
+		h, err := v1.NewHash(digests[i])
+		if err != nil {
+			diags.AddAttributeError(path.Root("image"), "Invalid state", fmt.Sprintf("The imported attestation digest %q does not parse.", digests[i]))
+			return false
+		}
+		found[i] = attest.Attached{Digest: h, PredicateType: pts[i], Location: state.Location.ValueString()}
+	}
+	signer, d := signerOptions(secrets, s)
+	diags.Append(d...)
+	if diags.HasError() {
+		return false
+	}
+	if err := gate.CheckAdopted(ctx, attestationStore(r.data, ref), subject, found, signer); err != nil {
+		addGateError(diags, err, path.Root("image"), nil)
+		return false
+	}
+	return true
 }
 
 // Create signs what the plan judged and attaches it.

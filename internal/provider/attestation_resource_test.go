@@ -1060,3 +1060,71 @@ func attestationStateType(t *testing.T, server tfprotov6.ProviderServer) tftypes
 	}
 	return ps.ResourceSchemas["imageguard_attestation"].ValueType()
 }
+
+// Import adopts an attestation only once the configured key verifies it:
+// anyone with push access can attach a newer bundle at the digest. The
+// control imports the resource's own attestations (import block, so the
+// plan that adopts them runs); then an attacker attaches newer ones,
+// signed by another key, and the same import fails naming them.
+func TestAccAttestation_importChecksTheSigner(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	d := f.push(t, "team/app", "1.2.5-r1")
+	image := f.pinned("team/app", d)
+	cfg := f.provider() + f.attestation("app", image, f.keyBlock(t))
+	var rogue []string
+	attackerAttaches := func() {
+		ctx := context.Background()
+		repo := mustRepo(t, f.reg.Host+"/team/app")
+		desc, err := remote.Head(repo.Digest(d.String()), remote.WithAuth(authn.Anonymous))
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := acctest.NewKeyPair(t)
+		s, err := attest.NewSigner(ctx, attest.SignerOptions{PrivateKeyPEM: []byte(other.CosignPEM(t, "x")), Password: []byte("x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		var bs []attest.Bundle
+		for _, pt := range []string{vulnType, verdictType} {
+			st, err := attest.Statement(attest.Subject{Name: repo.Name(), Digest: d}, pt, map[string]any{"result": "passed", "enforcement": "error"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			signed, err := s.Sign(ctx, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bs = append(bs, attest.Bundle{JSON: signed.Bundle, PredicateType: pt})
+		}
+		store := attest.Store{Repository: repo, Options: []remote.Option{remote.WithAuth(authn.Anonymous)}}
+		attached, err := store.AttachAll(ctx, *desc, bs, time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range attached {
+			rogue = append(rogue, a.Digest.String())
+		}
+	}
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				// Control: its own attestations, verified and adopted.
+				Config: cfg, ResourceName: "imageguard_attestation.app", ImportState: true, ImportStateId: image,
+				ImportStateKind: resource.ImportBlockWithID, ExpectNonEmptyPlan: true,
+			},
+			{
+				PreConfig: attackerAttaches,
+				Config:    cfg, ResourceName: "imageguard_attestation.app", ImportState: true, ImportStateId: image,
+				ImportStateKind: resource.ImportBlockWithID, ExpectNonEmptyPlan: true,
+				ExpectError: wrapped(`(?s)Imported attestation not signed by this signer.*` + regexp.QuoteMeta(d.String()) + `.*does not verify with this key`),
+			},
+		},
+	})
+	if len(rogue) != 2 {
+		t.Fatalf("the attacker attached %d bundles, want 2", len(rogue))
+	}
+}
