@@ -20,7 +20,9 @@ const (
 	// included, so that a hostile index cannot make a plan fetch without end.
 	maxIndexEntries = 1024
 
-	// annotationReferenceType marks BuildKit's attestation manifests.
+	// annotationReferenceType marks BuildKit's attestation manifests. It is
+	// a claim anyone with push rights can write and no runtime reads, so it
+	// only labels an entry in logs: the platform decides (isAttestation).
 	annotationReferenceType = "vnd.docker.reference.type"
 	attestationManifest     = "attestation-manifest"
 )
@@ -38,8 +40,10 @@ type indexSource interface {
 // walkIndex lists every image of r's index that a runtime could run, as
 // containerd and docker see it: entries with a platform as they are,
 // entries without one by their config's os and architecture (the only blobs
-// the walk fetches), nested indexes followed. Attestation manifests are
-// skipped and counted; any entry it cannot classify is an error, because an
+// the walk fetches), nested indexes followed. Entries on the platform
+// unknown/unknown (BuildKit's attestation manifests), which no runtime ever
+// selects, are skipped and counted; whatever their annotations claim, all
+// others are judged. Any entry it cannot classify is an error, because an
 // entry that is not judged must not pass.
 func (c *Client) walkIndex(ctx context.Context, r *Resolved) error {
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(r.Manifest))
@@ -137,10 +141,19 @@ func (w *indexWalk) image(ctx context.Context, parent v1.Hash, m v1.Descriptor) 
 		p, err = w.src.configPlatform(ctx, m.Digest)
 		if err != nil {
 			return w.errorf(parent, err, "lists %s without a platform, and its platform could not be read from its config: %v. A runtime picks such an entry by its config's os and architecture, "+
-				"so imageguard must judge it and cannot pass the index. Give the entry a `platform` in the index, mark it as an attestation manifest, or remove it.", m.Digest, err)
+				"so imageguard must judge it and cannot pass the index%s. Give the entry a `platform` in the index (`unknown/unknown` for an attestation manifest, as BuildKit does), or remove it.", m.Digest, err, claimNote(m))
 		}
 		w.fromConfig++
 		tflog.SubsystemDebug(ctx, LogSubsystem, "platform read from config", map[string]any{"repository": w.ref.Repository.Name(), "digest": m.Digest.String(), "platform": platformString(p)})
+		if isUnknownPlatform(p) {
+			// Its config names no runnable platform: no runtime selects it.
+			w.attestations = append(w.attestations, m.Digest)
+			return nil
+		}
+	}
+	if m.Annotations[annotationReferenceType] == attestationManifest {
+		// Claims to be an attestation on a platform a runtime runs: judged.
+		tflog.SubsystemDebug(ctx, LogSubsystem, "entry annotated as an attestation is on a runnable platform: judged as an image", map[string]any{"repository": w.ref.Repository.Name(), "digest": m.Digest.String(), "platform": platformString(p)})
 	}
 	pm := PlatformManifest{Platform: platformString(p), Digest: m.Digest, Size: m.Size, Index: parent}
 	if key := pm.Platform + "@" + pm.Digest.String(); !w.listed[key] {
@@ -165,13 +178,25 @@ func (w *indexWalk) errorf(at v1.Hash, cause error, format string, args ...any) 
 	return &Error{Kind: kind, Ref: w.ref.Input, Registry: w.ref.Registry(), Err: cause, Message: where + " " + fmt.Sprintf(format, args...)}
 }
 
-// isAttestation recognises BuildKit's attestation manifests: annotated as
-// such, or on the platform "unknown/unknown" that BuildKit gives them.
+// isAttestation recognises BuildKit's attestation manifests by what a
+// runtime acts on: the platform "unknown/unknown" BuildKit gives them, which
+// containerd and CRI-O never select. An annotation alone is a claim anyone
+// with push rights can write; such an entry is judged like any image.
 func isAttestation(d v1.Descriptor) bool {
-	if d.Annotations[annotationReferenceType] == attestationManifest {
-		return true
+	return d.Platform != nil && isUnknownPlatform(d.Platform)
+}
+
+func isUnknownPlatform(p *v1.Platform) bool {
+	return p.OS == "unknown" && p.Architecture == "unknown"
+}
+
+// claimNote adds, for an entry annotated as an attestation, why that
+// annotation did not make it skipped.
+func claimNote(d v1.Descriptor) string {
+	if d.Annotations[annotationReferenceType] != attestationManifest {
+		return ""
 	}
-	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
+	return " (it is annotated as an attestation manifest, but runtimes choose entries by platform and never read that annotation)"
 }
 
 // clientIndexSource reads nested indexes and configs through the client's

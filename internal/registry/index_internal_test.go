@@ -131,7 +131,8 @@ func TestIsAttestation(t *testing.T) {
 		want bool
 	}{
 		{"BuildKit: unknown/unknown and annotated", v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}, Annotations: map[string]string{annotationReferenceType: attestationManifest}}, true},
-		{"annotation only", v1.Descriptor{Annotations: map[string]string{annotationReferenceType: attestationManifest}}, true},
+		{"annotation only, no platform: a claim, judged by its config", v1.Descriptor{Annotations: map[string]string{annotationReferenceType: attestationManifest}}, false},
+		{"annotation on a runnable platform is an image", v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}, Annotations: map[string]string{annotationReferenceType: attestationManifest}}, false},
 		{"unknown/unknown only", v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}}, true},
 		{"unknown os on a real arch is an image", v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "amd64"}}, false},
 		{"other reference type is an image", v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}, Annotations: map[string]string{annotationReferenceType: "something-else"}}, false},

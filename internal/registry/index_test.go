@@ -174,21 +174,22 @@ func TestIndexWalk_attestationsSkipped(t *testing.T) {
 	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2"))
 	amdDigest := digestOf(t, amd)
 	buildkit := acctest.Attestation(amdDigest)
-	// An attestation known only by its annotation: no platform, and an
-	// artifact config that would be an error if it were walked as an image.
-	annotated := acctest.IndexEntry{Image: acctest.Artifact("sbom"), Annotations: map[string]string{"vnd.docker.reference.type": "attestation-manifest"}}
-	reg.PushOddIndex(t, "odd/attested:1", acctest.IndexEntry{Image: amd, Platform: linuxAMD64}, buildkit, annotated)
+	// BuildKit's attestation without the platform in its descriptor: its
+	// config says unknown/unknown, so no runtime selects it either.
+	platformless := acctest.Attestation(amdDigest, acctest.Layer(acctest.File{Path: "other.json", Content: "{}"}))
+	platformless.Platform = nil
+	reg.PushOddIndex(t, "odd/attested:1", acctest.IndexEntry{Image: amd, Platform: linuxAMD64}, buildkit, platformless)
 	c := newClient(t)
 	r, err := resolveOn(t, c, reg.Ref("odd/attested:1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantPlatforms(t, r.Platforms, "linux/amd64="+amdDigest.String())
-	if len(r.Attestations) != 2 || r.Attestations[0] != digestOf(t, buildkit.Image) || r.Attestations[1] != digestOf(t, annotated.Image) {
+	if len(r.Attestations) != 2 || r.Attestations[0] != digestOf(t, buildkit.Image) || r.Attestations[1] != digestOf(t, platformless.Image) {
 		t.Fatalf("attestations = %v", r.Attestations)
 	}
-	if n := reg.Honest.CountBlobs(); n != 0 {
-		t.Fatalf("skipping attestations fetched %d blobs, want 0", n)
+	if n := reg.Honest.CountBlobs(); n != 1 {
+		t.Fatalf("skipping attestations fetched %d blobs, want 1 (the platformless one's config)", n)
 	}
 
 	t.Run("an index of attestations only has no runnable platform", func(t *testing.T) {
@@ -200,6 +201,56 @@ func TestIndexWalk_attestationsSkipped(t *testing.T) {
 		_, err = c.Platforms(context.Background(), r, nil)
 		if registry.KindOf(err) != registry.KindPlatform || !strings.Contains(err.Error(), "no runnable platform (1 attestation manifest(s) skipped)") {
 			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+// An attacker with push rights annotates a runnable image as an
+// attestation manifest. Runtimes choose by platform and never read the
+// annotation, so the entry must be listed (and then judged), not skipped.
+func TestIndexWalk_attestationClaimOnRunnableImage(t *testing.T) {
+	reg := acctest.NewHostileRegistry(t)
+	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2"))
+	arm := acctest.Image(acctest.Config{Architecture: "arm64", User: "root"}, acctest.AlpineLayer("3.18.0"))
+	claim := map[string]string{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": digestOf(t, amd).String()}
+	c := newClient(t)
+
+	t.Run("with a runnable platform", func(t *testing.T) {
+		reg.PushOddIndex(t, "odd/claim:platform", acctest.IndexEntry{Image: amd, Platform: linuxAMD64},
+			acctest.IndexEntry{Image: arm, Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}, Annotations: claim})
+		r, err := resolveOn(t, c, reg.Ref("odd/claim:platform"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPlatforms(t, r.Platforms, "linux/amd64="+digestOf(t, amd).String(), "linux/arm64="+digestOf(t, arm).String())
+		if len(r.Attestations) != 0 {
+			t.Fatalf("attestations = %v, want none", r.Attestations)
+		}
+	})
+	t.Run("without a platform: its config decides", func(t *testing.T) {
+		reg.PushOddIndex(t, "odd/claim:none", acctest.IndexEntry{Image: amd, Platform: linuxAMD64}, acctest.IndexEntry{Image: arm, Annotations: claim})
+		r, err := resolveOn(t, c, reg.Ref("odd/claim:none"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPlatforms(t, r.Platforms, "linux/amd64="+digestOf(t, amd).String(), "linux/arm64="+digestOf(t, arm).String())
+	})
+	t.Run("without a platform and not an image: an error that explains the claim", func(t *testing.T) {
+		reg.PushOddIndex(t, "odd/claim:artifact", acctest.IndexEntry{Image: amd, Platform: linuxAMD64}, acctest.IndexEntry{Image: acctest.Artifact("sbom"), Annotations: claim})
+		_, err := resolveOn(t, c, reg.Ref("odd/claim:artifact"))
+		if registry.KindOf(err) != registry.KindServer || !strings.Contains(err.Error(), "annotated as an attestation manifest") || !strings.Contains(err.Error(), "unknown/unknown") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("control: BuildKit's layout is still skipped", func(t *testing.T) {
+		reg.PushOddIndex(t, "odd/claim:control", acctest.IndexEntry{Image: amd, Platform: linuxAMD64}, acctest.Attestation(digestOf(t, amd)))
+		r, err := resolveOn(t, c, reg.Ref("odd/claim:control"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPlatforms(t, r.Platforms, "linux/amd64="+digestOf(t, amd).String())
+		if len(r.Attestations) != 1 {
+			t.Fatalf("attestations = %v, want 1", r.Attestations)
 		}
 	})
 }
