@@ -1128,3 +1128,57 @@ func TestAccAttestation_importChecksTheSigner(t *testing.T) {
 		t.Fatalf("the attacker attached %d bundles, want 2", len(rogue))
 	}
 }
+
+// A verdict signed under scan { enforcement = "warn" } says so even when
+// nothing was found, so a verifier that trusts only enforcing verdicts
+// (the condition the plan-to-admission guide gives) refuses it; the
+// control, signed under "error", passes the same condition. Before the
+// verdict had `enforcement`, both said result "passed" and both passed.
+func TestAccAttestation_warnVerdictIsRefusedByAnEnforcingPolicy(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	warned := f.pinned("team/warned", f.push(t, "team/warned", "1.2.5-r1"))
+	enforced := f.pinned("team/enforced", f.push(t, "team/enforced", "1.2.5-r1"))
+	key := f.keyBlock(t)
+	cfg := f.provider() + f.attestation("warned", warned, key+`
+  scan {
+    enforcement = "warn"
+  }`) + f.attestation("enforced", enforced, key)
+	enforcing := func(name, image string) string {
+		return fmt.Sprintf(`
+data "imageguard_verify" %q {
+  image             = %q
+  trusted_root_json = %q
+  authority {
+    name = "release"
+    key {
+      public_key_pem = %q
+    }
+  }
+  attestation {
+    predicate_type = %q
+    condition      = "predicate.enforcement == 'error' && predicate.result == 'passed'"
+  }
+}
+`, name, image, f.root, f.key.PublicKeyPEM, verdictType)
+	}
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("imageguard_attestation.warned", "verdict", knownvalue.ObjectPartial(map[string]knownvalue.Check{"result": knownvalue.StringExact("passed")})),
+				},
+			},
+			{
+				Config:            cfg + enforcing("enforced", enforced),
+				ConfigStateChecks: []statecheck.StateCheck{check("data.imageguard_verify.enforced", "passed", knownvalue.Bool(true))},
+			},
+			{
+				Config:      cfg + enforcing("warned", warned),
+				ExpectError: wrapped(`(?s)Image signature not verified.*https://imageguard.dev/verdict/v1 present but condition.*is false`),
+			},
+		},
+	})
+}
