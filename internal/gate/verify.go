@@ -35,6 +35,9 @@ type VerifyOutcome struct {
 	Violations   []policy.Violation
 	// Searched lists where signatures were looked for.
 	Searched []string
+	// Judged are the manifests the gate judged: the image, or the platform
+	// manifests of an index that `platforms` selects (PinnedFor).
+	Judged []string
 }
 
 // Passed reports whether no violation was found.
@@ -56,15 +59,21 @@ func Verify(ctx context.Context, reg *registry.Client, v *verify.Verifier, resol
 	for i, a := range res.Authorities {
 		outcomes[i] = policy.AuthorityOutcome{Name: a.Authority, Signatures: len(a.Signatures), Reasons: a.Reasons}
 		for _, att := range a.Attestations {
-			outcomes[i].Attestations = append(outcomes[i].Attestations, policy.VerifiedAttestation{PredicateType: att.PredicateType, Predicate: att.Predicate})
+			outcomes[i].Attestations = append(outcomes[i].Attestations, policy.VerifiedAttestation{PredicateType: att.PredicateType, Predicate: att.Predicate, VerifiedTime: att.VerifiedTime})
 			out.Attestations = append(out.Attestations, AttestationFound{att.PredicateType, a.Authority, att.Subject, resolved.Digest.String()})
 		}
 	}
+	// The platforms judged: a signature on the index covers every child,
+	// but attestations are judged on the selected platforms only, so a
+	// narrowed selection narrows what may be handed out.
+	platforms, err := reg.Platforms(ctx, resolved, s.Platforms)
+	if err != nil {
+		return nil, &Error{Attr: attrForRegistryError(err), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
+	}
+	for _, pm := range platforms {
+		out.Judged = append(out.Judged, pm.Digest.String())
+	}
 	if resolved.IsIndex() && len(s.Attestations) > 0 {
-		platforms, err := reg.Platforms(ctx, resolved, s.Platforms)
-		if err != nil {
-			return nil, &Error{Attr: attrForRegistryError(err), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
-		}
 		for i := range outcomes {
 			outcomes[i].PlatformAttestations = map[string][]policy.VerifiedAttestation{}
 		}
@@ -78,7 +87,7 @@ func Verify(ctx context.Context, reg *registry.Client, v *verify.Verifier, resol
 			for i, a := range pres.Authorities {
 				atts := outcomes[i].PlatformAttestations[label]
 				for _, att := range a.Attestations {
-					atts = append(atts, policy.VerifiedAttestation{PredicateType: att.PredicateType, Predicate: att.Predicate})
+					atts = append(atts, policy.VerifiedAttestation{PredicateType: att.PredicateType, Predicate: att.Predicate, VerifiedTime: att.VerifiedTime})
 					out.Attestations = append(out.Attestations, AttestationFound{att.PredicateType, a.Authority, att.Subject, pm.Digest.String()})
 				}
 				outcomes[i].PlatformAttestations[label] = atts

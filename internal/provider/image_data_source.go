@@ -90,8 +90,9 @@ func (d *imageDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 					"Default `\"linux/amd64\"` for an index. For a single-platform image it must match the image's platform.",
 			},
 			"digest": computedString("Digest of what `ref` names: the index for a multi-platform image, else the image manifest."),
-			"pinned": computedString("`registry/repository@digest`: the digest-pinned reference to deploy — what `ref` resolves to (the index of a multi-platform image). " +
-				"With a `rules` block, exactly what the rules judged: with `platform` set on an index, that platform's manifest; without `platform`, the index, every platform of it judged."),
+			"pinned": computedString("`registry/repository@digest`: the digest-pinned reference to deploy. Without `platform`, what `ref` resolves to (the index of a multi-platform image; " +
+				"with a `rules` block, every platform of it judged). With `platform` set on an index, that platform's own manifest, the one described (and judged by `rules`): " +
+				"never the index, whose other platforms nobody saw."),
 			"media_type": computedString("Media type of the manifest or index `ref` names."),
 			"platforms": schema.ListNestedAttribute{
 				Computed: true,
@@ -168,7 +169,17 @@ func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	}
 
 	m.Digest = types.StringValue(resolved.Digest.String())
+	// `platform` on an index narrows the hand-out to the manifest described
+	// (and judged by `rules`): the index would carry platforms nobody saw.
 	m.Pinned = types.StringValue(resolved.Pinned())
+	if m.Platform.ValueString() != "" {
+		pinned, err := gate.PinnedFor(resolved, []string{img.Digest.String()})
+		if err != nil {
+			addGateError(&resp.Diagnostics, err, path.Root("platform"), nil)
+			return
+		}
+		m.Pinned = types.StringValue(pinned)
+	}
 	m.MediaType = types.StringValue(string(resolved.MediaType))
 	m.Platforms = []platformModel{}
 	for _, p := range resolved.Platforms {
@@ -218,7 +229,7 @@ func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	m.Passed = types.BoolValue(true)
 	var lines []string
 	if m.Rules != nil {
-		lines = d.judgeRules(ctx, &m, resolved, img, &resp.Diagnostics)
+		lines = d.judgeRules(ctx, &m, resolved, &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
 			return
 		}
@@ -232,7 +243,7 @@ func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 // judgeRules applies the `rules` block: to the platform `platform` names
 // (and then `pinned` names that platform's manifest, the one judged), else
 // to every platform of an index.
-func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolved *registry.Resolved, img *registry.Image, diags *diag.Diagnostics) []string {
+func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolved *registry.Resolved, diags *diag.Diagnostics) []string {
 	at := func(n string) path.Path { return path.Root("rules").AtName(n) }
 	rules, ds := readRules(ctx, &m.Rules.rulesModel, at)
 	diags.Append(ds...)
@@ -243,9 +254,6 @@ func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolve
 	var platforms []string
 	if p := m.Platform.ValueString(); p != "" {
 		platforms = []string{p}
-		if resolved.IsIndex() {
-			m.Pinned = types.StringValue(resolved.Ref.Repository.Name() + "@" + img.Digest.String())
-		}
 	}
 	viols, warnings, err := evaluateRulesOn(ctx, d.data, "", resolved, platforms, rules, time.Now())
 	for _, w := range warnings {

@@ -103,7 +103,9 @@ data "imageguard_image" "arm" {
 				})),
 				check("data.imageguard_image.default", "platform_digest", knownvalue.StringExact(amdDigest.String())),
 				check("data.imageguard_image.default", "user", knownvalue.StringExact("amd")),
-				check("data.imageguard_image.arm", "pinned", knownvalue.StringExact(reg.Host+"/multi@"+digest.String())),
+				// `platform` narrows the hand-out to the manifest described.
+				check("data.imageguard_image.default", "pinned", knownvalue.StringExact(reg.Host+"/multi@"+digest.String())),
+				check("data.imageguard_image.arm", "pinned", knownvalue.StringExact(reg.Host+"/multi@"+armDigest.String())),
 				check("data.imageguard_image.arm", "platform_digest", knownvalue.StringExact(armDigest.String())),
 				check("data.imageguard_image.arm", "architecture", knownvalue.StringExact("arm64/v8")),
 				check("data.imageguard_image.arm", "user", knownvalue.StringExact("arm")),

@@ -54,7 +54,7 @@ func (r *pinResource) Metadata(_ context.Context, req resource.MetadataRequest, 
 
 func (m *pinModel) rules() *scanRulesModel {
 	if m.Scan == nil {
-		return &scanRulesModel{SeverityThreshold: types.StringNull(), IgnoreUnfixed: types.BoolNull(), Scanners: types.ListNull(types.StringType),
+		return &scanRulesModel{SeverityThreshold: types.StringNull(), IgnoreUnfixed: types.BoolNull(), UnknownSeverity: types.StringNull(), Scanners: types.ListNull(types.StringType),
 			PkgTypes: types.ListNull(types.StringType), VEX: types.ListNull(types.StringType), Enforcement: types.StringNull()}
 	}
 	return m.Scan
@@ -179,12 +179,17 @@ func (r *pinResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanReq
 			}
 		}
 	case gate.PinKeep:
-		plan.Digest, plan.Pinned, plan.ApprovedAt = state.Digest, state.Pinned, state.ApprovedAt
+		plan.Digest, plan.ApprovedAt = state.Digest, state.ApprovedAt
 		plan.ApprovedDBVersion, plan.FindingsAtApproval = state.ApprovedDBVersion, state.FindingsAtApproval
 		approval := &keptApproval{at: state.ApprovedAt.ValueString(), db: state.ApprovedDBVersion.ValueString()}
-		if _, ok := r.judge(ctx, &resp.Diagnostics, ref, target, settings, now, fmt.Sprintf("was approved %s but now fails", approval.at), approval); !ok {
+		facts, ok := r.judge(ctx, &resp.Diagnostics, ref, target, settings, now, fmt.Sprintf("was approved %s but now fails", approval.at), approval)
+		if !ok {
 			return
 		}
+		// What is handed out is what this plan judged: `platforms` narrowed
+		// on a kept approval narrows `pinned` too (an index stays handed out
+		// only while every runnable platform is judged).
+		plan.Pinned = types.StringValue(facts.Pinned)
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }

@@ -114,9 +114,10 @@ func (d *verifyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 			"tlog": ostr("`required` (default): every signature needs a verified transparency-log entry. `optional`: key signatures without one are accepted (private setups without Rekor). "+
 				"Keyless signatures always need a transparency-log entry or a signed timestamp, whatever `tlog` says: nothing else proves they were made while the short-lived certificate was valid.", validate.OneOf("required", "optional")),
 			"enforcement": ostr("`error` (default) or `warn`: violations become warnings and `pinned` is set. Errors (registry, trust material) stay errors.", validate.Enforcement()),
-			"pinned":      cstr("`registry/repository@digest`, set only when verified, or under `warn`."),
-			"digest":      cstr("Digest that was verified (the index for a multi-platform image)."),
-			"passed":      schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the gate passed."},
+			"pinned": cstr("`registry/repository@digest` of exactly what was judged, set only when verified, or under `warn`: the image, or for an index the index when every runnable platform was judged, " +
+				"the platform's own manifest when `platforms` selects one platform. Selecting some but not all of several platforms is an error, since the index would carry platforms nobody judged."),
+			"digest": cstr("Digest that was verified (the index for a multi-platform image)."),
+			"passed": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the gate passed."},
 			"signatures": computedObjectList("Each verified signature.", map[string]schema.Attribute{
 				"authority": cstr("Authority it verified for."), "issuer": cstr("OIDC issuer of the signing certificate (keyless)."),
 				"subject": cstr("Identity (SAN) of the signing certificate (keyless)."), "key_id": cstr("Public key or certificate key id."),
@@ -356,7 +357,12 @@ func (d *verifyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	m.Passed = types.BoolValue(out.Passed)
 	m.Pinned = types.StringNull()
 	if out.Passed || s.Enforcement == "warn" {
-		m.Pinned = types.StringValue(out.Resolved.Pinned())
+		pinned, err := gate.PinnedFor(out.Resolved, out.Judged)
+		if err != nil {
+			addGateError(&resp.Diagnostics, err, path.Root("image"), nil)
+			return
+		}
+		m.Pinned = types.StringValue(pinned)
 	}
 	m.Signatures = []signatureModel{}
 	m.Attestations = []attestationOutput{}
