@@ -242,7 +242,7 @@ func (w *workspace) showPin() shownPin {
 // same state then plans the new digest (exit 2), so the test can fail.
 // currentPinSchemaVersion is imageguard_pin's state version in this release
 // (internal/provider pinSchemaVersion; e2e drives the built binary only).
-const currentPinSchemaVersion = 2
+const currentPinSchemaVersion = 3
 
 func TestPinStateUpgrade(t *testing.T) {
 	e := setup(t)

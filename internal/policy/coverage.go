@@ -15,6 +15,11 @@ const (
 	// RuleOSEOSL: the image's OS release is past its end of life; its
 	// distribution no longer publishes fixes or advisories for it.
 	RuleOSEOSL = "OS-EOSL"
+	// RuleOSPackagesUnseen: an OS was detected, but no OS package was found
+	// (its package database, e.g. /lib/apk/db/installed or
+	// /var/lib/dpkg/status, deleted to slim the image or to hide what it
+	// holds), so its OS packages could not be checked at all.
+	RuleOSPackagesUnseen = "OS-PACKAGES-UNSEEN"
 )
 
 // Coverage says whether the vulnerability data covers the OS of one
@@ -38,6 +43,9 @@ type Coverage struct {
 	// EOSL: the release is past its end of life (Trivy's end-of-life
 	// dates, at the time judged).
 	EOSL bool
+	// NoPackages: the scanner found no OS package on the detected OS, so
+	// its package database is missing or empty.
+	NoPackages bool
 	// Database names the database judged against, e.g. "version 2,
 	// updated 2026-11-30T06:00:00Z, from mirror.example.com/trivy-db:2".
 	Database string
@@ -92,6 +100,20 @@ func coverageViolations(c Coverage) []Violation {
 				orDash(c.Family), ignore(RuleOSUnsupported)),
 		})
 	}
+	if c.NoPackages {
+		out = append(out, Violation{
+			Rule:     RuleOSPackagesUnseen,
+			Platform: c.Platform,
+			Subject:  c.OS(),
+			Image:    c.Image,
+			Digest:   c.Digest,
+			Found: fmt.Sprintf("%s: OS %s was detected but no OS package was found: its package database (%s) is missing or empty, so none of its OS packages could be checked and \"no findings\" means nothing",
+				c.where(), c.OS(), packageDatabase(c.Family)),
+			Requires: "an OS whose installed packages the scanner can read",
+			Fix: fmt.Sprintf("keep the package database in the image when slimming it (a runtime does not need it deleted, a scanner needs it present), or accept the risk with a reason: `ignore { id = %q, reason = \"…\", expires = \"YYYY-MM-DD\" }`",
+				RuleOSPackagesUnseen),
+		})
+	}
 	if c.EOSL {
 		out = append(out, Violation{
 			Rule:     RuleOSEOSL,
@@ -106,4 +128,18 @@ func coverageViolations(c Coverage) []Violation {
 		})
 	}
 	return out
+}
+
+// packageDatabase names where a family keeps its installed packages, for
+// messages.
+func packageDatabase(family string) string {
+	switch family {
+	case "alpine", "wolfi", "chainguard":
+		return "/lib/apk/db/installed"
+	case "debian", "ubuntu":
+		return "/var/lib/dpkg/status or /var/lib/dpkg/status.d"
+	case "redhat", "centos", "rocky", "alma", "oracle", "amazon", "fedora", "photon", "azurelinux", "cbl-mariner", "suse linux enterprise server", "opensuse.leap", "opensuse.tumbleweed":
+		return "the rpm database under /var/lib/rpm or /usr/lib/sysimage/rpm"
+	}
+	return "the OS package database"
 }

@@ -119,7 +119,40 @@ type ScanRules struct {
 	// `trivy --ignore-unfixed` does.
 	IgnoreUnfixed bool
 	Ignores       []Ignore
+	// Unscored says what a finding with no severity (UNKNOWN: often a CVE
+	// too new to be scored) below the threshold does. The zero value fails.
+	Unscored UnscoredAction
 }
+
+// UnscoredAction is what a finding nobody scored yet does to the gate.
+type UnscoredAction int
+
+// The actions for unscored findings. Fail is the zero value: a finding the
+// gate cannot place against the threshold is one it could not judge.
+const (
+	UnscoredFail UnscoredAction = iota
+	UnscoredWarn
+	UnscoredIgnore
+)
+
+// UnscoredActions are the values of `unknown_severity`, as users write them.
+var UnscoredActions = []string{"fail", "warn", "ignore"}
+
+// ParseUnscored reads `unknown_severity`; empty is "fail".
+func ParseUnscored(s string) (UnscoredAction, error) {
+	switch s {
+	case "", "fail":
+		return UnscoredFail, nil
+	case "warn":
+		return UnscoredWarn, nil
+	case "ignore":
+		return UnscoredIgnore, nil
+	}
+	return UnscoredFail, fmt.Errorf("unknown_severity %q is not one of %s", s, strings.Join(UnscoredActions, ", "))
+}
+
+// RuleUnscored is the violation id of a finding with no severity.
+const RuleUnscored = "unknown-severity"
 
 // Violation is one reason an image fails a gate.
 type Violation struct {
@@ -203,10 +236,15 @@ func EvaluateScan(findings []Finding, secrets []Secret, coverage []Coverage, rul
 			d.Ignored = append(d.Ignored, Suppression{ID: f.ID, Package: f.Package, Platform: f.Platform, Reason: ignoreReason(*ig), Expires: ig.Expires})
 			continue
 		}
+		unscored := severityOf(f.Severity) == SeverityUnknown && rules.Threshold > SeverityUnknown
 		if rules.IgnoreUnfixed && !f.Fixed() {
-			if severityOf(f.Severity) >= rules.Threshold {
+			if severityOf(f.Severity) >= rules.Threshold || unscored {
 				d.Ignored = append(d.Ignored, Suppression{ID: f.ID, Package: f.Package, Platform: f.Platform, Reason: "ignore_unfixed: no fixed version (status " + orDash(f.Status) + ")"})
 			}
+			continue
+		}
+		if unscored {
+			d.unscored(&findings[i], rules.Unscored)
 			continue
 		}
 		if severityOf(f.Severity) < rules.Threshold {
@@ -261,6 +299,35 @@ func EvaluateScan(findings []Finding, secrets []Secret, coverage []Coverage, rul
 		return a.Platform < b.Platform
 	})
 	return d
+}
+
+// unscored judges a finding with no severity under a threshold above
+// UNKNOWN: nobody can say it is below the threshold, so it is never silent.
+func (d *ScanDecision) unscored(f *Finding, action UnscoredAction) {
+	what := strings.TrimSpace(fmt.Sprintf("%s %s in %s %s", orDash(f.Severity), f.ID, f.Package, f.InstalledVersion))
+	if f.Platform != "" {
+		what += " (" + f.Platform + ")"
+	}
+	switch action {
+	case UnscoredIgnore:
+		d.Ignored = append(d.Ignored, Suppression{ID: f.ID, Package: f.Package, Platform: f.Platform, Reason: `unknown_severity = "ignore": no severity assigned yet`})
+	case UnscoredWarn:
+		d.Warnings = append(d.Warnings, fmt.Sprintf("%s has no severity yet (not scored by any source the database has), so the threshold cannot place it; it does not fail the gate because `unknown_severity = \"warn\"`. "+
+			"Read the advisory, and add an `ignore` with a reason and an expiry once judged.", what))
+	default:
+		fix := fmt.Sprintf("upgrade %s to %s or later", f.Package, f.FixedVersion)
+		if !f.Fixed() {
+			fix = fmt.Sprintf("no fixed version of %s yet: remove the package", f.Package)
+		}
+		d.Violations = append(d.Violations, Violation{
+			Rule:     RuleUnscored,
+			Platform: f.Platform,
+			Found:    what + ": no severity assigned yet, so the threshold cannot place it",
+			Requires: "every finding scored, or judged by a person",
+			Fix:      fix + fmt.Sprintf("; or read the advisory and accept it with `ignore { id = %q, reason = \"…\", expires = \"YYYY-MM-DD\" }`, or set `unknown_severity = \"warn\"` to report unscored findings without failing", f.ID),
+			Finding:  f,
+		})
+	}
 }
 
 func ignoreReason(ig Ignore) string {

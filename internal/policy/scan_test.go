@@ -67,6 +67,20 @@ func TestEvaluateScan(t *testing.T) {
 		{"secret ignored by rule id", nil, []Secret{secret}, ScanRules{Threshold: SeverityHigh, Ignores: []Ignore{{ID: "aws-access-key-id", Reason: "test fixture key"}}},
 			want{ignored: []string{"aws-access-key-id"}}},
 		{"nothing found → pass", nil, nil, ScanRules{Threshold: SeverityLow}, want{}},
+		{"unscored finding, threshold HIGH, default → unknown-severity violation naming it", []Finding{unknownSev}, nil, ScanRules{Threshold: SeverityHigh},
+			want{violations: []string{"- CVE-2099-0001 in x: no severity assigned yet"}}},
+		{"finding scored UNKNOWN, threshold CRITICAL, fail → violation", []Finding{{ID: "CVE-2099-0002", Severity: "UNKNOWN", Package: "y"}}, nil, ScanRules{Threshold: SeverityCritical, Unscored: UnscoredFail},
+			want{violations: []string{"UNKNOWN CVE-2099-0002 in y"}}},
+		{"unscored finding, warn → pass with a warning naming it", []Finding{unknownSev}, nil, ScanRules{Threshold: SeverityHigh, Unscored: UnscoredWarn},
+			want{warnings: []string{"CVE-2099-0001 in x has no severity yet"}}},
+		{"unscored finding, ignore → pass, recorded as ignored", []Finding{unknownSev}, nil, ScanRules{Threshold: SeverityHigh, Unscored: UnscoredIgnore},
+			want{ignored: []string{"CVE-2099-0001"}}},
+		{"unscored finding accepted by an ignore block → ignored, not a violation", []Finding{unknownSev}, nil,
+			ScanRules{Threshold: SeverityHigh, Ignores: []Ignore{{ID: "CVE-2099-0001", Reason: "advisory read: not reachable"}}},
+			want{ignored: []string{"CVE-2099-0001"}}},
+		{"unscored unfixed finding with ignore_unfixed → recorded as ignored", []Finding{{ID: "CVE-2099-0003", Package: "z", Status: "affected"}}, nil,
+			ScanRules{Threshold: SeverityHigh, IgnoreUnfixed: true},
+			want{ignored: []string{"CVE-2099-0003"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,6 +143,8 @@ func TestEvaluateScanCoverage(t *testing.T) {
 	eolNoData.Supported, eolNoData.Unsupported = false, `the database has no "alpine 3.9" advisories`
 	arm := newer
 	arm.Platform, arm.Digest = "linux/arm64", "sha256:bbbb"
+	noPackages := covered
+	noPackages.NoPackages = true
 	high := Finding{ID: "CVE-2025-26519", Severity: "HIGH", Package: "musl", InstalledVersion: "1.2.5-r0", FixedVersion: "1.2.5-r1", Status: "fixed", Platform: "linux/amd64"}
 
 	type want struct {
@@ -162,6 +178,10 @@ func TestEvaluateScanCoverage(t *testing.T) {
 			[]Ignore{{ID: "OS-EOSL", Reason: "r", Packages: []string{"debian"}}}, want{rules: []string{RuleOSEOSL}}},
 		{"ignore limited to the OS family applies", nil, []Coverage{eol},
 			[]Ignore{{ID: "OS-EOSL", Reason: "r", Packages: []string{"alpine"}}}, want{ignored: []string{RuleOSEOSL}}},
+		{"OS detected, package database deleted → OS-PACKAGES-UNSEEN", nil, []Coverage{noPackages}, nil, want{rules: []string{RuleOSPackagesUnseen}}},
+		{"package database deleted, accepted with reason and expiry → ignored", nil, []Coverage{noPackages},
+			[]Ignore{{ID: "OS-PACKAGES-UNSEEN", Reason: "distroless-style build, packages audited at build", Expires: date("2027-01-31")}}, want{ignored: []string{RuleOSPackagesUnseen}}},
+		{"control: packages found on a covered OS → pass", nil, []Coverage{covered}, nil, want{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,7 +20,14 @@ import (
 )
 
 // attestationSchemaVersion is the version of imageguard_attestation's state.
-const attestationSchemaVersion = 0
+// Version 1 added `unknown_severity` to the scan block.
+const attestationSchemaVersion = 1
+
+// UpgradeState carries older states over: version 0 lacks only optional
+// attributes added since, which read as null (their defaults).
+func (r *attestationResource) UpgradeState(context.Context) map[int64]resource.StateUpgrader {
+	return map[int64]resource.StateUpgrader{0: {StateUpgrader: passThroughState}}
+}
 
 // Public-good Sigstore, cosign's defaults (also in internal/attest).
 const (

@@ -22,8 +22,9 @@ import (
 // pinSchemaVersion is the version of imageguard_pin's state. Version 1
 // made on_tag_move Optional + Computed (default "update") and added
 // `enforcement` to the verify and policy blocks; version 2 added `max_age`
-// to verify's `attestation` blocks. UpgradeState carries older states over.
-const pinSchemaVersion = 2
+// to verify's `attestation` blocks; version 3 added `unknown_severity` to
+// the scan block. UpgradeState carries older states over.
+const pinSchemaVersion = 3
 
 func (r *pinResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	computed := func(desc string) schema.StringAttribute {
@@ -85,15 +86,16 @@ func pinScanBlock() schema.Block {
 		Attributes: map[string]schema.Attribute{
 			"severity_threshold": schema.StringAttribute{Optional: true, Validators: []validator.String{validate.Severity()},
 				MarkdownDescription: "`UNKNOWN`, `LOW`, `MEDIUM`, `HIGH` (default) or `CRITICAL`."},
-			"ignore_unfixed": schema.BoolAttribute{Optional: true, MarkdownDescription: "Do not count findings without a fixed version. Default `false`."},
-			"scanners":       optionalStrings("Subset of `vuln`, `secret`. Default both.", validate.OneOf("vuln", "secret")),
-			"pkg_types":      optionalStrings("Subset of `os`, `library`. Default both.", validate.OneOf("os", "library")),
-			"vex":            optionalStrings("VEX documents, as `trivy --vex` reads them."),
-			"enforcement":    enforcementAttribute("scan violations"),
+			"ignore_unfixed":   schema.BoolAttribute{Optional: true, MarkdownDescription: "Do not count findings without a fixed version. Default `false`."},
+			"unknown_severity": unknownSeverityAttribute(),
+			"scanners":         optionalStrings("Subset of `vuln`, `secret`. Default both.", validate.OneOf("vuln", "secret")),
+			"pkg_types":        optionalStrings("Subset of `os`, `library`. Default both.", validate.OneOf("os", "library")),
+			"vex":              optionalStrings("VEX documents, as `trivy --vex` reads them."),
+			"enforcement":      enforcementAttribute("scan violations"),
 		},
 		Blocks: map[string]schema.Block{
 			"ignore": schema.ListNestedBlock{
-				MarkdownDescription: "An accepted risk, as in `data \"imageguard_scan\"`: a finding id, a secret rule id, `OS-UNSUPPORTED` or `OS-EOSL`.",
+				MarkdownDescription: "An accepted risk, as in `data \"imageguard_scan\"`: a finding id, a secret rule id, `OS-UNSUPPORTED`, `OS-EOSL` or `OS-PACKAGES-UNSEEN`.",
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 					"id":       schema.StringAttribute{Required: true, MarkdownDescription: "Finding id or secret rule id."},
 					"reason":   schema.StringAttribute{Required: true, MarkdownDescription: "Why the risk is accepted."},
@@ -216,10 +218,16 @@ func (r *pinResource) UpgradeState(context.Context) map[int64]resource.StateUpgr
 			resp.DynamicValue = &tfprotov6.DynamicValue{JSON: upgraded}
 		}},
 		// Version 1 lacks only `max_age`, which reads as null (no limit).
-		1: {StateUpgrader: func(_ context.Context, req resource.UpgradeStateRequest, resp *resource.UpgradeStateResponse) {
-			resp.DynamicValue = &tfprotov6.DynamicValue{JSON: req.RawState.JSON}
-		}},
+		1: {StateUpgrader: passThroughState},
+		// Version 2 lacks only `unknown_severity`, which reads as null ("fail").
+		2: {StateUpgrader: passThroughState},
 	}
+}
+
+// passThroughState carries over a state whose layout lacks only optional
+// attributes added since: they read as null, their documented default.
+func passThroughState(_ context.Context, req resource.UpgradeStateRequest, resp *resource.UpgradeStateResponse) {
+	resp.DynamicValue = &tfprotov6.DynamicValue{JSON: req.RawState.JSON}
 }
 
 // upgradePinStateV0 rewrites a version 0 state document as version 1.

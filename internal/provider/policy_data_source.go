@@ -96,7 +96,7 @@ func (d *policyDataSource) Schema(ctx context.Context, _ datasource.SchemaReques
 		var tmp datasource.SchemaResponse
 		(&scanDataSource{}).Schema(ctx, datasource.SchemaRequest{}, &tmp)
 		sa := map[string]schema.Attribute{}
-		for _, k := range []string{"severity_threshold", "ignore_unfixed", "scanners", "pkg_types", "vex", "enforcement"} {
+		for _, k := range []string{"severity_threshold", "ignore_unfixed", "unknown_severity", "scanners", "pkg_types", "vex", "enforcement"} {
 			sa[k] = tmp.Schema.Attributes[k]
 		}
 		scanSchema = schema.SingleNestedBlock{MarkdownDescription: "Run the scan gate (as `imageguard_scan`) on every image. Its `enforcement` applies to the scan gate only; unset, the policy's `enforcement` applies.",

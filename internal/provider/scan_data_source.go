@@ -35,6 +35,7 @@ type scanModel struct {
 	Platforms         types.List       `tfsdk:"platforms"`
 	SeverityThreshold types.String     `tfsdk:"severity_threshold"`
 	IgnoreUnfixed     types.Bool       `tfsdk:"ignore_unfixed"`
+	UnknownSeverity   types.String     `tfsdk:"unknown_severity"`
 	Scanners          types.List       `tfsdk:"scanners"`
 	PkgTypes          types.List       `tfsdk:"pkg_types"`
 	Ignore            []ignoreModel    `tfsdk:"ignore"`
@@ -121,7 +122,7 @@ func (d *scanDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 		MarkdownDescription: "Vulnerability and secret gate, by Trivy v0.74.0 as a library. Resolves `image` to its digest, scans every " +
 			"platform image (OS packages, language packages, secrets in layers and in the image config) against the Trivy database, and fails " +
 			"the plan when a finding is at or above `severity_threshold`, a secret is baked in, or a platform's OS release has no advisory data " +
-			"(`OS-UNSUPPORTED`) or is past its end of life (`OS-EOSL`). A missing, stale, future-dated or unreadable database is an " +
+			"(`OS-UNSUPPORTED`), is past its end of life (`OS-EOSL`) or shows no OS package at all (`OS-PACKAGES-UNSEEN`: its package database deleted), or a finding has no severity yet (`unknown_severity`). A missing, stale, future-dated or unreadable database is an " +
 			"error, never a pass. `pinned` is set only when the gate passed (or under `enforcement = \"warn\"`).",
 		Attributes: map[string]schema.Attribute{
 			"image": schema.StringAttribute{Required: true,
@@ -132,6 +133,7 @@ func (d *scanDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 				MarkdownDescription: "`UNKNOWN`, `LOW`, `MEDIUM`, `HIGH` or `CRITICAL`: a finding at or above it is a violation. Default `HIGH`."},
 			"ignore_unfixed": schema.BoolAttribute{Optional: true,
 				MarkdownDescription: "Do not count findings that have no fixed version yet, as `trivy --ignore-unfixed`. Default `false`."},
+			"unknown_severity": unknownSeverityAttribute(),
 			"scanners": schema.ListAttribute{Optional: true, ElementType: types.StringType, Validators: []validator.List{listvalidator.ValueStringsAre(validate.OneOf(scan.ScannerVuln, scan.ScannerSecret))},
 				MarkdownDescription: "Subset of `vuln` and `secret`. Default both."},
 			"pkg_types": schema.ListAttribute{Optional: true, ElementType: types.StringType, Validators: []validator.List{listvalidator.ValueStringsAre(validate.OneOf(scan.PkgTypeOS, scan.PkgTypeLib))},
@@ -170,14 +172,14 @@ func (d *scanDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 				"platform": cstr("Platform image."), "target": cstr("What was scanned."),
 			}),
 			"violations": computedObjectList("Why the gate failed, one entry per violating finding or secret.", map[string]schema.Attribute{
-				"rule": cstr("`severity`, `secret`, `OS-UNSUPPORTED` (no advisory data for the OS release) or `OS-EOSL` (OS release past its end of life)."), "platform": cstr("Platform image."), "message": cstr("The violation in words."),
+				"rule": cstr("`severity`, `unknown-severity` (a finding not scored yet), `secret`, `OS-UNSUPPORTED` (no advisory data for the OS release), `OS-EOSL` (OS release past its end of life) or `OS-PACKAGES-UNSEEN` (OS detected, its package database missing or empty)."), "platform": cstr("Platform image."), "message": cstr("The violation in words."),
 			}),
 		},
 		Blocks: map[string]schema.Block{
 			"ignore": schema.ListNestedBlock{
 				MarkdownDescription: "An accepted risk: the finding, secret rule or OS coverage violation with this id is not a violation until `expires`. An expired ignore stops applying and warns.",
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
-					"id":       schema.StringAttribute{Required: true, MarkdownDescription: "Vulnerability id (e.g. `CVE-2023-5363`), secret rule id (e.g. `aws-access-key-id`), `OS-UNSUPPORTED` or `OS-EOSL`."},
+					"id":       schema.StringAttribute{Required: true, MarkdownDescription: "Vulnerability id (e.g. `CVE-2023-5363`), secret rule id (e.g. `aws-access-key-id`), `OS-UNSUPPORTED`, `OS-EOSL` or `OS-PACKAGES-UNSEEN` (accept an image whose OS package database was removed)."},
 					"reason":   schema.StringAttribute{Required: true, MarkdownDescription: "Why the risk is accepted. Required, and must not be empty."},
 					"expires":  schema.StringAttribute{Optional: true, Validators: []validator.String{validate.Date()}, MarkdownDescription: "Last day the ignore applies, `YYYY-MM-DD` (UTC)."},
 					"packages": schema.ListAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Only in these packages. Default: any package."},
@@ -207,6 +209,7 @@ type scanSettings struct {
 type scanRulesModel struct {
 	SeverityThreshold types.String  `tfsdk:"severity_threshold"`
 	IgnoreUnfixed     types.Bool    `tfsdk:"ignore_unfixed"`
+	UnknownSeverity   types.String  `tfsdk:"unknown_severity"`
 	Scanners          types.List    `tfsdk:"scanners"`
 	PkgTypes          types.List    `tfsdk:"pkg_types"`
 	Ignore            []ignoreModel `tfsdk:"ignore"`
@@ -215,7 +218,7 @@ type scanRulesModel struct {
 }
 
 func (m *scanModel) rules() *scanRulesModel {
-	return &scanRulesModel{SeverityThreshold: m.SeverityThreshold, IgnoreUnfixed: m.IgnoreUnfixed, Scanners: m.Scanners,
+	return &scanRulesModel{SeverityThreshold: m.SeverityThreshold, IgnoreUnfixed: m.IgnoreUnfixed, UnknownSeverity: m.UnknownSeverity, Scanners: m.Scanners,
 		PkgTypes: m.PkgTypes, Ignore: m.Ignore, VEX: m.VEX, Enforcement: m.Enforcement}
 }
 
@@ -239,6 +242,8 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 		s.Rules.Threshold = sev
 	}
 	s.Rules.IgnoreUnfixed = m.IgnoreUnfixed.ValueBool()
+	// The validator owns the values; an unknown one waits for the read.
+	s.Rules.Unscored, _ = policy.ParseUnscored(m.UnknownSeverity.ValueString())
 	s.Options.Scanners = stringsOf(ctx, m.Scanners, &diags)
 	for i, v := range s.Options.Scanners {
 		if v != scan.ScannerVuln && v != scan.ScannerSecret {
@@ -418,4 +423,12 @@ func (o *scanOutcome) fill(ctx context.Context, m *scanModel, diags *diag.Diagno
 		m.Violations = append(m.Violations, violationModel{Rule: types.StringValue(v.Rule), Platform: types.StringValue(v.Platform), Message: types.StringValue(report.Line(v))})
 	}
 	_ = ctx
+}
+
+// unknownSeverityAttribute is `unknown_severity`, in every scan gate.
+func unknownSeverityAttribute() schema.StringAttribute {
+	return schema.StringAttribute{Optional: true, Validators: []validator.String{validate.OneOf(policy.UnscoredActions...)},
+		MarkdownDescription: "What a finding with no severity (`UNKNOWN`: typically a CVE too new to be scored) does when `severity_threshold` is above `UNKNOWN`, since nobody can say it is below the threshold: " +
+			"`fail` (default) makes it a violation (`unknown-severity`) naming the CVE, `warn` names each one in a warning, `ignore` records each in `ignored`. " +
+			"The default fails because an unscored flaw may be critical; accept one after reading its advisory with an `ignore` block (reason and expiry)."}
 }

@@ -25,10 +25,14 @@ type DB struct {
 // vulnerabilities, secrets, and OS releases without advisory data
 // (OS-UNSUPPORTED) or past their end of life (OS-EOSL).
 func ScanFailure(image, digest string, db DB, threshold policy.Severity, violations []policy.Violation, now time.Time) (summary, detail string) {
-	var vulns, secrets, unsupported, eosl int
+	var vulns, secrets, unsupported, eosl, unscored, unseen int
 	worst := policy.SeverityUnknown
 	for _, v := range violations {
 		switch {
+		case v.Rule == policy.RuleUnscored:
+			unscored++
+		case v.Rule == policy.RuleOSPackagesUnseen:
+			unseen++
 		case v.Finding != nil:
 			vulns++
 			if s, _ := policy.ParseSeverity(v.Finding.Severity); s > worst {
@@ -58,6 +62,14 @@ func ScanFailure(image, digest string, db DB, threshold policy.Severity, violati
 	if unsupported > 0 {
 		what = append(what, "an OS release without vulnerability data")
 		counted = append(counted, fmt.Sprintf("%d platform(s) on an OS release the vulnerability database does not cover (%s)", unsupported, policy.RuleOSUnsupported))
+	}
+	if unscored > 0 {
+		what = append(what, "vulnerabilities nobody scored yet")
+		counted = append(counted, fmt.Sprintf("%d finding(s) with no severity yet, which the threshold cannot place (%s)", unscored, policy.RuleUnscored))
+	}
+	if unseen > 0 {
+		what = append(what, "an OS whose packages cannot be seen")
+		counted = append(counted, fmt.Sprintf("%d platform(s) with an OS but no readable OS package database (%s)", unseen, policy.RuleOSPackagesUnseen))
 	}
 	if len(what) == 0 {
 		what = append(what, fmt.Sprintf("%s vulnerabilities", worst))
@@ -93,13 +105,22 @@ func ScanFailure(image, digest string, db DB, threshold policy.Severity, violati
 	if eosl > 0 || unsupported > 0 {
 		todo = append(todo, "rebuild on a supported OS release the vulnerability database covers (update the base image; update the database or its mirror if the release is newer than it)")
 	}
+	if unscored > 0 {
+		todo = append(todo, "read the advisories of the unscored findings and upgrade or accept each (`unknown_severity = \"warn\"` reports them without failing)")
+	}
+	if unseen > 0 {
+		todo = append(todo, "keep the OS package database in the image so its packages can be checked")
+	}
 	b.WriteString("\nWhat to do: " + strings.Join(todo, ", ") + ", ")
 	id := "…"
+	only := func(n int) bool { return n > 0 && n == vulns+secrets+eosl+unsupported+unscored+unseen }
 	switch {
-	case vulns == 0 && secrets == 0 && eosl > 0 && unsupported == 0:
+	case only(eosl):
 		id = policy.RuleOSEOSL
-	case vulns == 0 && secrets == 0 && eosl == 0 && unsupported > 0:
+	case only(unsupported):
 		id = policy.RuleOSUnsupported
+	case only(unseen):
+		id = policy.RuleOSPackagesUnseen
 	}
 	fmt.Fprintf(&b, "or, for an accepted risk, add an `ignore { id = %q, reason = \"…\", expires = \"YYYY-MM-DD\" }` block", id)
 	if vulns > 0 {

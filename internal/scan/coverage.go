@@ -125,6 +125,7 @@ func (s *Scanner) Coverage(ctx context.Context, in CoverageInput, now time.Time)
 	// The cached report says what Trivy thought when it scanned; time only
 	// moves on, so either saying end of life is enough.
 	c.EOSL = os.Eosl || pastEndOfLife(ctx, os, now)
+	c.NoPackages = facts.Detected && facts.OSPackages == 0
 
 	_, perRelease := releaseBuckets[os.Family]
 	switch {

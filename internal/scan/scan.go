@@ -37,8 +37,9 @@ import (
 const TrivyVersion = "0.74.0"
 
 // cacheSchema versions the on-disk report cache format: 3 records each
-// report's own key and is scrubbed of the image config.
-const cacheSchema = 3
+// report's own key and is scrubbed of the image config; 4 counts a
+// summary's OS packages (an older summary would read as "none found").
+const cacheSchema = 4
 
 // maxReportSize bounds a cached report read from disk.
 const maxReportSize = 512 << 20

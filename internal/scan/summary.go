@@ -56,6 +56,9 @@ type coverageFacts struct {
 	Bucket    string `json:",omitempty"`
 	HasBucket bool   `json:",omitempty"`
 	Asked     bool   `json:",omitempty"`
+	// OSPackages counts the OS packages found: none on a detected OS means
+	// a package database that is missing or empty.
+	OSPackages int `json:",omitempty"`
 }
 
 func coverageFactsOf(r *types.Report) coverageFacts {
@@ -63,6 +66,7 @@ func coverageFactsOf(r *types.Report) coverageFacts {
 	for _, res := range r.Results {
 		if res.Class == types.ClassOSPkg {
 			f.Detected = true
+			f.OSPackages += len(res.Packages)
 		}
 	}
 	return f
