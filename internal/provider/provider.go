@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -53,6 +54,7 @@ type serverModel struct {
 	CustomHeaders types.Map    `tfsdk:"custom_headers"`
 	CACertPEM     types.String `tfsdk:"ca_cert_pem"`
 	Insecure      types.Bool   `tfsdk:"insecure"`
+	FleetCacheKey types.String `tfsdk:"fleet_cache_key"`
 }
 
 type vulnDBModel struct {
@@ -179,7 +181,9 @@ func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 			"scanner_server": schema.ListNestedBlock{
 				MarkdownDescription: "Scan through a shared `trivy server` (client/server mode) instead of a local database. At most one block. " +
 					"The worker reads layers from the registry and analyses only those the server's cache lacks; the server detects vulnerabilities. " +
-					"No local vulnerability database is downloaded or opened, and a failure never falls back to one. `vulnerability_db.max_age` applies to the server's database.",
+					"No local vulnerability database is downloaded or opened, and a failure never falls back to one. `vulnerability_db.max_age` applies to the server's database. " +
+					"The server's layer cache is keyed with a secret the token does not give: by default the worker's own (kept in `cache_dir`), so another client of the server cannot change this worker's verdicts; " +
+					"`fleet_cache_key` shares analyses among the workers that hold it.",
 				NestedObject: schema.NestedBlockObject{
 					Attributes: map[string]schema.Attribute{
 						"url": schema.StringAttribute{Required: true, Validators: []validator.String{serverURLValidator{}},
@@ -192,6 +196,12 @@ func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 							MarkdownDescription: "Extra headers for every request to the server (e.g. for a gateway in front of it). Sensitive."},
 						"ca_cert_pem": schema.StringAttribute{Optional: true, MarkdownDescription: "PEM certificate(s) of a private CA to trust for the server."},
 						"insecure":    schema.BoolAttribute{Optional: true, MarkdownDescription: "Allow plain HTTP to a non-loopback server and unverified TLS. Default `false`."},
+						"fleet_cache_key": schema.StringAttribute{Optional: true, Sensitive: true,
+							Validators: []validator.String{stringvalidator.LengthAtLeast(scan.MinFleetCacheKeyLength)},
+							MarkdownDescription: "Opt-in: a secret shared by the workers that trust each other's layer analyses, at least 32 random characters (e.g. from `openssl rand -hex 32`). " +
+								"Workers that hold it reuse each other's analyses in the server's cache (a layer any of them analysed is not downloaded again); " +
+								"whoever holds it and the token can make those workers pass an image, so give it only to workers of one trust domain, with one server per trust domain. " +
+								"Unset (the default): analyses are reused only by this worker, keyed with a random key kept in `cache_dir`. Sensitive: never in state, logs or messages."},
 					},
 				},
 			},
@@ -287,7 +297,7 @@ func (p *imageguardProvider) Configure(ctx context.Context, req provider.Configu
 	switch len(cfg.ScannerServer) {
 	case 0:
 	case 1:
-		srv, diags := scannerServer(ctx, cfg.ScannerServer[0], maxAge)
+		srv, diags := scannerServer(ctx, cfg.ScannerServer[0], maxAge, cacheDir)
 		resp.Diagnostics.Append(diags...)
 		if resp.Diagnostics.HasError() {
 			return
@@ -397,10 +407,10 @@ func vulnDBOptions(ctx context.Context, blocks []vulnDBModel, client *registry.C
 }
 
 // scannerServer converts the `scanner_server` block.
-func scannerServer(ctx context.Context, m serverModel, maxAge time.Duration) (*scan.Server, diag.Diagnostics) {
+func scannerServer(ctx context.Context, m serverModel, maxAge time.Duration, cacheDir string) (*scan.Server, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	at := path.Root("scanner_server").AtListIndex(0)
-	if m.URL.IsUnknown() || m.Token.IsUnknown() || m.CustomHeaders.IsUnknown() {
+	if m.URL.IsUnknown() || m.Token.IsUnknown() || m.CustomHeaders.IsUnknown() || m.FleetCacheKey.IsUnknown() {
 		diags.AddAttributeError(at, "Scanner server settings not known at plan", "The `scanner_server` block depends on values known only after apply; imageguard scans during plan, so they must be known then.")
 		return nil, diags
 	}
@@ -411,6 +421,7 @@ func scannerServer(ctx context.Context, m serverModel, maxAge time.Duration) (*s
 	srv, err := scan.NewServer(scan.ServerOptions{
 		URL: m.URL.ValueString(), Token: m.Token.ValueString(), TokenHeader: m.TokenHeader.ValueString(), CustomHeaders: headers,
 		CACertPEM: m.CACertPEM.ValueString(), Insecure: m.Insecure.ValueBool(), MaxAge: maxAge, DialContext: testDialContext,
+		FleetCacheKey: m.FleetCacheKey.ValueString(), CacheDir: cacheDir,
 	})
 	if err != nil {
 		diags.AddAttributeError(at.AtName("url"), "Invalid scanner_server", capitalize(err.Error())+".")

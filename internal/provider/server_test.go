@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -221,53 +222,57 @@ data "imageguard_scan" "x" {
 	})
 }
 
-// A second worker with an empty cache downloads no layer the server already
-// analysed: it fetches the manifest and the config, nothing else.
+// With fleet_cache_key, a second worker with an empty cache downloads no
+// layer the fleet already analysed: it fetches the manifest and the config,
+// nothing else. A worker configured with only url and token reuses no other
+// worker's analysis (another client of the server could have written it).
 func TestAccScanServer_secondWorkerDownloadsNoLayer(t *testing.T) {
 	f := newScanFixture(t)
 	srv := startTrivyServer(t, f.cacheDir, 2*time.Hour)
 	image := f.reg.Ref("node/app:1")
-	cfg := func(cacheDir string) string {
-		return serverProvider(srv.URL, serverToken, cacheDir, "") + fmt.Sprintf(`
+	const fleetKey = "fleet-7e1d3c5b9a0f2e4d6c8b1a3f5e7d9c0b"
+	cfg := func(cacheDir, fleet string) string {
+		c := serverProvider(srv.URL, serverToken, cacheDir, "")
+		if fleet != "" {
+			c = strings.Replace(c, "    token = ", fmt.Sprintf("    fleet_cache_key = %q\n    token = ", fleet), 1)
+		}
+		return c + fmt.Sprintf(`
 data "imageguard_scan" "x" {
   provider    = imageguard.server
   image       = %q
   enforcement = "warn"
 }`, image)
 	}
-	var firstBlobs, secondBlobs int
+	var blobs [3]int
+	step := func(i int, fleet string) resource.TestStep {
+		return resource.TestStep{
+			PreConfig: f.reg.ResetRequests,
+			Config:    cfg(t.TempDir(), fleet),
+			Check: func(*terraform.State) error {
+				blobs[i] = f.reg.CountBlobs()
+				return nil
+			},
+		}
+	}
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),
 		ProtoV6ProviderFactories: protoV6Factories,
-		Steps: []resource.TestStep{
-			{
-				PreConfig: f.reg.ResetRequests,
-				Config:    cfg(t.TempDir()),
-				Check: func(*terraform.State) error {
-					firstBlobs = f.reg.CountBlobs()
-					return nil
-				},
-			},
-			{
-				PreConfig: f.reg.ResetRequests,
-				Config:    cfg(t.TempDir()),
-				Check: func(*terraform.State) error {
-					secondBlobs = f.reg.CountBlobs()
-					return nil
-				},
-			},
-		},
+		Steps:                    []resource.TestStep{step(0, fleetKey), step(1, fleetKey), step(2, "")},
 	})
-	t.Logf("first worker: %d blob requests; second worker: %d", firstBlobs, secondBlobs)
-	if firstBlobs < 3 {
-		t.Fatalf("the first worker fetched %d blobs; expected the config and every layer", firstBlobs)
+	t.Logf("first fleet worker: %d blob requests; second fleet worker: %d; worker without the fleet key: %d", blobs[0], blobs[1], blobs[2])
+	if blobs[0] < 3 {
+		t.Fatalf("the first worker fetched %d blobs; expected the config and every layer", blobs[0])
 	}
-	if secondBlobs != 1 {
-		t.Fatalf("the second worker fetched %d blobs; want 1 (the config): the server already knows every layer", secondBlobs)
+	if blobs[1] != 1 {
+		t.Fatalf("the second fleet worker fetched %d blobs; want 1 (the config): the server already knows every layer", blobs[1])
+	}
+	if blobs[2] != blobs[0] {
+		t.Fatalf("a worker without the fleet key fetched %d blobs, want %d (every layer): it reused analyses it cannot trust", blobs[2], blobs[0])
 	}
 }
 
-// The token reaches neither the TRACE log nor state nor a message.
+// The token and the fleet_cache_key reach neither the TRACE log nor state
+// nor a message.
 func TestAccScanServer_tokenNeverLeaks(t *testing.T) {
 	f := newScanFixture(t)
 	srv := startTrivyServer(t, f.cacheDir, 2*time.Hour)
@@ -278,8 +283,12 @@ func TestAccScanServer_tokenNeverLeaks(t *testing.T) {
 	// configuration text itself holds none.
 	cfg := func(token string) string {
 		t.Setenv("TF_VAR_server_token", token)
-		return strings.Replace(serverProvider(srv.URL, "TOKEN", t.TempDir(), ""), `"TOKEN"`, "var.server_token", 1) + fmt.Sprintf(`
+		return strings.Replace(serverProvider(srv.URL, "TOKEN", t.TempDir(), ""), `"TOKEN"`, "var.server_token\n    fleet_cache_key = var.fleet_key", 1) + fmt.Sprintf(`
 variable "server_token" {
+  type      = string
+  sensitive = true
+}
+variable "fleet_key" {
   type      = string
   sensitive = true
 }
@@ -288,6 +297,8 @@ data "imageguard_scan" "x" {
   image    = %q
 }`, f.reg.Ref("alpine/fixed:1"))
 	}
+	const fleetKey = "fleet-key-never-shown-4b8d2f6a1c3e5b7d9f"
+	t.Setenv("TF_VAR_fleet_key", fleetKey)
 	const wrong = "wrong-token-9c2e7"
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),
@@ -296,7 +307,7 @@ data "imageguard_scan" "x" {
 			{
 				Config: cfg(serverToken),
 				Check: func(s *terraform.State) error {
-					return assertNotInState(s, serverToken)
+					return errors.Join(assertNotInState(s, serverToken), assertNotInState(s, fleetKey))
 				},
 			},
 		},
@@ -310,10 +321,10 @@ data "imageguard_scan" "x" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tok := range []string{serverToken, wrong} {
+	for _, tok := range []string{serverToken, wrong, fleetKey} {
 		if i := strings.Index(string(b), tok); i >= 0 {
 			lo := max(0, i-300)
-			t.Fatalf("a scanner_server token appears in the TRACE log: ...%s...", string(b)[lo:min(len(b), i+100)])
+			t.Fatalf("a scanner_server token or fleet_cache_key appears in the TRACE log: ...%s...", string(b)[lo:min(len(b), i+100)])
 		}
 	}
 	if !strings.Contains(string(b), "imageguard") {

@@ -195,7 +195,8 @@ func ArtifactOption(opts Options) artifact.Option {
 		// Never ask Maven Central about JARs: plans must not depend on it.
 		Offline: true,
 		// Trivy's CLI default: part of the layer cache key, so the provider
-		// and `trivy image --server` share a server's layer cache.
+		// and the trivy CLI analyse alike. (A server's cache is not shared
+		// with Trivy's clients: imageguard keys it with a secret, layerkeys.go.)
 		DetectionPriority: ftypes.PriorityPrecise,
 	}
 }

@@ -49,12 +49,26 @@ type ServerOptions struct {
 	Now    func() time.Time
 	// DialContext replaces the dialer (tests).
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// FleetCacheKey, when set, is the secret the server's layer cache keys
+	// are derived from, shared by the workers that trust each other's layer
+	// analyses (`fleet_cache_key`): whoever holds it and the token can make
+	// those workers pass an image. Never logged. Empty: the worker's own
+	// key, kept in CacheDir, and analyses are reused only by this worker.
+	FleetCacheKey string
+	// CacheDir keeps the worker's own layer-key secret across runs
+	// (`vulnerability_db.cache_dir`); empty: a new secret for each process.
+	CacheDir string
 }
 
 // Server scans through a `trivy server`: the worker reads layers from the
 // registry and analyses only those the server's cache lacks (Trivy's remote
 // cache), and the server detects vulnerabilities with its database. No local
 // database is downloaded or opened.
+//
+// The server's cache is keyed by keys only this worker (or, with
+// FleetCacheKey, the fleet) can compute (layerkeys.go): another client that
+// holds the token cannot store an analysis this worker will use.
 //
 // The server's database is checked for every scan, on the connection that
 // carries the scan: Trivy's scan response says nothing about the database
@@ -69,6 +83,7 @@ type Server struct {
 	client    *http.Client
 
 	claims *layerClaims
+	keys   *layerKeys
 }
 
 // CheckServerURL checks a `scanner_server` URL: http(s), a host, and no
@@ -126,6 +141,10 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n := len(opts.FleetCacheKey); n > 0 && n < MinFleetCacheKeyLength {
+		return nil, fmt.Errorf("the scanner_server fleet_cache_key has %d characters; give at least %d random ones (e.g. from `openssl rand -hex 32`): "+
+			"anyone with the token can test guesses against the server's cache", n, MinFleetCacheKeyLength)
+	}
 	if u.Scheme == "http" && !registry.IsLoopback(u.Host) && !opts.Insecure {
 		return nil, fmt.Errorf("the scanner_server url %s uses plain HTTP, which is allowed only on loopback: the token and the image analysis would cross the network unencrypted. Serve Trivy over HTTPS (with `ca_cert_pem` for a private CA) or set `insecure = true` if you accept that", u)
 	}
@@ -165,7 +184,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		headers.Set(opts.TokenHeader, opts.Token)
 	}
 	base := strings.TrimSuffix(u.String(), "/")
-	s := &Server{opts: opts, url: base, headers: headers, transport: tr, claims: newLayerClaims()}
+	s := &Server{opts: opts, url: base, headers: headers, transport: tr, claims: newLayerClaims(), keys: newLayerKeys(opts.FleetCacheKey, opts.CacheDir)}
 	s.client = &http.Client{Transport: redirectGuard{rt: tr, server: base}}
 	return s, nil
 }
@@ -336,12 +355,17 @@ func orUnknown(s string) string {
 }
 
 // Scan analyses the image on this worker, uploading to the server's cache
-// only the blobs it lacks (scrubbed of secret text), then asks the server to
-// detect, checking the database that answered.
+// only the blobs it lacks (scrubbed of secret text) under this worker's
+// keys, then asks the server to detect, checking the database that
+// answered.
 func (s *Server) Scan(ctx context.Context, img ftypes.Image, opts Options) (types.Report, DBInfo, error) {
+	key, err := s.keys.mapper(ctx)
+	if err != nil {
+		return types.Report{}, DBInfo{}, err
+	}
 	tctx := xhttp.WithTransport(ctx, fixedTransport{rt: s.client.Transport})
 	remoteCache := cache.NewRemoteCache(tctx, cache.RemoteOptions{ServerAddr: s.url, CustomHeaders: s.headers})
-	claiming := s.claims.wrap(scrubbingCache{remoteCache})
+	claiming := s.claims.wrap(scrubbingCache{keyedCache{ArtifactCache: remoteCache, key: key}})
 	defer claiming.releaseAll()
 	art, err := artimage.NewArtifact(img, claiming, ArtifactOption(opts))
 	if err != nil {
@@ -349,7 +373,7 @@ func (s *Server) Scan(ctx context.Context, img ftypes.Image, opts Options) (type
 	}
 	pinned, closeIdle := s.pinnedClient()
 	defer closeIdle()
-	backend := &rpcScanner{client: rpc.NewScannerProtobufClient(s.url, pinned), headers: s.headers, server: s, http: pinned}
+	backend := &rpcScanner{client: rpc.NewScannerProtobufClient(s.url, pinned), headers: s.headers, server: s, http: pinned, key: key}
 	report, err := trivyscan.NewService(backend, art).ScanArtifact(ctx, ScanOptions(opts))
 	if err != nil {
 		return types.Report{}, DBInfo{}, s.rpcError(err)
@@ -374,6 +398,8 @@ type rpcScanner struct {
 	headers http.Header
 	server  *Server
 	http    *http.Client
+	// key turns Trivy's cache keys into the worker's, as keyedCache does.
+	key func(string) string
 
 	checked  bool
 	answered DBInfo
@@ -412,6 +438,11 @@ func (c *rpcScanner) Scan(ctx context.Context, target, artifactKey string, blobK
 
 func (c *rpcScanner) scan(ctx context.Context, target, artifactKey string, blobKeys []string, opts types.ScanOptions) (types.ScanResponse, error) {
 	ctx = rpcclient.WithCustomHeaders(ctx, c.headers)
+	artifactKey = c.key(artifactKey)
+	blobKeys = slices.Clone(blobKeys)
+	for i, k := range blobKeys {
+		blobKeys[i] = c.key(k)
+	}
 	res, err := r.Retry(ctx, func() (*rpc.ScanResponse, error) {
 		return c.client.Scan(ctx, &rpc.ScanRequest{
 			Target:     target,
