@@ -392,8 +392,8 @@ func TestAccAttestation_renewAndMaxAge(t *testing.T) {
 		ProtoV6ProviderFactories: protoV6Factories,
 		Steps: []resource.TestStep{
 			{
-				// Signed "200 hours ago".
-				PreConfig: func() { setAttestationClock(t, -200*time.Hour) },
+				// Signed "200 hours ago", and logged then.
+				PreConfig: func() { setAttestationClock(t, -200*time.Hour); f.ss.SetLogClock(attestationClock) },
 				Config:    cfg,
 				Check: func(s *terraform.State) error {
 					first = s.RootModule().Resources["imageguard_attestation.app"].Primary.Attributes["signed_at"]
@@ -401,7 +401,7 @@ func TestAccAttestation_renewAndMaxAge(t *testing.T) {
 				},
 			},
 			{
-				PreConfig:   func() { attestationClock = time.Now },
+				PreConfig:   func() { attestationClock = time.Now; f.ss.SetLogClock(nil) },
 				Config:      cfg + f.verifyVuln(image, "168h"),
 				ExpectError: wrapped(`(?s)Image signature not verified.*older than max_age 168h0m0s`),
 			},
@@ -1181,4 +1181,100 @@ data "imageguard_verify" %q {
 			},
 		},
 	})
+}
+
+// What a team accepted with an `ignore` is in the signed vulnerability
+// predicate (ExperimentalModifiedFindings, with reason and expiry), so an
+// org-wide policy can refuse it; the control policy (no CRITICAL, a passed
+// verdict) accepts the same attestation. Before, the ignored finding was
+// left out of the predicate and no policy could see it.
+func TestAccAttestation_acceptedFindingsAreSigned(t *testing.T) {
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	d := f.push(t, "team/accepted", "1.2.5-r0")
+	image := f.pinned("team/accepted", d)
+	cfg := f.provider() + f.attestation("app", image, f.keyBlock(t)+`
+  scan {
+    ignore {
+      id      = "CVE-2025-26519"
+      reason  = "no TLS server in this image"
+      expires = "2027-01-31"
+    }
+  }`)
+	orgPolicy := fmt.Sprintf(`
+data "imageguard_verify" "org" {
+  image             = %q
+  trusted_root_json = %q
+  authority {
+    name = "release"
+    key {
+      public_key_pem = %q
+    }
+  }
+  attestation {
+    predicate_type = "vuln"
+    condition      = "predicate.scanner.result.Results.all(r, !('ExperimentalModifiedFindings' in r) || r.ExperimentalModifiedFindings.all(m, m.Finding.Severity != 'HIGH'))"
+  }
+}
+`, image, f.root, f.key.PublicKeyPEM)
+	var digests []string
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("imageguard_attestation.app", "verdict", knownvalue.ObjectPartial(map[string]knownvalue.Check{"result": knownvalue.StringExact("passed"), "ignored": knownvalue.Int64Exact(1)})),
+				},
+				Check: func(s *terraform.State) error {
+					a := s.RootModule().Resources["imageguard_attestation.app"].Primary.Attributes
+					digests = []string{a["attestation_digests.0"], a["attestation_digests.1"]}
+					return nil
+				},
+			},
+			{
+				Config:            cfg + f.verifyVuln(image, "168h"),
+				ConfigStateChecks: []statecheck.StateCheck{check("data.imageguard_verify.x", "passed", knownvalue.Bool(true))},
+			},
+			{
+				Config:      cfg + orgPolicy,
+				ExpectError: wrapped(`(?s)Image signature not verified.*vuln/v1 present but condition.*is false`),
+			},
+		},
+	})
+	scanner, ok := f.predicate(t, "team/accepted", d, digests[0])["scanner"].(map[string]any)
+	if !ok {
+		t.Fatal("no scanner in the vulnerability predicate")
+	}
+	raw, err := json.Marshal(scanner["result"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Results []struct {
+			Vulnerabilities []struct{ VulnerabilityID string }
+			Modified        []struct {
+				Status, Statement, Source string
+				Finding                   struct{ VulnerabilityID, ExpiresAt string }
+			} `json:"ExperimentalModifiedFindings"`
+		}
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, r := range rep.Results {
+		for _, v := range r.Vulnerabilities {
+			if v.VulnerabilityID == "CVE-2025-26519" {
+				t.Errorf("the accepted finding is counted in the predicate's vulnerabilities")
+			}
+		}
+		for _, m := range r.Modified {
+			found = append(found, strings.Join([]string{m.Finding.VulnerabilityID, m.Status, m.Statement, m.Source, m.Finding.ExpiresAt}, " | "))
+		}
+	}
+	want := []string{"CVE-2025-26519 | ignored | ignore: no TLS server in this image (until 2027-01-31) | imageguard ignore | 2027-01-31"}
+	if strings.Join(found, "\n") != strings.Join(want, "\n") {
+		t.Errorf("suppressed findings in the signed predicate:\n%s\nwant\n%s", strings.Join(found, "\n"), strings.Join(want, "\n"))
+	}
 }
