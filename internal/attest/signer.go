@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -208,7 +209,19 @@ func checkServiceURL(attr, raw string) error {
 	if u.User != nil {
 		return fmt.Errorf("%s must not carry credentials", attr)
 	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("%s %s uses plain HTTP, which is allowed only on loopback (127.0.0.0/8, ::1, localhost): the OIDC token, the certificate and the log's answers would cross the network unencrypted", attr, u.Redacted())
+	}
 	return nil
+}
+
+// isLoopback reports whether host (no port) is localhost or a loopback IP.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func firstNonEmpty(s ...string) string {

@@ -119,6 +119,21 @@ func TestSignerNeedsExactlyOneSigner(t *testing.T) {
 	if _, err := attest.NewSigner(context.Background(), attest.SignerOptions{PrivateKeyPEM: []byte(k.PKCS8PEM(t)), TLogUpload: true, RekorURL: "ftp://rekor"}); err == nil || !strings.Contains(err.Error(), "rekor_url must be an http(s) URL") {
 		t.Errorf("bad rekor_url: %v", err)
 	}
+	// Plain HTTP only on loopback, whoever builds the options.
+	for _, o := range []attest.SignerOptions{
+		{PrivateKeyPEM: []byte(k.PKCS8PEM(t)), TLogUpload: true, RekorURL: "http://rekor.example.com"},
+		{PrivateKeyPEM: []byte(k.PKCS8PEM(t)), TLogUpload: true, RekorURL: "http://10.0.0.5:3000"},
+		{Keyless: &attest.Keyless{IDToken: "t", FulcioURL: "http://fulcio.example.com"}, TLogUpload: true, RekorURL: "https://rekor.example.com"},
+	} {
+		if _, err := attest.NewSigner(context.Background(), o); err == nil || !strings.Contains(err.Error(), "plain HTTP") {
+			t.Errorf("NewSigner(rekor %q, keyless %+v) = %v, want a plain HTTP refusal", o.RekorURL, o.Keyless, err)
+		}
+	}
+	for _, rekor := range []string{"http://127.0.0.1:8080", "http://[::1]:8080", "http://localhost:8080", "https://rekor.example.com"} {
+		if _, err := attest.NewSigner(context.Background(), attest.SignerOptions{PrivateKeyPEM: []byte(k.PKCS8PEM(t)), TLogUpload: true, RekorURL: rekor}); err != nil {
+			t.Errorf("rekor_url %s refused: %v", rekor, err)
+		}
+	}
 }
 
 // hashivault:// through sigstore's Vault client, against a Vault transit
