@@ -1278,3 +1278,38 @@ data "imageguard_verify" "org" {
 		t.Errorf("suppressed findings in the signed predicate:\n%s\nwant\n%s", strings.Join(found, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A keyless signer has no long-lived key to check an imported attestation
+// against: the import plan signs a new one instead of adopting what it
+// found (signed_at unknown), never adopting unchecked.
+func TestAccAttestation_keylessImportSignsAnew(t *testing.T) {
+	const issuer = "https://token.actions.githubusercontent.com"
+	const subject = "https://github.com/acme/api/.github/workflows/attest.yml@refs/heads/main"
+	f := newAttestFixture(t, acctest.NewRegistry(t))
+	fulcio := f.ss.FulcioServer(t)
+	t.Setenv("TEST_SIGSTORE_ID_TOKEN", fulcio.Token(t, issuer, subject))
+	d := f.reg.Push(t, "team/keyless:1", acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
+	f.reg.SignBundle(t, "team/keyless", d, acctest.Signer{Sigstore: f.ss, Identity: acctest.Identity{Issuer: issuer, Subject: subject}, TLog: true})
+	image := f.pinned("team/keyless", d)
+	cfg := f.provider() + f.attestation("keyless", image, fmt.Sprintf(`
+  keyless {
+    fulcio_url     = %q
+    oidc_token_env = "TEST_SIGSTORE_ID_TOKEN"
+  }
+  rekor_url = %q`, fulcio.URL, f.rekorURL))
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				Config: cfg, ResourceName: "imageguard_attestation.keyless", ImportState: true, ImportStateId: image,
+				ImportStateKind: resource.ImportBlockWithID, ExpectNonEmptyPlan: true,
+				ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectUnknownValue("imageguard_attestation.keyless", tfjsonpath.New("signed_at")),
+					plancheck.ExpectUnknownValue("imageguard_attestation.keyless", tfjsonpath.New("attestation_digests")),
+				}},
+			},
+		},
+	})
+}
