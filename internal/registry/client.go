@@ -144,64 +144,11 @@ func (c *Client) Transport() http.RoundTripper { return c.transport }
 // Keychain is the credential chain: provider blocks, then docker config.
 func (c *Client) Keychain() authn.Keychain { return c.keychain }
 
-// Reference is a parsed image reference.
-type Reference struct {
-	// Input is what the user wrote.
-	Input string
-	// Repository is registry/repository, e.g. "registry.example.com/team/api".
-	Repository name.Repository
-	// Tag is empty when the reference names only a digest.
-	Tag string
-	// Digest is empty when the reference names only a tag.
-	Digest string
-}
-
-// Registry is the registry host.
-func (r Reference) Registry() string { return r.Repository.RegistryStr() }
-
-// ParseReference parses tag, digest and tag@digest references. A missing
-// tag means "latest", as docker does.
+// ParseReference parses tag, digest and tag@digest references (see
+// ParseReference in reference.go); registries listed as insecure are
+// spoken to over plain HTTP.
 func (c *Client) ParseReference(s string) (Reference, error) {
-	in := strings.TrimSpace(s)
-	ref := Reference{Input: s}
-	if in == "" {
-		return ref, &Error{Kind: KindMalformed, Ref: s, Message: "The image reference is empty. Give a reference such as `registry.example.com/team/api:1.4.2` or `registry.example.com/team/api@sha256:<digest>`."}
-	}
-	nameOpts := []name.Option{name.WeakValidation}
-	head := in
-	digest := ""
-	if i := strings.Index(in, "@"); i >= 0 {
-		head, digest = in[:i], in[i+1:]
-		if _, err := v1.NewHash(digest); err != nil {
-			return ref, &Error{Kind: KindMalformed, Ref: s, Message: fmt.Sprintf("The image reference %q has a malformed digest %q: %v. A digest looks like `sha256:` followed by 64 hex characters.", s, digest, err)}
-		}
-	}
-	if host, err := name.NewRegistry(strings.SplitN(head, "/", 2)[0], name.WeakValidation); err == nil && c.insecure[host.RegistryStr()] {
-		nameOpts = append(nameOpts, name.Insecure)
-	}
-	var parsed name.Reference
-	var err error
-	if digest != "" && !strings.Contains(lastPathSegment(head), ":") {
-		parsed, err = name.NewDigest(head+"@"+digest, nameOpts...)
-	} else {
-		parsed, err = name.ParseReference(head, nameOpts...)
-	}
-	if err != nil {
-		return ref, &Error{Kind: KindMalformed, Ref: s, Message: fmt.Sprintf("The image reference %q is malformed: %v. Give `registry/repository:tag`, `registry/repository@sha256:<digest>` or both; repository names are lowercase.", s, err)}
-	}
-	ref.Repository = parsed.Context()
-	if t, ok := parsed.(name.Tag); ok {
-		ref.Tag = t.TagStr()
-	}
-	ref.Digest = digest
-	return ref, nil
-}
-
-func lastPathSegment(s string) string {
-	if i := strings.LastIndex(s, "/"); i >= 0 {
-		return s[i+1:]
-	}
-	return s
+	return parseReference(s, c.insecure)
 }
 
 // Resolved is what a reference names right now, fetched from the registry.

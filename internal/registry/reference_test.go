@@ -1,0 +1,72 @@
+package registry_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+)
+
+const testDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func TestParseReference_Offline(t *testing.T) {
+	tests := []struct {
+		name, in                          string
+		registry, repository, tag, digest string
+		defaultTag                        bool
+		canonical                         string
+	}{
+		{name: "Docker Hub short name → library repository, default tag latest", in: "nginx",
+			registry: "index.docker.io", repository: "library/nginx", tag: "latest", defaultTag: true, canonical: "index.docker.io/library/nginx:latest"},
+		{name: "docker.io is Docker Hub", in: "docker.io/bitnami/redis:7",
+			registry: "index.docker.io", repository: "bitnami/redis", tag: "7", canonical: "index.docker.io/bitnami/redis:7"},
+		{name: "private registry with port and tag", in: "registry.example.com:5000/team/api:1.4.2",
+			registry: "registry.example.com:5000", repository: "team/api", tag: "1.4.2", canonical: "registry.example.com:5000/team/api:1.4.2"},
+		{name: "digest only: no tag is invented", in: "ghcr.io/acme/api@" + testDigest,
+			registry: "ghcr.io", repository: "acme/api", digest: testDigest, canonical: "ghcr.io/acme/api@" + testDigest},
+		{name: "tag and digest: both kept", in: "ghcr.io/acme/api:1.4@" + testDigest,
+			registry: "ghcr.io", repository: "acme/api", tag: "1.4", digest: testDigest, canonical: "ghcr.io/acme/api:1.4@" + testDigest},
+		{name: "port without tag is not a tag", in: "localhost:5000/api",
+			registry: "localhost:5000", repository: "api", tag: "latest", defaultTag: true, canonical: "localhost:5000/api:latest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := registry.ParseReference(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := []string{r.Registry(), r.Repository.RepositoryStr(), r.Tag, r.Digest, r.Canonical()}
+			want := []string{tt.registry, tt.repository, tt.tag, tt.digest, tt.canonical}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Errorf("field %d = %q, want %q", i, got[i], want[i])
+				}
+			}
+			if r.DefaultTag != tt.defaultTag {
+				t.Errorf("DefaultTag = %v, want %v", r.DefaultTag, tt.defaultTag)
+			}
+		})
+	}
+}
+
+func TestParseReference_Refused(t *testing.T) {
+	tests := []struct{ name, in, message string }{
+		{"empty → error", "  ", "The image reference is empty"},
+		{"uppercase repository → error", "registry.example.com/Team/api:1", "is malformed"},
+		{"short digest → error", "ghcr.io/acme/api@sha256:abc", "malformed digest"},
+		{"uppercase hex digest → error", "ghcr.io/acme/api@" + strings.ToUpper(testDigest), "malformed digest"},
+		{"digest without algorithm → error", "ghcr.io/acme/api@" + testDigest[len("sha256:"):], "malformed digest"},
+		{"sha512 digest → error (runtimes pin by sha256)", "ghcr.io/acme/api@sha512:" + strings.Repeat("ab", 64), "malformed digest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := registry.ParseReference(tt.in)
+			if err == nil {
+				t.Fatalf("%q parsed", tt.in)
+			}
+			if registry.KindOf(err) != registry.KindMalformed || !strings.Contains(err.Error(), tt.message) {
+				t.Fatalf("got %v (%v), want KindMalformed with %q", err, registry.KindOf(err), tt.message)
+			}
+		})
+	}
+}
