@@ -20,7 +20,9 @@ import (
 )
 
 // attestationSchemaVersion is the version of imageguard_attestation's state.
-// Version 1 added `unknown_severity` to the scan block.
+// Version 1 added `unknown_severity` to the scan block (the write-only
+// signer attributes and their `…_wo_version`s came in the same release:
+// optional, null in older state; TestAttestationStateWithoutWriteOnlyAttributes).
 const attestationSchemaVersion = 1
 
 // UpgradeState carries older states over: version 0 lacks only optional
