@@ -87,6 +87,17 @@ type Sigstore struct {
 
 	mu       sync.Mutex
 	logIndex int64
+	logClock func() time.Time // nil: time.Now
+}
+
+// SetLogClock sets the clock of the virtual transparency log for entries
+// that do not choose their time (Signer.LogTime), such as those made
+// through RekorServer; nil means time.Now. Entries up to 30 days old verify
+// against TrustedRootJSON.
+func (s *Sigstore) SetLogClock(clock func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logClock = clock
 }
 
 // NewSigstore starts an in-memory CA, transparency log and TSA.
@@ -153,7 +164,7 @@ func (s *Sigstore) TrustedRootJSON(tb testing.TB) string {
 		}
 		c := *l
 		c.ID = raw
-		c.ValidityPeriodStart = time.Now().Add(-24 * time.Hour)
+		c.ValidityPeriodStart = time.Now().Add(-30 * 24 * time.Hour) // backdated entries verify
 		c.ValidityPeriodEnd = time.Time{}
 		logs[id] = &c
 	}
@@ -257,7 +268,10 @@ func (f virtualFulcio) GetCertificate(_ context.Context, kp sign.Keypair, _ *sig
 // virtualRekor is a Rekor v1 "create entry" endpoint backed by the
 // VirtualSigstore's log key: it canonicalises the proposed entry as Rekor
 // does and returns it with a signed entry timestamp and an inclusion proof.
-type virtualRekor struct{ s *Sigstore }
+type virtualRekor struct {
+	s  *Sigstore
+	at time.Time // zero: now
+}
 
 func (r virtualRekor) CreateLogEntry(params *entries.CreateLogEntryParams, _ ...entries.ClientOption) (*entries.CreateLogEntryCreated, error) {
 	ctx := params.Context
@@ -276,7 +290,16 @@ func (r virtualRekor) CreateLogEntry(params *entries.CreateLogEntryParams, _ ...
 	r.s.logIndex++
 	index := r.s.logIndex
 	r.s.mu.Unlock()
+	r.s.mu.Lock()
+	clock := r.s.logClock
+	r.s.mu.Unlock()
 	integrated := time.Now().Unix()
+	switch {
+	case !r.at.IsZero():
+		integrated = r.at.Unix()
+	case clock != nil:
+		integrated = clock().Unix()
+	}
 	logID, err := r.s.virtual.RekorLogID()
 	if err != nil {
 		return nil, err
@@ -334,6 +357,12 @@ type Signer struct {
 	TLog bool
 	// Timestamp adds an RFC 3161 timestamp from the Sigstore's TSA.
 	Timestamp bool
+	// LogTime is the integrated time the transparency log records; zero
+	// means the log's clock (SetLogClock). Within the last 30 days (the test
+	// log's validity), it models a signature made that long ago; keyless,
+	// the certificate (Identity.NotBefore/NotAfter) must cover it, and the
+	// test CA lives 24 hours.
+	LogTime time.Time
 	// Covers is the digest the signed payload names; zero means the digest
 	// being signed. Another image's digest models a signature copied from it.
 	Covers v1.Hash
@@ -363,7 +392,7 @@ func (s Signer) keypair(tb testing.TB) (sign.Keypair, sign.BundleOptions) {
 		if s.Sigstore == nil {
 			tb.Fatal("a transparency log entry needs a Sigstore")
 		}
-		opts.TransparencyLogs = []sign.Transparency{sign.NewRekor(&sign.RekorOptions{Client: virtualRekor{s.Sigstore}, Version: 1})}
+		opts.TransparencyLogs = []sign.Transparency{sign.NewRekor(&sign.RekorOptions{Client: virtualRekor{s: s.Sigstore, at: s.LogTime}, Version: 1})}
 	}
 	return kp, opts
 }

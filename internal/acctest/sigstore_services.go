@@ -45,7 +45,7 @@ func (s *Sigstore) RekorServer(tb testing.TB) (string, *atomic.Int64) {
 			writeJSONError(w, http.StatusBadRequest, err)
 			return
 		}
-		created, err := virtualRekor{s}.CreateLogEntry(&entries.CreateLogEntryParams{ProposedEntry: entry, Context: req.Context()})
+		created, err := virtualRekor{s: s}.CreateLogEntry(&entries.CreateLogEntryParams{ProposedEntry: entry, Context: req.Context()})
 		if err != nil {
 			writeJSONError(w, http.StatusBadRequest, err)
 			return

@@ -79,6 +79,11 @@ func (c *Condition) Eval(ctx context.Context, predicate json.RawMessage) (bool, 
 type VerifiedAttestation struct {
 	PredicateType string
 	Predicate     json.RawMessage
+	// VerifiedTime is when the transparency log (or, for a keyless
+	// signature, an RFC 3161 timestamp authority) saw the signature; zero
+	// when no such time was verified. It orders attestations and measures
+	// max_age: registry annotations and the predicate's own dates are claims.
+	VerifiedTime time.Time
 }
 
 // AuthorityOutcome is what verification found for one authority.
@@ -98,11 +103,16 @@ type AuthorityOutcome struct {
 
 // AttestationRule requires an attestation of a predicate type, optionally
 // satisfying a condition and no older than MaxAge.
+//
+// Which attestation is judged when several of the type verified: the newest
+// by VerifiedTime (any of them if several share that time); attestations
+// without a verified time count only when none of the type has one.
 type AttestationRule struct {
 	PredicateType string
 	Condition     *Condition
-	// MaxAge bounds the age of the predicate's own scan time (see
-	// PredicateTime) at VerifyRules.Now; zero is off.
+	// MaxAge bounds the age of the attestation's VerifiedTime at
+	// VerifyRules.Now; zero is off. An attestation without a verified time
+	// fails it.
 	MaxAge time.Duration
 }
 
@@ -128,7 +138,8 @@ const (
 // it is not believed.
 const maxFutureSkew = 5 * time.Minute
 
-// HasPredicateTime reports whether max_age can be judged on a predicate type.
+// HasPredicateTime reports whether a predicate type carries its own time,
+// which must not be later than the attestation's verified time.
 func HasPredicateTime(predicateType string) bool {
 	return predicateType == VulnPredicateType || predicateType == VerdictPredicateType
 }
@@ -165,19 +176,68 @@ func PredicateTime(predicateType string, predicate json.RawMessage) (time.Time, 
 	return t, nil
 }
 
-// checkAttestationAge holds when the predicate was judged within maxAge of now.
-func checkAttestationAge(a VerifiedAttestation, maxAge time.Duration, now time.Time) (bool, string) {
-	t, err := PredicateTime(a.PredicateType, a.Predicate)
-	if err != nil {
-		return false, "its age cannot be judged: " + err.Error()
+// maxPredicateLead is how far a predicate's own time may be after its
+// verified time (the scanner's clock against the log's) before the
+// predicate is refused as postdated.
+const maxPredicateLead = 5 * time.Minute
+
+// checkAttestationTime holds when the attestation's times are consistent
+// and, with maxAge, its verified time is within maxAge of now. A predicate
+// that says it was made after the log or timestamp authority saw its
+// signature is refused whatever maxAge says.
+func checkAttestationTime(a VerifiedAttestation, maxAge time.Duration, now time.Time) (bool, string) {
+	verified := a.VerifiedTime.UTC().Format(time.RFC3339)
+	if HasPredicateTime(a.PredicateType) {
+		pt, err := PredicateTime(a.PredicateType, a.Predicate)
+		switch {
+		case err != nil && maxAge > 0:
+			return false, "its own time cannot be checked against its verified time: " + err.Error()
+		case err == nil && !a.VerifiedTime.IsZero() && pt.Sub(a.VerifiedTime) > maxPredicateLead:
+			return false, fmt.Sprintf("its predicate says it was made at %s, after its signature was logged or timestamped at %s: "+
+				"a predicate cannot postdate its signature (a forged or backdated attestation); re-attest with a fresh scan",
+				pt.UTC().Format(time.RFC3339), verified)
+		}
 	}
-	switch age := now.Sub(t); {
+	if maxAge <= 0 {
+		return true, ""
+	}
+	if a.VerifiedTime.IsZero() {
+		return false, "it has no verified time, so max_age cannot be judged: no transparency log entry was verified for its signature " +
+			"(a key signature with tlog = \"optional\" and no log entry; a timestamp alone does not date a key signature, since anyone can timestamp an old one). " +
+			"Attest with the transparency log (cosign's default) and keep tlog = \"required\", or sign keyless"
+	}
+	switch age := now.Sub(a.VerifiedTime); {
 	case age < -maxFutureSkew:
-		return false, fmt.Sprintf("it is dated %s, in the future", t.UTC().Format(time.RFC3339))
+		return false, fmt.Sprintf("its signature was logged or timestamped at %s, in the future", verified)
 	case age > maxAge:
-		return false, fmt.Sprintf("it was judged %s, %s ago, older than max_age %s", t.UTC().Format(time.RFC3339), age.Round(time.Minute), maxAge)
+		return false, fmt.Sprintf("its signature was logged or timestamped at %s, %s ago, older than max_age %s", verified, age.Round(time.Minute), maxAge)
 	}
 	return true, ""
+}
+
+// judgedAttestations picks what a rule judges among the attestations of
+// its type: those with the latest verified time, or, when none of them has
+// a verified time, all of them.
+func judgedAttestations(have []VerifiedAttestation, predicateType string) []VerifiedAttestation {
+	var all, newest []VerifiedAttestation
+	var latest time.Time
+	for _, a := range have {
+		if a.PredicateType != predicateType {
+			continue
+		}
+		all = append(all, a)
+		switch {
+		case a.VerifiedTime.IsZero():
+		case a.VerifiedTime.After(latest):
+			latest, newest = a.VerifiedTime, []VerifiedAttestation{a}
+		case a.VerifiedTime.Equal(latest):
+			newest = append(newest, a)
+		}
+	}
+	if len(newest) > 0 {
+		return newest
+	}
+	return all
 }
 
 // EvaluateVerify judges authorities' outcomes: an authority passes when it
@@ -261,18 +321,15 @@ func everyPlatformSatisfies(ctx context.Context, perPlatform map[string][]Verifi
 }
 
 func attestationSatisfied(ctx context.Context, have []VerifiedAttestation, r AttestationRule, now time.Time) (bool, string) {
+	judged := judgedAttestations(have, r.PredicateType)
+	if len(judged) == 0 {
+		return false, fmt.Sprintf("attestation of type %s missing", r.PredicateType)
+	}
 	var reasons []string
-	found := false
-	for _, a := range have {
-		if a.PredicateType != r.PredicateType {
+	for _, a := range judged {
+		if ok, why := checkAttestationTime(a, r.MaxAge, now); !ok {
+			reasons = append(reasons, why)
 			continue
-		}
-		found = true
-		if r.MaxAge > 0 {
-			if ok, why := checkAttestationAge(a, r.MaxAge, now); !ok {
-				reasons = append(reasons, why)
-				continue
-			}
 		}
 		if r.Condition == nil {
 			return true, ""
@@ -283,8 +340,19 @@ func attestationSatisfied(ctx context.Context, have []VerifiedAttestation, r Att
 		}
 		reasons = append(reasons, why)
 	}
-	if !found {
-		return false, fmt.Sprintf("attestation of type %s missing", r.PredicateType)
+	what := "present but"
+	if n := countType(have, r.PredicateType); n > len(judged) {
+		what = fmt.Sprintf("present (%d; the newest by verified time is judged) but", n)
 	}
-	return false, fmt.Sprintf("attestation of type %s present but %s", r.PredicateType, strings.Join(reasons, "; "))
+	return false, fmt.Sprintf("attestation of type %s %s %s", r.PredicateType, what, strings.Join(reasons, "; "))
+}
+
+func countType(have []VerifiedAttestation, predicateType string) int {
+	n := 0
+	for _, a := range have {
+		if a.PredicateType == predicateType {
+			n++
+		}
+	}
+	return n
 }

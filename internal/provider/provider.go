@@ -113,6 +113,7 @@ func (d *providerData) verifier(opts verify.Options) (*verify.Verifier, error) {
 	}
 	opts.CacheDir = d.CacheDir
 	opts.RemoteOptions = d.Registry.RemoteOptions()
+	opts.Transport = d.Registry.Transport() // referrers listings are followed across pages on it
 	v, err := verify.New(opts)
 	if err != nil {
 		return nil, err

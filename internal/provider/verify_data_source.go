@@ -277,11 +277,6 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 				addInvalidValue(ctx, &diags, ap.AtName("max_age"), "Invalid max_age", err.Error())
 				continue
 			}
-			if !policy.HasPredicateTime(uri) {
-				diags.AddAttributeError(ap.AtName("max_age"), "max_age needs a predicate with a scan time",
-					fmt.Sprintf("max_age is judged against the time the predicate says it was made, which only `vuln` (metadata.scanFinishedOn) and %s (judgedAt) predicates carry; %s does not. Remove max_age, or require one of those predicates.", policy.VerdictPredicateType, uri))
-				continue
-			}
 			rule.MaxAge = d
 		}
 		if expr := strings.TrimSpace(a.Condition.ValueString()); expr != "" {
@@ -433,9 +428,14 @@ func runVerifyGate(ctx context.Context, data *providerData, image string, s veri
 }
 
 // maxAgeDescription documents the `max_age` of an `attestation` requirement.
-const maxAgeDescription = "Oldest acceptable attestation, as a Go duration, e.g. `168h`: judged against the time the predicate says it was made — " +
-	"`metadata.scanFinishedOn` of a `vuln` predicate, `judgedAt` of an `https://imageguard.dev/verdict/v1` verdict (other predicate types carry no such time and are refused). " +
-	"An older attestation, or one dated more than 5 minutes in the future, does not count. Default: no limit."
+const maxAgeDescription = "Oldest acceptable attestation, as a Go duration, e.g. `168h`, measured from its verified time: when the transparency log " +
+	"(Rekor's integrated time) or, for a keyless signature, an RFC 3161 timestamp authority saw its signature — never from registry annotations " +
+	"such as `org.opencontainers.image.created` or from dates in the predicate, which anyone who can push or sign can write. " +
+	"An attestation without a verified time (a key signature with `tlog = \"optional\"` and no log entry; a timestamp does not date a key signature, " +
+	"since anyone can have an old one timestamped) fails `max_age`: attest with the transparency log, or keyless. " +
+	"When several attestations of the type verify, the newest by verified time is the one judged (condition and `max_age`). " +
+	"A predicate that dates itself more than 5 minutes after its verified time (`metadata.scanFinishedOn` of a `vuln` predicate, `judgedAt` of an " +
+	"`https://imageguard.dev/verdict/v1` verdict) is refused, with or without `max_age`. An attestation whose verified time is more than 5 minutes in the future does not count. Default: no limit."
 
 func maxAgeAttribute() schema.StringAttribute {
 	return schema.StringAttribute{Optional: true, Validators: []validator.String{validate.Duration()}, MarkdownDescription: maxAgeDescription}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
@@ -93,9 +94,12 @@ func (r *run) verifyBundle(c *candidate, a *authority) (*outcome, string) {
 		tm = withKey(r.tm, a.key)
 		useTlog = r.v.tlogRequired
 		if useTlog {
-			opts = append(opts, sgverify.WithTransparencyLog(1))
+			// Integrated timestamps: the log entry's time counts only when
+			// its signed entry timestamp verifies (it dates the signature).
+			opts = append(opts, sgverify.WithTransparencyLog(1), sgverify.WithIntegratedTimestamps(1))
+		} else {
+			opts = append(opts, sgverify.WithNoObserverTimestamps())
 		}
-		opts = append(opts, sgverify.WithNoObserverTimestamps())
 	} else {
 		useTlog = r.v.tlogRequired || len(entries) > 0
 		if useTlog {
@@ -164,6 +168,7 @@ func (r *run) verifyBundle(c *candidate, a *authority) (*outcome, string) {
 	} else {
 		out.keyID = a.key.keyID
 	}
+	out.verifiedTime = earliestVerifiedTime(res.VerifiedTimestamps, cert != nil)
 	if useTlog && len(entries) > 0 {
 		out.tlogIndex = entries[0].LogIndex()
 		for _, ts := range res.VerifiedTimestamps {
@@ -194,6 +199,23 @@ func (r *run) verifyBundle(c *candidate, a *authority) (*outcome, string) {
 	out.predicateType = st.PredicateType
 	out.predicate = st.Predicate
 	return out, ""
+}
+
+// earliestVerifiedTime is the earliest time sigstore-go verified: a log
+// entry's integrated time, and for a keyless signature (whose certificate
+// lived minutes around it) an RFC 3161 timestamp. The verifier's own clock
+// ("CurrentTime") never counts.
+func earliestVerifiedTime(ts []sgverify.TimestampVerificationResult, keyless bool) time.Time {
+	var first time.Time
+	for _, t := range ts {
+		if t.Type != "Tlog" && (t.Type != "TimestampAuthority" || !keyless) {
+			continue
+		}
+		if first.IsZero() || t.Timestamp.Before(first) {
+			first = t.Timestamp
+		}
+	}
+	return first.UTC()
 }
 
 // bundleFailure words a sigstore-go verification error.

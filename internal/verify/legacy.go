@@ -103,8 +103,22 @@ func (r *run) verifyLegacy(c *candidate, a *authority) (*outcome, string) {
 		out.keyID = a.key.keyID
 	}
 	if !co.IgnoreTlog && rb != nil {
+		// cosign verified the Rekor bundle's signed entry timestamp, which
+		// covers the integrated time.
 		out.integratedTime = time.Unix(rb.Payload.IntegratedTime, 0).UTC()
+		out.verifiedTime = out.integratedTime
 		out.tlogIndex = rb.Payload.LogIndex
+	}
+	if co.UseSignedTimestamps && cert != nil {
+		// Verified above by cosign; only a keyless signature's timestamp
+		// dates it (see Signature.VerifiedTime).
+		tst, err := cosign.VerifyRFC3161Timestamp(sig, co)
+		if err != nil {
+			return nil, "the signed timestamp does not verify: " + err.Error()
+		}
+		if tst != nil && (out.verifiedTime.IsZero() || tst.Time.Before(out.verifiedTime)) {
+			out.verifiedTime = tst.Time.UTC()
+		}
 	}
 	payload, err := sig.Payload()
 	if err != nil {

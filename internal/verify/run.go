@@ -26,8 +26,6 @@ import (
 
 const (
 	locReferrersAPI = "referrers API"
-	// maxCandidates bounds what one location may make us examine.
-	maxCandidates = 100
 	// maxBundleSize bounds a bundle blob.
 	maxBundleSize = 16 << 20
 	// bundleMediaTypePrefix starts every Sigstore bundle media type.
@@ -62,6 +60,7 @@ type outcome struct {
 	keyID          string
 	predicate      json.RawMessage
 	integratedTime time.Time
+	verifiedTime   time.Time
 	tlogIndex      int64
 }
 
@@ -181,6 +180,13 @@ func (r *run) needAnyAttestation() bool {
 
 func (r *run) needAny() bool { return r.needSignature() || r.needAnyAttestation() }
 
+// done reports whether the rest of a location can be skipped: every
+// authority has a signature and no attestation is requested. With
+// attestations requested, every one of a requested type at the location is
+// verified, since the newest by verified time is judged and which one that
+// is shows only once verified.
+func (r *run) done() bool { return !r.needAny() && len(r.req.Attestations) == 0 }
+
 // wanted reports whether a candidate with this (unsigned) predicate type
 // could still help authority i; "" means unknown, so yes.
 func (r *run) wanted(i int, predicateType string) bool {
@@ -222,7 +228,7 @@ func (r *run) referrersAPI() error {
 		if !errors.As(err, &terr) && strings.Contains(err.Error(), "does not support the Referrers API") {
 			return nil
 		}
-		return fmt.Errorf("listing referrers of %s: %w", r.target, err)
+		return r.referrersListingError(err)
 	}
 	m, err := idx.IndexManifest()
 	if err != nil {
@@ -253,9 +259,16 @@ func (r *run) referrersTag(tag string) error {
 	return r.referrers(m.Manifests, loc)
 }
 
-// referrers examines bundle referrers, newest first, fetching only those
-// that can still help some authority.
+// referrers examines bundle referrers, fetching only those that can still
+// help some authority. Every one is examined, in digest order: registry
+// order and annotations such as org.opencontainers.image.created are claims
+// anyone with push rights writes, so they choose nothing. (Attestations of
+// one type are ordered by their verified time once verified; see
+// policy.AttestationRule.) A listing past maxReferrers is an error.
 func (r *run) referrers(descs []v1.Descriptor, loc string) error {
+	if len(descs) > maxReferrers {
+		return r.tooManyReferrers(loc)
+	}
 	var list []v1.Descriptor
 	for _, d := range descs {
 		at := d.ArtifactType
@@ -266,16 +279,7 @@ func (r *run) referrers(descs []v1.Descriptor, loc string) error {
 		}
 		list = append(list, d)
 	}
-	sort.SliceStable(list, func(i, j int) bool {
-		ci, cj := list[i].Annotations["org.opencontainers.image.created"], list[j].Annotations["org.opencontainers.image.created"]
-		if ci != cj {
-			return ci > cj
-		}
-		return list[i].Digest.String() < list[j].Digest.String()
-	})
-	if len(list) > maxCandidates {
-		list = list[:maxCandidates]
-	}
+	sort.SliceStable(list, func(i, j int) bool { return list[i].Digest.String() < list[j].Digest.String() })
 	for _, d := range list {
 		if r.seen[d.Digest.String()] {
 			continue
@@ -292,7 +296,7 @@ func (r *run) referrers(descs []v1.Descriptor, loc string) error {
 		if c != nil {
 			r.evaluate(c)
 		}
-		if !r.needAny() {
+		if r.done() {
 			break
 		}
 	}
@@ -394,8 +398,8 @@ func (r *run) legacyTag(tag string, att bool) error {
 		}
 		return nil
 	}
-	if len(list) > maxCandidates {
-		list = list[:maxCandidates]
+	if len(list) > maxReferrers {
+		return r.tooManyReferrers(loc)
 	}
 	kind := "signature"
 	if att {
@@ -414,7 +418,7 @@ func (r *run) legacyTag(tag string, att bool) error {
 			continue
 		}
 		r.evaluate(c)
-		if !r.needAny() {
+		if r.done() {
 			break
 		}
 	}
@@ -445,7 +449,7 @@ func (r *run) evaluate(c *candidate) {
 		if out.predicateType == SignPredicateType && !c.legacyAtt {
 			r.results[i].Signatures = append(r.results[i].Signatures, Signature{
 				Authority: a.name, Issuer: out.issuer, Subject: out.subject, KeyID: out.keyID,
-				Format: c.format, Location: c.location, IntegratedTime: out.integratedTime, TLogIndex: out.tlogIndex,
+				Format: c.format, Location: c.location, IntegratedTime: out.integratedTime, VerifiedTime: out.verifiedTime, TLogIndex: out.tlogIndex,
 			})
 			continue
 		}
@@ -453,7 +457,7 @@ func (r *run) evaluate(c *candidate) {
 			if at.PredicateType == out.predicateType {
 				r.results[i].Attestations = append(r.results[i].Attestations, Attestation{
 					PredicateType: out.predicateType, Authority: a.name, Subject: out.subject, Issuer: out.issuer, KeyID: out.keyID,
-					Format: c.format, Location: c.location, Predicate: out.predicate, IntegratedTime: out.integratedTime, TLogIndex: out.tlogIndex,
+					Format: c.format, Location: c.location, Predicate: out.predicate, IntegratedTime: out.integratedTime, VerifiedTime: out.verifiedTime, TLogIndex: out.tlogIndex,
 				})
 				break
 			}
@@ -484,16 +488,27 @@ func (r *run) finish() {
 			if len(r.sigReasons[i]) == 0 {
 				res.Reasons = append(res.Reasons, fmt.Sprintf("no signature found (looked in: %s)", looked))
 			}
-			res.Reasons = append(res.Reasons, r.sigReasons[i]...)
+			res.Reasons = append(res.Reasons, capReasons(r.sigReasons[i])...)
 		}
 		for _, at := range r.req.Attestations {
 			if !r.needAttestation(i, at.PredicateType) {
 				continue
 			}
 			res.Reasons = append(res.Reasons, fmt.Sprintf("attestation of type %s missing (looked in: %s)", at.PredicateType, looked))
-			res.Reasons = append(res.Reasons, r.attReasons[i][at.PredicateType]...)
+			res.Reasons = append(res.Reasons, capReasons(r.attReasons[i][at.PredicateType])...)
 		}
 	}
+}
+
+// maxReasons bounds the reasons listed per requirement: a flood of junk
+// referrers would otherwise bury the message.
+const maxReasons = 10
+
+func capReasons(reasons []string) []string {
+	if len(reasons) <= maxReasons {
+		return reasons
+	}
+	return append(reasons[:maxReasons:maxReasons], fmt.Sprintf("and %d more candidates that did not verify", len(reasons)-maxReasons))
 }
 
 func isNotFound(err error) bool {

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
@@ -63,6 +64,13 @@ type Options struct {
 	// RemoteOptions carry credentials, transport and retries (from
 	// internal/registry).
 	RemoteOptions []remote.Option
+	// Transport is the HTTP transport RemoteOptions use
+	// (registry.Client.Transport), given separately so that referrers API
+	// listings can be followed across pages on it; it replaces any
+	// remote.WithTransport in RemoteOptions. Nil means go-containerregistry's
+	// default transport, and then a WithTransport in RemoteOptions wins and
+	// listings are read as one page.
+	Transport http.RoundTripper
 	// Now is the clock for the "certificate expired" check of signatures
 	// that carry no proof of time; nil means time.Now. (sigstore-go and
 	// cosign check validity at the logged or timestamped time themselves.)
@@ -102,6 +110,13 @@ type Signature struct {
 	// IntegratedTime is the verified transparency-log time; zero when no
 	// log entry was verified.
 	IntegratedTime time.Time
+	// VerifiedTime is the earliest time a verified transparency-log entry
+	// or, for a keyless signature, a verified RFC 3161 timestamp vouches
+	// for; zero when there is none (a key signature with tlog "optional").
+	// A key signature's timestamp is not counted: anyone can have an old
+	// signature timestamped, while a keyless certificate's short lifetime
+	// ties the timestamp to the signing.
+	VerifiedTime time.Time
 	// TLogIndex is the verified log entry's index, -1 when none.
 	TLogIndex int64
 }
@@ -117,7 +132,10 @@ type Attestation struct {
 	Predicate      json.RawMessage
 	Issuer, KeyID  string
 	IntegratedTime time.Time
-	TLogIndex      int64
+	// VerifiedTime is as for Signature: what max_age is measured from and
+	// what orders several attestations of one type (newest first).
+	VerifiedTime time.Time
+	TLogIndex    int64
 }
 
 // AuthorityResult is what verified for one authority, and why not.
@@ -200,7 +218,15 @@ func New(opts Options) (*Verifier, error) {
 	// that we can tell the referrers API from the tag (and say which one held
 	// a signature). Reuse(nil) drops a caller's shared puller, whose options
 	// would otherwise win.
-	ropts := append(append([]remote.Option{}, opts.RemoteOptions...), remote.Reuse((*remote.Puller)(nil)), remote.WithReferrersTagFallback(false))
+	var ropts []remote.Option
+	if opts.Transport == nil {
+		ropts = append(ropts, remote.WithTransport(pagerOver(nil)))
+	}
+	ropts = append(ropts, opts.RemoteOptions...)
+	if opts.Transport != nil {
+		ropts = append(ropts, remote.WithTransport(pagerOver(opts.Transport)))
+	}
+	ropts = append(ropts, remote.Reuse((*remote.Puller)(nil)), remote.WithReferrersTagFallback(false))
 	p, err := remote.NewPuller(ropts...)
 	if err != nil {
 		return nil, fmt.Errorf("registry options: %w", err)
