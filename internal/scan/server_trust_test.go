@@ -415,3 +415,87 @@ func TestServerTrust_shortFleetKeyRefused(t *testing.T) {
 		t.Errorf("message shows the key: %v", err)
 	}
 }
+
+// What keying the server's cache per worker costs in fleet-wide reuse: two
+// workers scan the same images (a shared Alpine base, a shared 1 MiB
+// runtime layer, an own 64 KiB application layer each), one after the
+// other, each with an empty cache_dir. With fleet_cache_key (and with
+// Trivy's public keys before this design) the second worker reads only
+// what the first did not analyse; with the default per-worker key it
+// analyses every layer again. Run with -v for the table.
+func TestServerTrust_reuseCost(t *testing.T) {
+	const images = 8
+	reg := acctest.NewRegistry(t)
+	base := acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r0"}, acctest.Package{Name: "busybox", Version: "1.36.1-r29"})
+	runtimeLayer := acctest.BulkLayer(1, 1<<20)
+	f := &trustFixture{reg: reg, configs: map[string]bool{}}
+	sizes := map[string]int64{}
+	for i := range images {
+		img := acctest.Image(acctest.Config{}, base, runtimeLayer, acctest.BulkLayer(uint64(100+i), 64<<10))
+		f.push(t, fmt.Sprintf("team/app%d:1", i), img)
+		layers, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range layers {
+			d, _ := l.Digest()
+			n, _ := l.Size()
+			sizes[d.String()] = n
+		}
+	}
+	f.srv = startTrustServer(t)
+	fetched := func() (layers int, bytes int64) {
+		for _, q := range reg.Requests() {
+			if i := strings.LastIndex(q.Path, "/blobs/"); q.Method == http.MethodGet && i >= 0 && !f.configs[q.Path[i+len("/blobs/"):]] {
+				layers++
+				bytes += sizes[q.Path[i+len("/blobs/"):]]
+			}
+		}
+		return layers, bytes
+	}
+	const fleetKey = "fleet-key-3d5f7a9c1e2b4d6f8a0c2e4b6d8f0a1c"
+	type row struct {
+		keys           string
+		layers         [2]int
+		bytes          [2]int64
+		wantSecondSame bool
+	}
+	rows := []row{{keys: "worker (default: url and token)", wantSecondSame: true}, {keys: "fleet_cache_key (as before: fleet-wide)"}}
+	for ri := range rows {
+		r := &rows[ri]
+		for w := range 2 {
+			opts := scan.ServerOptions{CacheDir: t.TempDir()}
+			if !r.wantSecondSame {
+				opts.FleetCacheKey = fleetKey
+			}
+			worker := f.worker(t, opts)
+			reg.ResetRequests()
+			for i := range images {
+				if got := f.findings(t, worker, fmt.Sprintf("team/app%d:1", i)); !slices.Equal(got, baseFindings) {
+					t.Fatalf("%s, worker %d, app%d: findings %v, want %v", r.keys, w+1, i, got, baseFindings)
+				}
+			}
+			r.layers[w], r.bytes[w] = fetched()
+		}
+		// One server for both rows: their keys differ, so no row reuses
+		// another's analyses.
+	}
+	t.Logf("%d images × 2 workers, layers analysed (= layer reads) and layer bytes read per worker:", images)
+	for _, r := range rows {
+		t.Logf("  %-42s worker 1: %2d layers %8d B   worker 2: %2d layers %8d B   fleet: %2d layers %8d B",
+			r.keys, r.layers[0], r.bytes[0], r.layers[1], r.bytes[1], r.layers[0]+r.layers[1], r.bytes[0]+r.bytes[1])
+	}
+	distinct := images + 2
+	for _, r := range rows {
+		if r.layers[0] != distinct {
+			t.Errorf("%s: worker 1 read %d layers, want each of the %d distinct layers once", r.keys, r.layers[0], distinct)
+		}
+		want := 0
+		if r.wantSecondSame {
+			want = distinct
+		}
+		if r.layers[1] != want {
+			t.Errorf("%s: worker 2 read %d layers, want %d", r.keys, r.layers[1], want)
+		}
+	}
+}
