@@ -1,5 +1,6 @@
-# Scan through a shared `trivy server`: workers carry no database and the
-# server's cache remembers every layer any worker analysed.
+# Scan through a shared `trivy server`: workers carry no database. Each
+# worker reuses the layer analyses it stored on the server; with
+# fleet_cache_key, the workers that hold it reuse each other's.
 terraform {
   required_providers {
     imageguard = {
@@ -18,6 +19,11 @@ provider "imageguard" {
     url   = "https://trivy.internal.example.com:4954"
     token = var.trivy_token # sent in the Trivy-Token header, as Trivy's client does
     # ca_cert_pem = file("internal-ca.pem")
+
+    # Opt-in: share layer analyses with every worker that holds this key.
+    # Whoever holds it (and the token) can make those workers pass an image:
+    # one key, and one server, per trust domain.
+    # fleet_cache_key = var.fleet_cache_key
   }
   vulnerability_db {
     max_age = "48h" # applies to the server's database
