@@ -142,9 +142,9 @@ func pinVerifyBlock() schema.Block {
 							Validators:          []validator.List{listvalidator.SizeAtMost(1)},
 							NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 								"issuer":                     opt("OIDC issuer (cosign `--certificate-oidc-issuer`)."),
-								"issuer_regexp":              opt("Regular expression for the issuer."),
+								"issuer_regexp":              opt("Regular expression (Go RE2) the whole OIDC issuer must match: anchored as `^(?:…)$`, so `https://accounts\\.acme\\.com` does not accept `https://accounts.acme.com.evil.io`; write `.*` where anything may follow."),
 								"subject":                    opt("Certificate identity (cosign `--certificate-identity`)."),
-								"subject_regexp":             opt("Regular expression for the identity."),
+								"subject_regexp":             opt("Regular expression (Go RE2) the whole certificate identity must match: anchored as `^(?:…)$`, so `alice@acme\\.com` does not accept `alice@acme.com.evil.io`; to accept anything after a prefix, end it with `.*`."),
 								"github_workflow_repository": opt("Required GitHub workflow repository extension."),
 								"github_workflow_ref":        opt("Required GitHub workflow ref extension."),
 								"github_workflow_trigger":    opt("Required GitHub workflow trigger extension."),
