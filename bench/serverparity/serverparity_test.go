@@ -12,7 +12,8 @@
 // `trivy server --skip-db-update` processes with the same database copy,
 // each behind a counting proxy: one for the trivy CLI, one for the provider,
 // so that neither reuses layer analyses the other uploaded (-shared-server
-// uses one server for both, provider first).
+// uses one server for both, provider first; they still share no analysis,
+// since the provider keys the server's cache with its own secret).
 //
 //   - trivy: `trivy image --server URL --token T --scanners vuln,secret
 //     --format json --image-src remote` per image (and per platform of the
@@ -146,7 +147,7 @@ var (
 	trivyBin  = flag.String("trivy", "../bin/trivy", "the trivy CLI (server and client)")
 	pluginDir = flag.String("plugin-dir", "../bin/provider", "directory holding the built terraform-provider-imageguard")
 	bulkMiB   = flag.Int("bulk-mib", 4, "MiB of data in the benchmark image's bulk layer")
-	shared    = flag.Bool("shared-server", false, "one trivy server for both (the provider scans first, the CLI then reuses its layer analyses)")
+	shared    = flag.Bool("shared-server", false, "one trivy server for both (the provider scans first; the CLI cannot reuse its layer analyses, which are keyed with the provider's secret)")
 	keep      = flag.Bool("keep", false, "keep the working directory (its path is printed)")
 )
 

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -269,6 +270,29 @@ data "imageguard_scan" "x" {
 	if blobs[2] != blobs[0] {
 		t.Fatalf("a worker without the fleet key fetched %d blobs, want %d (every layer): it reused analyses it cannot trust", blobs[2], blobs[0])
 	}
+}
+
+// A fleet_cache_key short enough to guess is refused at validation, at its
+// attribute (the provider's message gives its length, not its value).
+func TestAccScanServer_shortFleetKey(t *testing.T) {
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{{
+			Config: `
+provider "imageguard" {
+  scanner_server {
+    url             = "https://trivy.example.com:4954"
+    token           = "tok"
+    fleet_cache_key = "guessable-5e2a"
+  }
+}
+data "imageguard_scan" "x" {
+  image = "registry.example.com/team/api@sha256:` + strings.Repeat("a", 64) + `"
+}`,
+			ExpectError: regexp.MustCompile(`(?s)scanner_server\[0\]\.fleet_cache_key string length must be at least\s+32`),
+		}},
+	})
 }
 
 // The token and the fleet_cache_key reach neither the TRACE log nor state
