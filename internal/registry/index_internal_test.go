@@ -169,3 +169,43 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// FuzzIndexWalk feeds the walk an index as a registry might serve it. The
+// walk never panics, and when it succeeds every image entry a runtime could
+// select (a platform other than unknown/unknown, whatever its annotations
+// claim) is listed for judging.
+func FuzzIndexWalk(f *testing.F) {
+	f.Add([]byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:` + strings.Repeat("a", 64) + `","platform":{"os":"linux","architecture":"arm64"},"annotations":{"vnd.docker.reference.type":"attestation-manifest"}}]}`))
+	f.Add([]byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:` + strings.Repeat("b", 64) + `","platform":{"os":"unknown","architecture":"unknown"}}]}`))
+	f.Add([]byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:` + strings.Repeat("c", 64) + `"}]}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		idx, err := v1.ParseIndexManifest(strings.NewReader(string(raw)))
+		if err != nil {
+			return
+		}
+		// Every platformless entry's config says linux/amd64.
+		src := &fakeIndexSource{indexes: map[v1.Hash]*v1.IndexManifest{}, platforms: map[v1.Hash]*v1.Platform{}, fetched: map[v1.Hash]int{}}
+		for _, m := range idx.Manifests {
+			src.platforms[m.Digest] = &v1.Platform{OS: "linux", Architecture: "amd64"}
+		}
+		root := fakeHash("root")
+		ref := Reference{Input: "registry.example.com/team/app:1", Repository: name.MustParseReference("registry.example.com/team/app:1").Context(), Tag: "1"}
+		w := newIndexWalk(src, ref, root)
+		if err := w.walk(context.Background(), root, idx, 0); err != nil {
+			return
+		}
+		listed := map[v1.Hash]bool{}
+		pms, _ := w.result()
+		for _, pm := range pms {
+			listed[pm.Digest] = true
+		}
+		for _, m := range idx.Manifests {
+			if !m.MediaType.IsImage() || isAttestation(m) {
+				continue
+			}
+			if !listed[m.Digest] {
+				t.Fatalf("runnable entry %s (platform %v, annotations %v) was not listed for judging", m.Digest, m.Platform, m.Annotations)
+			}
+		}
+	})
+}
