@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -44,7 +43,12 @@ func (p PlanRecords) Load(key string) *PlannedRecord {
 	if p.Dir == "" {
 		return nil
 	}
-	f, err := os.OpenFile(p.path(key), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	// A link is refused before and while opening (O_NOFOLLOW where the OS
+	// has it): a record must be a file imageguard wrote.
+	if st, err := os.Lstat(p.path(key)); err != nil || st.Mode()&os.ModeSymlink != 0 {
+		return nil
+	}
+	f, err := os.OpenFile(p.path(key), os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		return nil
 	}
