@@ -94,9 +94,11 @@ func (r *run) verifyBundle(c *candidate, a *authority) (*outcome, string) {
 		tm = withKey(r.tm, a.key)
 		useTlog = r.v.tlogRequired
 		if useTlog {
-			// Integrated timestamps: the log entry's time counts only when
-			// its signed entry timestamp verifies (it dates the signature).
-			opts = append(opts, sgverify.WithTransparencyLog(1), sgverify.WithIntegratedTimestamps(1))
+			// Observer timestamps: a log entry's time is reported (and
+			// counts, see earliestVerifiedTime) only when its signed entry
+			// timestamp verifies; a Rekor v2 entry, which has none, passes
+			// with a signed timestamp, as cosign signs with one then.
+			opts = append(opts, sgverify.WithTransparencyLog(1), sgverify.WithObserverTimestamps(1))
 		} else {
 			opts = append(opts, sgverify.WithNoObserverTimestamps())
 		}

@@ -328,3 +328,31 @@ func TestReferrersListingIsPaginatedAndBounded(t *testing.T) {
 	}
 }
 
+
+// A log entry's integrated time counts only under its signed entry
+// timestamp: an attacker who strips the SET and rewrites integratedTime
+// (the inclusion proof does not cover it) gets no fresher verified time.
+func TestForgedIntegratedTimeIsNotVerifiedTime(t *testing.T) {
+	f := newFixture(t, acctest.NewRegistry(t))
+	logged := time.Now().Add(-20 * time.Hour).Truncate(time.Second).UTC()
+	forged := time.Now().Truncate(time.Second).UTC()
+	f.reg.SignBundle(t, "team/api", f.digest, acctest.Signer{Key: f.key, Sigstore: f.ss, TLog: true})
+	f.reg.AttestBundle(t, "team/api", f.digest, acctest.Signer{Key: f.key, Sigstore: f.ss, TLog: true, LogTime: logged,
+		Tamper: acctest.TamperBundleJSON(func(b map[string]any) {
+			vm, _ := b["verificationMaterial"].(map[string]any)
+			entries, _ := vm["tlogEntries"].([]any)
+			e, _ := entries[0].(map[string]any)
+			delete(e, "inclusionPromise")
+			e["integratedTime"] = fmt.Sprint(forged.Unix())
+		})}, vulnType, vulnPredicate(logged))
+	res := f.verify(t, f.verifier(t), []verify.Authority{f.keyAuthority()}, vulnType)
+	for _, a := range res.Authorities[0].Attestations {
+		if !a.VerifiedTime.IsZero() && !a.VerifiedTime.Equal(logged) {
+			t.Fatalf("verified time %s from an unsigned integratedTime (logged %s)", a.VerifiedTime, logged)
+		}
+	}
+	if len(res.Authorities[0].Attestations) != 0 {
+		t.Fatalf("an entry without its signed entry timestamp verified: %+v", res.Authorities[0].Attestations)
+	}
+	hasReason(t, res.Authorities[0], "no verifiable transparency log time or signed timestamp proves when it was signed")
+}
