@@ -11,7 +11,8 @@
 //
 //   - local mode: vulnerability_db { repositories = [the database through
 //     this worker's proxy], cache_dir = <empty> };
-//   - server mode: the same, plus scanner_server { url, token } pointing at
+//   - server mode: the same, plus scanner_server { url, token,
+//     fleet_cache_key } (one key for all workers: they share analyses) pointing at
 //     one `trivy server` (the real CLI, bench/bin/trivy, with the database
 //     copied into its --cache-dir and --skip-db-update; its layer cache
 //     starts empty for every run). The database repository stays configured
@@ -296,6 +297,10 @@ func (e *env) run(v variant, mode string, rep int) *modeRun {
 			w.srvProxy = acctest.StartProxy(e.tb, fmt.Sprintf("w%d-trivy", i), serverURL)
 			vars["scanner_url"] = "http://" + w.srvProxy.Host
 			vars["scanner_token"] = token
+			// The bench's workers are one trust domain: they share layer
+			// analyses on the server (without it, each worker analyses
+			// every layer itself, and the fleet-wide target cannot hold).
+			vars["fleet_cache_key"] = "bench-fleet-key-6b0d2f4a8c1e3a5c7e9f0b2d"
 		}
 		acctest.Workspace(e.tb, benchkit.FleetWorkspace, filepath.Join(w.dir, "ws"), vars)
 		mr.workers = append(mr.workers, w)

@@ -37,12 +37,21 @@ variable "scanner_token" {
   sensitive = true
 }
 
+variable "fleet_cache_key" {
+  type        = string
+  default     = null
+  sensitive   = true
+  description = "Server mode: the workers share layer analyses (one trust domain)."
+}
+
 provider "imageguard" {
   dynamic "scanner_server" {
     for_each = var.scanner_url == null ? [] : [var.scanner_url]
     content {
       url   = scanner_server.value
       token = var.scanner_token
+      # null: each worker reuses only its own analyses
+      fleet_cache_key = var.fleet_cache_key
     }
   }
   vulnerability_db {
