@@ -328,7 +328,6 @@ func TestReferrersListingIsPaginatedAndBounded(t *testing.T) {
 	}
 }
 
-
 // A log entry's integrated time counts only under its signed entry
 // timestamp: an attacker who strips the SET and rewrites integratedTime
 // (the inclusion proof does not cover it) gets no fresher verified time.
