@@ -46,6 +46,15 @@ const (
 	// the request's path appended, as registries send blob reads to their
 	// storage. Pointing it at the hostile registry itself makes a loop.
 	FaultRedirect
+	// FaultTagPages serves the tag list honestly in pages of Fault.PageSize,
+	// each but the last with a `Link` to the next, as distribution does.
+	FaultTagPages
+	// FaultLinkLoop serves tag-list pages whose `Link` leads back to a page
+	// already sent.
+	FaultLinkLoop
+	// FaultTagFlood serves tag-list pages of Fault.PageSize new tags, each
+	// with a `Link` to another, without end.
+	FaultTagFlood
 )
 
 // Fault selects requests and says how to misbehave on them.
@@ -64,6 +73,8 @@ type Fault struct {
 	SwapWith string
 	// RedirectTo is FaultRedirect's target: scheme://host[:port], no path.
 	RedirectTo string
+	// PageSize is the tag-list faults' page size; default 2.
+	PageSize int
 	// Times faults only the first Times matching requests, then serves them
 	// honestly; 0 faults every one.
 	Times int
@@ -211,6 +222,8 @@ func (h *HostileRegistry) serveFault(w http.ResponseWriter, req *http.Request, r
 		honest.ServeHTTP(w, swapped)
 	case FaultRedirect:
 		http.Redirect(w, req, strings.TrimSuffix(rule.RedirectTo, "/")+req.URL.Path, http.StatusTemporaryRedirect)
+	case FaultTagPages, FaultLinkLoop, FaultTagFlood:
+		serveTagPages(w, req, rule.Fault, honest)
 	default:
 		writeRegistryError(w, http.StatusInternalServerError, "UNKNOWN", fmt.Sprintf("unknown fault kind %d", rule.Kind))
 	}

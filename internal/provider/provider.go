@@ -323,6 +323,7 @@ func (p *imageguardProvider) DataSources(_ context.Context) []func() datasource.
 		newScanDataSource,
 		newVerifyDataSource,
 		newPolicyDataSource,
+		newTagsDataSource,
 	}
 }
 

@@ -73,3 +73,26 @@ func (serviceURL) ValidateString(_ context.Context, req validator.StringRequest,
 				"and the transparency log's answers would cross the network unencrypted and could be changed on the way. Serve it over https://.", u.Redacted()))
 	}
 }
+
+// Repository accepts a repository without tag or digest, e.g.
+// `registry.example.com/team/api` or Docker Hub's `nginx`.
+func Repository() validator.String {
+	return stringCheck{"Invalid repository", "a repository without tag or digest, e.g. registry.example.com/team/api", func(s string) error {
+		ref, err := registry.ParseReference(s)
+		if err != nil {
+			return err
+		}
+		if !ref.DefaultTag {
+			return fmt.Errorf("%q names a tag or digest: give the repository alone, e.g. %s", s, ref.Repository.Name())
+		}
+		return nil
+	}}
+}
+
+// Regexp accepts a regular expression in RE2 syntax.
+func Regexp() validator.String {
+	return stringCheck{"Invalid filter", "a regular expression (RE2 syntax)", func(s string) error {
+		_, err := registry.CompileTagFilter(s)
+		return err
+	}}
+}
