@@ -5,6 +5,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -323,7 +324,6 @@ func (p *imageguardProvider) DataSources(_ context.Context) []func() datasource.
 		newScanDataSource,
 		newVerifyDataSource,
 		newPolicyDataSource,
-		newTagsDataSource,
 	}
 }
 
@@ -426,7 +426,12 @@ func scannerServer(ctx context.Context, m serverModel, maxAge time.Duration, cac
 		FleetCacheKey: m.FleetCacheKey.ValueString(), CacheDir: cacheDir,
 	})
 	if err != nil {
-		diags.AddAttributeError(at.AtName("url"), "Invalid scanner_server", capitalize(err.Error())+".")
+		attr := "url"
+		var fk *scan.FleetCacheKeyError
+		if errors.As(err, &fk) {
+			attr = "fleet_cache_key"
+		}
+		diags.AddAttributeError(at.AtName(attr), "Invalid scanner_server", capitalize(err.Error())+".")
 		return nil, diags
 	}
 	return srv, diags

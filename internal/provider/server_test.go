@@ -272,8 +272,9 @@ data "imageguard_scan" "x" {
 	}
 }
 
-// A fleet_cache_key short enough to guess is refused at validation, at its
-// attribute (the provider's message gives its length, not its value).
+// A fleet_cache_key short enough to guess is refused at validation, and one
+// that is the token at configuration, at its attribute (the provider's
+// messages give neither value).
 func TestAccScanServer_shortFleetKey(t *testing.T) {
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),
@@ -291,6 +292,20 @@ data "imageguard_scan" "x" {
   image = "registry.example.com/team/api@sha256:` + strings.Repeat("a", 64) + `"
 }`,
 			ExpectError: regexp.MustCompile(`(?s)scanner_server\[0\]\.fleet_cache_key string length must be at least\s+32`),
+		}, {
+			// The token as the fleet's key: every client of the server holds it.
+			Config: `
+provider "imageguard" {
+  scanner_server {
+    url             = "https://trivy.example.com:4954"
+    token           = "same-secret-for-both-8c2e4a6b0d1f3e5a7c9b"
+    fleet_cache_key = "same-secret-for-both-8c2e4a6b0d1f3e5a7c9b"
+  }
+}
+data "imageguard_scan" "x" {
+  image = "registry.example.com/team/api@sha256:` + strings.Repeat("a", 64) + `"
+}`,
+			ExpectError: wrapped(`(?s)in provider "imageguard".*fleet_cache_key = .*The scanner_server fleet_cache_key is the token \(or part of a custom header\)`),
 		}},
 	})
 }

@@ -142,8 +142,18 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	if n := len(opts.FleetCacheKey); n > 0 && n < MinFleetCacheKeyLength {
-		return nil, fmt.Errorf("the scanner_server fleet_cache_key has %d characters; give at least %d random ones (e.g. from `openssl rand -hex 32`): "+
-			"anyone with the token can test guesses against the server's cache", n, MinFleetCacheKeyLength)
+		return nil, &FleetCacheKeyError{fmt.Sprintf("the scanner_server fleet_cache_key has %d characters; give at least %d random ones (e.g. from `openssl rand -hex 32`): "+
+			"anyone with the token can test guesses against the server's cache", n, MinFleetCacheKeyLength)}
+	}
+	if k := opts.FleetCacheKey; k != "" {
+		shared := k == opts.Token
+		for _, v := range opts.CustomHeaders {
+			shared = shared || strings.Contains(v, k)
+		}
+		if shared {
+			return nil, &FleetCacheKeyError{"the scanner_server fleet_cache_key is the token (or part of a custom header), which every client of the server holds: " +
+				"it would let any of them make the fleet pass an image. Give the fleet a secret of its own, e.g. from `openssl rand -hex 32`"}
+		}
 	}
 	if u.Scheme == "http" && !registry.IsLoopback(u.Host) && !opts.Insecure {
 		return nil, fmt.Errorf("the scanner_server url %s uses plain HTTP, which is allowed only on loopback: the token and the image analysis would cross the network unencrypted. Serve Trivy over HTTPS (with `ca_cert_pem` for a private CA) or set `insecure = true` if you accept that", u)
@@ -188,6 +198,12 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	s.client = &http.Client{Transport: redirectGuard{rt: tr, server: base}}
 	return s, nil
 }
+
+// FleetCacheKeyError is a fleet_cache_key that would not keep token
+// holders out. It never shows the key.
+type FleetCacheKeyError struct{ msg string }
+
+func (e *FleetCacheKeyError) Error() string { return e.msg }
 
 // URL is the server's address, for messages.
 func (s *Server) URL() string { return s.url }

@@ -400,7 +400,8 @@ func TestServerTrust_keyFileNotAsWrittenIsRefused(t *testing.T) {
 	}
 }
 
-// A fleet_cache_key short enough to guess is refused, without echoing it.
+// A fleet_cache_key short enough to guess, or one every client of the
+// server holds, is refused, without echoing it.
 func TestServerTrust_shortFleetKeyRefused(t *testing.T) {
 	_, err := scan.NewServer(scan.ServerOptions{URL: "https://trivy.example.com", FleetCacheKey: "guessable-7c1"})
 	if err == nil {
@@ -413,6 +414,21 @@ func TestServerTrust_shortFleetKeyRefused(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "guessable-7c1") {
 		t.Errorf("message shows the key: %v", err)
+	}
+	// The token (or a gateway header) is held by every client: as the fleet's
+	// key it would give every client the fleet's keys.
+	const key = "token-used-as-fleet-key-5d9e1b3f7a2c4e6a"
+	for _, opts := range []scan.ServerOptions{
+		{URL: "https://trivy.example.com", Token: key, FleetCacheKey: key},
+		{URL: "https://trivy.example.com", CustomHeaders: map[string]string{"Authorization": "Bearer " + key}, FleetCacheKey: key},
+	} {
+		_, err := scan.NewServer(opts)
+		if err == nil || !strings.Contains(err.Error(), "fleet_cache_key is the token") {
+			t.Fatalf("a fleet_cache_key every client holds was accepted: %v", err)
+		}
+		if strings.Contains(err.Error(), key) {
+			t.Errorf("message shows the key: %v", err)
+		}
 	}
 }
 
