@@ -1313,3 +1313,43 @@ func TestAccAttestation_keylessImportSignsAnew(t *testing.T) {
 		},
 	})
 }
+
+// A version 0 state with a scan block (written before `unknown_severity`
+// existed) upgrades with it null, its documented default ("fail").
+func TestAttestationStateV0ScanBlockUpgrades(t *testing.T) {
+	server, err := protoV6Factories["imageguard"]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := server.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	raw := `{"id":"r.example/team/app@sha256:` + strings.Repeat("a", 64) + `","image":"r.example/team/app@sha256:` + strings.Repeat("a", 64) + `",` +
+		`"platforms":null,"scan":{"severity_threshold":"CRITICAL","ignore_unfixed":true,"scanners":null,"pkg_types":null,"vex":null,"enforcement":null,` +
+		`"ignore":[{"id":"CVE-2025-26519","reason":"not reachable","expires":"2027-01-31","packages":null}]},"verify":null,"policy":null,"kms":null,"keyless":null,` +
+		`"key":{"private_key_pem":null,"private_key_env":"COSIGN_PRIVATE_KEY","password":null},"tlog_upload":true,"rekor_url":"https://rekor.example","renew_after":null,"delete_on_destroy":false,` +
+		`"digest":"sha256:` + strings.Repeat("a", 64) + `","attestation_digests":["sha256:` + strings.Repeat("b", 64) + `"],` +
+		`"predicate_types":["` + vulnType + `"],"location":"referrers API","signed_at":"2026-01-01T00:00:00Z","verdict":null}`
+	resp, err := server.UpgradeResourceState(ctx, &tfprotov6.UpgradeResourceStateRequest{TypeName: "imageguard_attestation", Version: 0, RawState: &tfprotov6.RawState{JSON: []byte(raw)}})
+	if err != nil || len(resp.Diagnostics) > 0 {
+		t.Fatalf("the version 0 state does not upgrade: %v %+v", err, resp.Diagnostics)
+	}
+	v, err := resp.UpgradedState.Unmarshal(attestationStateType(t, server))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attrs, scan map[string]tftypes.Value
+	if err := v.As(&attrs); err != nil {
+		t.Fatal(err)
+	}
+	if err := attrs["scan"].As(&scan); err != nil {
+		t.Fatal(err)
+	}
+	if !scan["unknown_severity"].IsNull() {
+		t.Errorf("scan.unknown_severity = %v, want null", scan["unknown_severity"])
+	}
+	if !scan["severity_threshold"].Equal(tftypes.NewValue(tftypes.String, "CRITICAL")) {
+		t.Errorf("scan.severity_threshold = %v, want it kept", scan["severity_threshold"])
+	}
+}
