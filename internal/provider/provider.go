@@ -316,6 +316,7 @@ func (p *imageguardProvider) Configure(ctx context.Context, req provider.Configu
 	data := &providerData{Registry: client, Timeout: timeout, Version: p.version, Scanner: scanner, DBMaxAge: maxAge, CacheDir: cacheDir}
 	resp.DataSourceData = data
 	resp.ResourceData = data
+	resp.ActionData = data
 }
 
 func (p *imageguardProvider) DataSources(_ context.Context) []func() datasource.DataSource {
