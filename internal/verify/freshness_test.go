@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -243,8 +244,7 @@ func newPagedRegistry(t testing.TB, inner *acctest.Registry, p *pagedRegistry) *
 			h, _, _ := v1.SHA256(strings.NewReader(fmt.Sprint("pad ", i)))
 			all = append([]v1.Descriptor{{MediaType: types.OCIManifestSchema1, Digest: h, Size: 100, ArtifactType: "application/vnd.example.junk"}}, all...)
 		}
-		page := 0
-		fmt.Sscan(req.URL.Query().Get("page"), &page)
+		page, _ := strconv.Atoi(req.URL.Query().Get("page")) // no page: the first
 		from, to := page*p.pageSize, min((page+1)*p.pageSize, len(all))
 		if from > len(all) {
 			from = len(all)
