@@ -27,16 +27,53 @@ go_clean_env() {
   env -u GOEXPERIMENT -u GOFLAGS CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local go "$@"
 }
 
-# build_terraform VERSION: go install of github.com/hashicorp/terraform (its
-# go.mod has no replace directives, so `go install mod@version` works).
+# Nested modules that Terraform's go.mod (1.9 on) requires and replaces with
+# directories the module zip does not hold, so the proxy cannot serve them:
+# its remote-state backends and internal/legacy (which only they import).
+terraform_nested="azure consul cos gcs kubernetes oci oss pg s3"
+
+# build_terraform VERSION: Terraform up to 1.8 has no replace directives, so
+# `go install mod@version` works. From 1.9 on its go.mod replaces the nested
+# modules above with local paths, which `go install` refuses and no module
+# that requires Terraform can build; so copy the module source, drop those
+# requires and replaces and the backends' registrations (a test CLI needs
+# only the local backend), and build it as the main module.
 build_terraform() {
-  local version="$1" out tmp
+  local version="$1" out tmp dir
   out="$(tool_path terraform "$version")"
   tmp="$(mktemp -d "$tools_dir/.terraform-$version.XXXXXX")"
   echo "building terraform $version from the Go module proxy (a few minutes cold)" >&2
-  (cd "$tmp" && GOBIN="$tmp" go_clean_env install -trimpath \
-    -ldflags "-s -w -X github.com/hashicorp/terraform/version.dev=no" \
-    "github.com/hashicorp/terraform@v$version") >&2
+  local ldflags="-s -w -X github.com/hashicorp/terraform/version.dev=no"
+  dir="$(cd "$tmp" && go_clean_env mod download -json "github.com/hashicorp/terraform@v$version" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+  [ -f "$dir/go.mod" ] || { echo "no module source for terraform v$version" >&2; exit 1; }
+  if ! grep -q '^replace[[:space:]].*=>[[:space:]]*\./' "$dir/go.mod"; then
+    (cd "$tmp" && GOBIN="$tmp" go_clean_env install -trimpath -ldflags "$ldflags" \
+      "github.com/hashicorp/terraform@v$version") >&2
+  else
+    cp -R "$dir" "$tmp/src"
+    chmod -R u+w "$tmp/src"
+    (
+      cd "$tmp/src"
+      local b edits=(-dropreplace=github.com/hashicorp/terraform/internal/legacy
+        -droprequire=github.com/hashicorp/terraform/internal/legacy)
+      for b in $terraform_nested; do
+        edits+=(-dropreplace="github.com/hashicorp/terraform/internal/backend/remote-state/$b"
+          -droprequire="github.com/hashicorp/terraform/internal/backend/remote-state/$b")
+        # the import line and the map entry of each nested backend
+        sed -i "/internal\/backend\/remote-state\/$b\"\$/d" internal/backend/init/init.go
+      done
+      sed -i -E '/^[[:space:]]*"[a-z0-9]+":[[:space:]]+func\(\) backend\.Backend \{ return backend(Azure|Consul|Cos|GCS|Kubernetes|OCI|OSS|Pg|S3)\.New\(\) \},$/d' \
+        internal/backend/init/init.go
+      go_clean_env mod edit "${edits[@]}"
+      if grep -Eq 'remote-state/(azure|consul|cos|gcs|kubernetes|oci|oss|pg|s3)|backend(Azure|Consul|Cos|GCS|Kubernetes|OCI|OSS|Pg|S3)\.' \
+        go.mod internal/backend/init/init.go; then
+        echo "terraform v$version: could not remove the nested backends (go.mod or init.go changed shape)" >&2
+        exit 1
+      fi
+      go_clean_env build -trimpath -ldflags "$ldflags" -o "$tmp/terraform" .
+    ) >&2
+  fi
   mkdir -p "$(dirname "$out")"
   mv "$tmp/terraform" "$out"
   rm -rf "$tmp"

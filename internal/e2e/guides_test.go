@@ -44,6 +44,12 @@ func guideExamples(t *testing.T) []string {
 
 // usesEphemeralValues reports whether an example declares ephemeral values,
 // which need Terraform >= 1.10 or OpenTofu >= 1.11.
+// usesActions reports whether an example declares an `action` block.
+func usesActions(t *testing.T, dir string) bool {
+	t.Helper()
+	return exampleHasLine(t, dir, `action "`)
+}
+
 func usesEphemeralValues(t *testing.T, dir string) bool {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(moduleRoot, "examples", dir, "*.tf"))
@@ -74,6 +80,9 @@ func TestGuideExamplesValidate(t *testing.T) {
 		t.Run(dir, func(t *testing.T) {
 			if usesEphemeralValues(t, dir) && !e.cli.HasEphemeralVariables() {
 				t.Skipf("examples/%s uses ephemeral values, which %s lacks (Terraform >= 1.10, OpenTofu >= 1.11)", dir, e.cli)
+			}
+			if usesActions(t, dir) && (e.cli.OpenTofu || !e.cli.AtLeast(1, 14)) {
+				t.Skipf("examples/%s declares an action, which %s lacks (Terraform >= 1.14; OpenTofu has none)", dir, e.cli)
 			}
 			w := e.workspace(t, dir)
 			w.mustTerraform(nil, "validate", "-no-color")
@@ -204,4 +213,26 @@ func TestCIWorkersGuideOnDemoRegistry(t *testing.T) {
 	}
 	t.Logf("%s, ci-workers guide example on the demo registry: cold plan %s, warm (cache restored) %s, database baked in %s",
 		e.cli, coldTime.Round(10*time.Millisecond), warmTime.Round(10*time.Millisecond), bakedTime.Round(10*time.Millisecond))
+}
+
+// exampleHasLine reports whether a line of an example's .tf files starts
+// with prefix (after indentation).
+func exampleHasLine(t *testing.T, dir, prefix string) bool {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(moduleRoot, "examples", dir, "*.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), prefix) {
+				return true
+			}
+		}
+	}
+	return false
 }
