@@ -70,3 +70,29 @@ func TestParseReference_Refused(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseReference_canonical: what parses has a canonical form that
+// parses to itself (normalize is idempotent), keeps the digest, and only
+// a reference with a digest is pinned.
+func FuzzParseReference_canonical(f *testing.F) {
+	for _, s := range []string{"nginx", "docker.io/bitnami/redis:7", "localhost:5000/api", "ghcr.io/acme/api:1.4@" + testDigest, "a/b/c@" + testDigest, "UPPER/x", "x@sha256:", ":@"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := registry.ParseReference(s)
+		if err != nil {
+			return
+		}
+		c := r.Canonical()
+		again, err := registry.ParseReference(c)
+		if err != nil {
+			t.Fatalf("%q parsed, its canonical form %q does not: %v", s, c, err)
+		}
+		if again.Canonical() != c || again.Digest != r.Digest || again.DefaultTag {
+			t.Fatalf("%q → %q → %q (digest %q → %q, default tag %v)", s, c, again.Canonical(), r.Digest, again.Digest, again.DefaultTag)
+		}
+		if r.Digest != "" && registry.CheckDigest(r.Digest) != nil {
+			t.Fatalf("%q parsed with a digest %q that CheckDigest refuses", s, r.Digest)
+		}
+	})
+}
