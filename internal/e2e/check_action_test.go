@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +17,12 @@ import (
 // `terraform apply -invoke` runs the same check alone (day 2), with its
 // progress in the output.
 func TestCheckActionSavedPlan(t *testing.T) {
-	e := setup(t)
-	if e.cli.OpenTofu || !e.cli.AtLeast(1, 14) {
-		t.Skipf("%s has no actions (Terraform 1.14 added them; OpenTofu has none)", e.cli)
+	if os.Getenv("TF_ACC") != "" { // before setup builds the provider
+		if cli := acctest.DetectCLI(t, terraformPath(t)); cli.OpenTofu || !cli.AtLeast(1, 14) {
+			t.Skipf("%s has no actions (Terraform 1.14 added them; OpenTofu has none)", cli)
+		}
 	}
+	e := setup(t)
 	reg := acctest.NewRegistry(t)
 	// NextUpdate in the past: every provider process downloads the
 	// database again, so the apply sees what was published after the plan.
