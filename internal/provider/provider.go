@@ -325,6 +325,7 @@ func (p *imageguardProvider) DataSources(_ context.Context) []func() datasource.
 		newScanDataSource,
 		newVerifyDataSource,
 		newPolicyDataSource,
+		newTagsDataSource,
 	}
 }
 
