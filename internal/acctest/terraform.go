@@ -83,6 +83,11 @@ func (c CLI) HasEphemeralVariables() bool {
 	return c.AtLeast(1, 10)
 }
 
+// HasWriteOnlyAttributes reports whether the CLI accepts write-only
+// attributes (`…_wo`): Terraform 1.11 and OpenTofu 1.11 added them; older
+// CLIs refuse a configuration that sets one.
+func (c CLI) HasWriteOnlyAttributes() bool { return c.AtLeast(1, 11) }
+
 var (
 	cliMu    sync.Mutex
 	cliCache = map[string]CLI{}

@@ -867,6 +867,20 @@ func TestAccAttestation_writeOnlySecrets(t *testing.T) {
 		}
 		return nil
 	}
+	if cli := acctest.DetectCLI(t, acctest.TerraformPath(t)); !cli.HasWriteOnlyAttributes() {
+		// Older CLIs refuse a write-only value outright (the docs send their
+		// users to the environment-variable path): nothing is signed.
+		resource.UnitTest(t, resource.TestCase{
+			PreCheck:                 preCheck(t),
+			ProtoV6ProviderFactories: protoV6Factories,
+			Steps: []resource.TestStep{{
+				Config:      writeOnly(1),
+				ExpectError: regexp.MustCompile(`(?s)WriteOnly Attribute Not Allowed.*1\.11 and later`),
+			}},
+		})
+		t.Logf("%s has no write-only attributes: it refuses them, as checked; the rest needs Terraform or OpenTofu >= 1.11", cli)
+		return
+	}
 	var signedAt string
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),
