@@ -38,12 +38,12 @@ func TestAccFunctions_values(t *testing.T) {
 locals { digest = %q }
 output "hub"          { value = provider::imageguard::parse_reference("nginx") }
 output "tag_digest"   { value = provider::imageguard::parse_reference("registry.example.com:5000/team/api:1.4@${local.digest}") }
-output "pinned"       { value = provider::imageguard::is_pinned("ghcr.io/acme/api@${local.digest}") }
-output "tagged"       { value = provider::imageguard::is_pinned("ghcr.io/acme/api:1.4") }
-output "bad_digest"   { value = provider::imageguard::is_pinned("ghcr.io/acme/api@sha256:abc") }
-output "malformed"    { value = provider::imageguard::is_pinned("ghcr.io/Acme/api@${local.digest}") }
+output "pinned"       { value = provider::imageguard::is_pinned("registry.example.com/acme/api@${local.digest}") }
+output "tagged"       { value = provider::imageguard::is_pinned("registry.example.com/acme/api:1.4") }
+output "bad_digest"   { value = provider::imageguard::is_pinned("registry.example.com/acme/api@sha256:abc") }
+output "malformed"    { value = provider::imageguard::is_pinned("registry.example.com/Acme/api@${local.digest}") }
 output "with_digest"  { value = provider::imageguard::with_digest("bitnami/redis:7", local.digest) }
-output "same_digest"  { value = provider::imageguard::with_digest("ghcr.io/acme/api:1.4@${local.digest}", local.digest) }
+output "same_digest"  { value = provider::imageguard::with_digest("registry.example.com/acme/api:1.4@${local.digest}", local.digest) }
 output "normalize"    { value = provider::imageguard::normalize("nginx") }
 output "norm_digest"  { value = provider::imageguard::normalize("docker.io/acme/api@${local.digest}") }
 `, fnDigest)),
@@ -61,7 +61,7 @@ output "norm_digest"  { value = provider::imageguard::normalize("docker.io/acme/
 				output("bad_digest", knownvalue.Bool(false)),
 				output("malformed", knownvalue.Bool(false)),
 				output("with_digest", knownvalue.StringExact("index.docker.io/bitnami/redis@"+fnDigest)),
-				output("same_digest", knownvalue.StringExact("ghcr.io/acme/api@"+fnDigest)),
+				output("same_digest", knownvalue.StringExact("registry.example.com/acme/api@"+fnDigest)),
 				output("normalize", knownvalue.StringExact("index.docker.io/library/nginx:latest")),
 				output("norm_digest", knownvalue.StringExact("index.docker.io/acme/api@"+fnDigest)),
 			},
@@ -122,8 +122,8 @@ func TestAccFunctions_errors(t *testing.T) {
 		Steps: []resource.TestStep{
 			step(`provider::imageguard::parse_reference("registry.example.com/Team/api:1")`, `(?s)"registry.example.com/Team/api:1".*is.*malformed`),
 			step(`provider::imageguard::normalize("")`, `(?s)image reference is.*empty`),
-			step(`provider::imageguard::with_digest("ghcr.io/acme/api:1.4", "sha256:abc")`, `(?s)The digest "sha256:abc" for.*ghcr.io/acme/api:1.4 is.*malformed`),
-			step(fmt.Sprintf(`provider::imageguard::with_digest("ghcr.io/acme/api@%s", "sha256:%064d")`, fnDigest, 0), `(?s)already pins.*`+fnDigest),
+			step(`provider::imageguard::with_digest("registry.example.com/acme/api:1.4", "sha256:abc")`, `(?s)The digest "sha256:abc" for.*registry.example.com/acme/api:1.4 is.*malformed`),
+			step(fmt.Sprintf(`provider::imageguard::with_digest("registry.example.com/acme/api@%s", "sha256:%064d")`, fnDigest, 0), `(?s)already pins.*`+fnDigest),
 		},
 	})
 }

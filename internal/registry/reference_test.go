@@ -22,10 +22,10 @@ func TestParseReference_Offline(t *testing.T) {
 			registry: "index.docker.io", repository: "bitnami/redis", tag: "7", canonical: "index.docker.io/bitnami/redis:7"},
 		{name: "private registry with port and tag", in: "registry.example.com:5000/team/api:1.4.2",
 			registry: "registry.example.com:5000", repository: "team/api", tag: "1.4.2", canonical: "registry.example.com:5000/team/api:1.4.2"},
-		{name: "digest only: no tag is invented", in: "ghcr.io/acme/api@" + testDigest,
-			registry: "ghcr.io", repository: "acme/api", digest: testDigest, canonical: "ghcr.io/acme/api@" + testDigest},
-		{name: "tag and digest: both kept", in: "ghcr.io/acme/api:1.4@" + testDigest,
-			registry: "ghcr.io", repository: "acme/api", tag: "1.4", digest: testDigest, canonical: "ghcr.io/acme/api:1.4@" + testDigest},
+		{name: "digest only: no tag is invented", in: "registry.example.com/acme/api@" + testDigest,
+			registry: "registry.example.com", repository: "acme/api", digest: testDigest, canonical: "registry.example.com/acme/api@" + testDigest},
+		{name: "tag and digest: both kept", in: "registry.example.com/acme/api:1.4@" + testDigest,
+			registry: "registry.example.com", repository: "acme/api", tag: "1.4", digest: testDigest, canonical: "registry.example.com/acme/api:1.4@" + testDigest},
 		{name: "port without tag is not a tag", in: "localhost:5000/api",
 			registry: "localhost:5000", repository: "api", tag: "latest", defaultTag: true, canonical: "localhost:5000/api:latest"},
 	}
@@ -53,10 +53,10 @@ func TestParseReference_Refused(t *testing.T) {
 	tests := []struct{ name, in, message string }{
 		{"empty → error", "  ", "The image reference is empty"},
 		{"uppercase repository → error", "registry.example.com/Team/api:1", "is malformed"},
-		{"short digest → error", "ghcr.io/acme/api@sha256:abc", "malformed digest"},
-		{"uppercase hex digest → error", "ghcr.io/acme/api@" + strings.ToUpper(testDigest), "malformed digest"},
-		{"digest without algorithm → error", "ghcr.io/acme/api@" + testDigest[len("sha256:"):], "malformed digest"},
-		{"sha512 digest → error (runtimes pin by sha256)", "ghcr.io/acme/api@sha512:" + strings.Repeat("ab", 64), "malformed digest"},
+		{"short digest → error", "registry.example.com/acme/api@sha256:abc", "malformed digest"},
+		{"uppercase hex digest → error", "registry.example.com/acme/api@" + strings.ToUpper(testDigest), "malformed digest"},
+		{"digest without algorithm → error", "registry.example.com/acme/api@" + testDigest[len("sha256:"):], "malformed digest"},
+		{"sha512 digest → error (runtimes pin by sha256)", "registry.example.com/acme/api@sha512:" + strings.Repeat("ab", 64), "malformed digest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,7 +75,7 @@ func TestParseReference_Refused(t *testing.T) {
 // parses to itself (normalize is idempotent), keeps the digest, and only
 // a reference with a digest is pinned.
 func FuzzParseReference_canonical(f *testing.F) {
-	for _, s := range []string{"nginx", "docker.io/bitnami/redis:7", "localhost:5000/api", "ghcr.io/acme/api:1.4@" + testDigest, "a/b/c@" + testDigest, "UPPER/x", "x@sha256:", ":@"} {
+	for _, s := range []string{"nginx", "docker.io/bitnami/redis:7", "localhost:5000/api", "registry.example.com/acme/api:1.4@" + testDigest, "a/b/c@" + testDigest, "UPPER/x", "x@sha256:", ":@"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
