@@ -65,6 +65,10 @@ type Finding struct {
 	Target   string
 	Platform string
 	PkgType  string
+	// KEV and EPSS are what exploitation data says about the finding; nil
+	// without that data, or when the data does not list its id.
+	KEV  *KEVListing
+	EPSS *EPSSScore
 }
 
 // Fixed reports whether a fixed version exists.
@@ -122,6 +126,8 @@ type ScanRules struct {
 	// Unscored says what a finding with no severity (UNKNOWN: often a CVE
 	// too new to be scored) below the threshold does. The zero value fails.
 	Unscored UnscoredAction
+	// Exploited are the rules on exploitation data (KEV, EPSS).
+	Exploited ExploitRules
 }
 
 // UnscoredAction is what a finding nobody scored yet does to the gate.
@@ -172,6 +178,9 @@ type Violation struct {
 	// Finding or Secret is set for scan violations.
 	Finding *Finding
 	Secret  *Secret
+	// Exploit is what exploitation data says about the finding (see
+	// ExploitNote); "" when nothing.
+	Exploit string
 }
 
 // Suppression records a finding that a rule did not count, and why.
@@ -187,6 +196,9 @@ type Suppression struct {
 	// Exception (EvaluateRules); ID and Package then repeat them.
 	Rule    string
 	Subject string
+	// KEV is set when the suppressed finding is listed as known exploited:
+	// the verdict records that an exploited flaw was accepted.
+	KEV *KEVListing
 }
 
 // ScanDecision is the scan gate's verdict for one image.
@@ -196,6 +208,9 @@ type ScanDecision struct {
 	// Warnings are things the user must hear about even when the gate
 	// passes, e.g. expired ignores.
 	Warnings []string
+	// ExploitWarnings are about exploited findings that do not fail the
+	// gate: an ignore accepting a KEV-listed flaw, or `kev = "warn"`.
+	ExploitWarnings []string
 }
 
 // Passed reports whether there are no violations.
@@ -233,10 +248,25 @@ func EvaluateScan(findings []Finding, secrets []Secret, coverage []Coverage, rul
 	for i := range findings {
 		f := findings[i]
 		if ig, ok := active(f.ID, f.Package); ok {
-			d.Ignored = append(d.Ignored, Suppression{ID: f.ID, Package: f.Package, Platform: f.Platform, Reason: ignoreReason(*ig), Expires: ig.Expires})
+			d.Ignored = append(d.Ignored, Suppression{ID: f.ID, Package: f.Package, Platform: f.Platform, Reason: ignoreReason(*ig), Expires: ig.Expires, KEV: f.KEV})
+			if f.KEV != nil && rules.Exploited.KEV != KEVIgnore {
+				d.ExploitWarnings = append(d.ExploitWarnings, acceptedExploitWarning(f, *ig, rules.Exploited))
+			}
 			continue
 		}
 		unscored := severityOf(f.Severity) == SeverityUnknown && rules.Threshold > SeverityUnknown
+		// Exploitation comes before severity: a KEV-listed finding fails
+		// whatever its severity, fix status or score; one above the EPSS bar
+		// fails where the threshold or ignore_unfixed would let it pass.
+		kev, epss, warn := exploitVerdict(f, rules.Exploited)
+		if warn != "" {
+			d.ExploitWarnings = append(d.ExploitWarnings, warn)
+		}
+		below := unscored || severityOf(f.Severity) < rules.Threshold || (rules.IgnoreUnfixed && !f.Fixed())
+		if kev || (epss && below) {
+			d.Violations = append(d.Violations, exploitViolation(&findings[i], rules.Exploited, kev))
+			continue
+		}
 		if rules.IgnoreUnfixed && !f.Fixed() {
 			if severityOf(f.Severity) >= rules.Threshold || unscored {
 				d.Ignored = append(d.Ignored, Suppression{ID: f.ID, Package: f.Package, Platform: f.Platform, Reason: "ignore_unfixed: no fixed version (status " + orDash(f.Status) + ")"})
@@ -261,6 +291,7 @@ func EvaluateScan(findings []Finding, secrets []Secret, coverage []Coverage, rul
 			Requires: fmt.Sprintf("no finding at or above %s", rules.Threshold),
 			Fix:      fix,
 			Finding:  &findings[i],
+			Exploit:  ExploitNote(f, rules.Exploited),
 		})
 	}
 	for i := range secrets {
