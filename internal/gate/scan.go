@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/imageguard/terraform-provider-imageguard/internal/exploit"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
@@ -22,6 +23,14 @@ type ScanSettings struct {
 	// a caller that signs it. Without it, and without VEX, a platform is
 	// judged by its summary alone (see scanPlatform).
 	Reports bool
+	// Exploits loads exploitation data (CISA KEV, FIRST EPSS) once per
+	// process; nil when the provider has none. Findings are annotated from
+	// it after detection, on this worker (also in server mode), and judged
+	// by Rules.Exploited.
+	Exploits *exploit.Manager
+	// Exploited is the gate's `exploited` block as configured; nil when
+	// there is none.
+	Exploited *ExploitedBlock
 }
 
 // Warning is something the user should read that does not fail the gate.
@@ -40,6 +49,9 @@ type ScanOutcome struct {
 	Results  []*scan.Result
 	Decision policy.ScanDecision
 	Warnings []Warning
+	// Exploits is the exploitation data the findings were annotated from;
+	// nil without any.
+	Exploits *exploit.Catalog
 }
 
 // Passed reports whether no violation was found.
@@ -69,11 +81,15 @@ func (o *ScanOutcome) JudgedDigests() []string {
 // be evaluated: never a pass.
 func Scan(ctx context.Context, reg *registry.Client, scanner *scan.Scanner, resolved *registry.Resolved, s ScanSettings, now time.Time) (*ScanOutcome, error) {
 	image := resolved.Ref.Input
+	catalog, err := exploitCatalog(ctx, s)
+	if err != nil {
+		return nil, err
+	}
 	platforms, err := reg.Platforms(ctx, resolved, s.Platforms)
 	if err != nil {
 		return nil, &Error{Attr: attrForRegistryError(err), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
 	}
-	out := &ScanOutcome{Resolved: resolved}
+	out := &ScanOutcome{Resolved: resolved, Exploits: catalog}
 	var findings []policy.Finding
 	var secrets []policy.Secret
 	var coverage []policy.Coverage
@@ -87,6 +103,7 @@ func Scan(ctx context.Context, reg *registry.Client, scanner *scan.Scanner, reso
 			return nil, err
 		}
 		out.DB = db
+		res = annotated(catalog, res)
 		pm.Platform = res.Platform
 		out.Results = append(out.Results, res)
 		findings = append(findings, res.Findings...)
@@ -111,5 +128,6 @@ func Scan(ctx context.Context, reg *registry.Client, scanner *scan.Scanner, reso
 	for _, w := range out.Decision.Warnings {
 		out.Warnings = append(out.Warnings, Warning{Attr: "ignore", Summary: "Expired ignore", Detail: fmt.Sprintf("%s: %s", image, w)})
 	}
+	out.Warnings = append(out.Warnings, exploitWarnings(image, resolved.Digest.String(), out.Decision)...)
 	return out, nil
 }

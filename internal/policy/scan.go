@@ -208,9 +208,11 @@ type ScanDecision struct {
 	// Warnings are things the user must hear about even when the gate
 	// passes, e.g. expired ignores.
 	Warnings []string
-	// ExploitWarnings are about exploited findings that do not fail the
-	// gate: an ignore accepting a KEV-listed flaw, or `kev = "warn"`.
+	// ExploitWarnings name KEV-listed findings that do not fail the gate
+	// because `kev = "warn"`.
 	ExploitWarnings []string
+	// AcceptedExploits name KEV-listed findings an ignore accepts.
+	AcceptedExploits []string
 }
 
 // Passed reports whether there are no violations.
@@ -250,7 +252,7 @@ func EvaluateScan(findings []Finding, secrets []Secret, coverage []Coverage, rul
 		if ig, ok := active(f.ID, f.Package); ok {
 			d.Ignored = append(d.Ignored, Suppression{ID: f.ID, Package: f.Package, Platform: f.Platform, Reason: ignoreReason(*ig), Expires: ig.Expires, KEV: f.KEV})
 			if f.KEV != nil && rules.Exploited.KEV != KEVIgnore {
-				d.ExploitWarnings = append(d.ExploitWarnings, acceptedExploitWarning(f, *ig, rules.Exploited))
+				d.AcceptedExploits = append(d.AcceptedExploits, acceptedExploitWarning(f, *ig, rules.Exploited))
 			}
 			continue
 		}
