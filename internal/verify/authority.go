@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -50,6 +51,8 @@ type authority struct {
 	key     *keyMaterial // nil for a KMS key until resolved
 	kmsRef  string
 	keyless *KeylessAuthority
+	// notation is set for a Notary Project authority.
+	notation *notationAuthority
 	// identity is sigstore-go's matcher for a keyless authority.
 	identity sgverify.CertificateIdentity
 }
@@ -59,9 +62,22 @@ func prepareAuthority(a Authority, i int) (*authority, error) {
 	if out.name == "" {
 		out.name = fmt.Sprintf("authority[%d]", i)
 	}
+	var kinds []string
+	for kind, set := range map[string]bool{"key": a.Key != nil, "keyless": a.Keyless != nil, "notation": a.Notation != nil} {
+		if set {
+			kinds = append(kinds, kind)
+		}
+	}
+	sort.Strings(kinds)
 	switch {
-	case a.Key != nil && a.Keyless != nil:
-		return nil, fmt.Errorf("authority %q sets both key and keyless; give one", out.name)
+	case len(kinds) > 1:
+		return nil, fmt.Errorf("authority %q sets both %s; give one", out.name, strings.Join(kinds, " and "))
+	case a.Notation != nil:
+		n, err := prepareNotation(out.name, a.Notation)
+		if err != nil {
+			return nil, err
+		}
+		out.notation = n
 	case a.Key != nil:
 		k := a.Key
 		switch {
@@ -117,7 +133,7 @@ func prepareAuthority(a Authority, i int) (*authority, error) {
 		}
 		out.keyless = k
 	default:
-		return nil, fmt.Errorf("authority %q sets neither key nor keyless", out.name)
+		return nil, fmt.Errorf("authority %q sets none of key, keyless and notation", out.name)
 	}
 	return out, nil
 }
@@ -276,7 +292,7 @@ func withKey(base root.TrustedMaterial, km *keyMaterial) root.TrustedMaterial {
 	return &keyTrustedMaterial{TrustedMaterial: base, key: root.NewExpiringKey(km.verifier, time.Time{}, time.Time{})}
 }
 
-var errNoAuthorities = errors.New("no authority given: add a key or keyless authority")
+var errNoAuthorities = errors.New("no authority given: add a key, keyless or notation authority")
 
 // keylessWithoutProofOfTime rejects a Fulcio-certificate signature with
 // neither a transparency-log entry nor a signed timestamp, whatever `tlog`

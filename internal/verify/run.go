@@ -97,7 +97,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
 		return nil, errors.New("no digest to verify")
 	}
 	r := &run{v: v, ctx: ctx, req: req, target: req.Repository.Digest(req.Digest.String()), seen: map[string]bool{}}
-	needTrust := v.tlogRequired
+	needTrust := v.tlogRequired && !onlyNotation(req.Authorities)
 	for i, a := range req.Authorities {
 		pa, err := prepareAuthority(a, i)
 		if err != nil {
@@ -108,7 +108,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
 				return nil, fmt.Errorf("authority %q: %w", pa.name, err)
 			}
 		}
-		needTrust = needTrust || pa.keyless != nil
+		needTrust = needTrust || pa.keyless != nil || (v.tlogRequired && pa.notation == nil)
 		r.auths = append(r.auths, pa)
 		r.results = append(r.results, AuthorityResult{Authority: pa.name})
 		r.sigReasons = append(r.sigReasons, nil)
@@ -146,6 +146,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	r.finish()
+	r.finishNotation()
 	return &Result{Authorities: r.results, Searched: r.searched}, nil
 }
 
@@ -268,6 +269,9 @@ func (r *run) referrersTag(tag string) error {
 func (r *run) referrers(descs []v1.Descriptor, loc string) error {
 	if len(descs) > maxReferrers {
 		return r.tooManyReferrers(loc)
+	}
+	if err := r.notationReferrers(descs, loc); err != nil {
+		return err
 	}
 	var list []v1.Descriptor
 	for _, d := range descs {
@@ -428,8 +432,8 @@ func (r *run) legacyTag(tag string, att bool) error {
 // evaluate checks one candidate against every authority that can still use it.
 func (r *run) evaluate(c *candidate) {
 	for i, a := range r.auths {
-		if !r.wanted(i, c.hint) {
-			continue
+		if a.notation != nil || !r.wanted(i, c.hint) {
+			continue // a notation authority judges Notary Project signatures only
 		}
 		if c.bundleOK != "" {
 			r.addReason(i, c, c.bundleOK)

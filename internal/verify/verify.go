@@ -3,7 +3,8 @@
 // Sigstore identity), wherever cosign may have stored them: Sigstore bundles
 // attached as OCI 1.1 referrers (through the referrers API or the
 // `sha256-<hex>` referrers tag), and cosign's legacy `sha256-<hex>.sig` and
-// `.att` tags. A signature that does not verify is never an error: it is a
+// `.att` tags; and Notary Project signatures (notation-go, in process) in
+// the same referrers listings. A signature that does not verify is never an error: it is a
 // reason in the result, in words a user can act on. Errors are kept for
 // what prevents verification from being evaluated at all.
 package verify
@@ -42,12 +43,15 @@ type KeylessAuthority struct {
 	GitHubWorkflowRepository, GitHubWorkflowRef, GitHubWorkflowTrigger, GitHubWorkflowSHA, GitHubWorkflowName string
 }
 
-// Authority is one party whose signature counts. Exactly one of Key and
-// Keyless is set.
+// Authority is one party whose signature counts. Exactly one of Key,
+// Keyless and Notation is set.
 type Authority struct {
 	Name    string
 	Key     *KeyAuthority
 	Keyless *KeylessAuthority
+	// Notation trusts Notary Project signatures (OCI referrers of artifact
+	// type application/vnd.cncf.notary.signature) instead of cosign's.
+	Notation *NotationAuthority
 }
 
 // Options configures a Verifier.
@@ -119,6 +123,10 @@ type Signature struct {
 	VerifiedTime time.Time
 	// TLogIndex is the verified log entry's index, -1 when none.
 	TLogIndex int64
+	// Notation describes a Notary Project signature (Format "notation");
+	// nil for cosign's. Subject is then the signing certificate's subject
+	// and Issuer its issuer, KeyID the certificate's SHA-256 fingerprint.
+	Notation *NotationDetails
 }
 
 // Attestation is a verified attestation.
