@@ -56,12 +56,14 @@ const PolicySeverity = "HIGH"
 //	          "requires": "no finding at or above HIGH",
 //	          "fix": "upgrade openssl to 3.1.4-r0 or later",
 //	          "platform": "linux/amd64",           // "" for a single-platform image judged without one
-//	          "severity": "HIGH"                   // CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN; HIGH for rules without a severity
+//	          "severity": "HIGH",                  // CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN; HIGH for rules without a severity
+//	          "kev": {"date_added": "2026-11-30", "due_date": "2026-12-21", "ransomware_use": "Known"},  // listed in CISA KEV; absent otherwise
+//	          "epss": {"score": 0.43, "percentile": 0.97, "date": "2026-12-05"}                     // FIRST EPSS; absent without a score
 //	        }
 //	      ],
 //	      "suppressed": [                          // violations an ignore or exception accepted; sorted like violations
 //	        {"rule": "forbidden_ports", "subject": "22/tcp", "platform": "linux/amd64",
-//	         "reason": "exception: bastion image (until 2027-01-31, owner alice)"}   // rule "ignore" for scan ignores
+//	         "reason": "exception: bastion image (until 2027-01-31, owner alice)"}   // rule "ignore" for scan ignores; "kev" when the finding is listed in CISA KEV
 //	      ],
 //	      "warnings": []                           // e.g. expired ignores and exceptions; sorted
 //	    }
@@ -100,6 +102,40 @@ type Violation struct {
 	Fix      string `json:"fix"`
 	Platform string `json:"platform"`
 	Severity string `json:"severity"`
+	// KEV and EPSS are what exploitation data says about a finding.
+	KEV  *KEV  `json:"kev,omitempty"`
+	EPSS *EPSS `json:"epss,omitempty"`
+}
+
+// KEV is a finding's listing in CISA's Known Exploited Vulnerabilities
+// catalog.
+type KEV struct {
+	DateAdded  string `json:"date_added"`
+	DueDate    string `json:"due_date,omitempty"`
+	Ransomware string `json:"ransomware_use,omitempty"`
+}
+
+// EPSS is a finding's FIRST EPSS score.
+type EPSS struct {
+	Score      float64 `json:"score"`
+	Percentile float64 `json:"percentile"`
+	Date       string  `json:"date"`
+}
+
+// KEVOf and EPSSOf convert exploitation data; nil in, nil out.
+func KEVOf(k *policy.KEVListing) *KEV {
+	if k == nil {
+		return nil
+	}
+	return &KEV{DateAdded: k.DateAdded, DueDate: k.DueDate, Ransomware: k.Ransomware}
+}
+
+// EPSSOf converts an EPSS score; nil in, nil out.
+func EPSSOf(e *policy.EPSSScore) *EPSS {
+	if e == nil {
+		return nil
+	}
+	return &EPSS{Score: e.Score, Percentile: e.Percentile, Date: e.Date}
 }
 
 // Suppressed is a violation an ignore or an exception accepted.
@@ -109,6 +145,8 @@ type Suppressed struct {
 	Package  string `json:"package,omitempty"`
 	Platform string `json:"platform"`
 	Reason   string `json:"reason"`
+	// KEV is set when an ignore accepted a finding listed in CISA KEV.
+	KEV *KEV `json:"kev,omitempty"`
 }
 
 // FromViolation converts a policy violation: a finding's or secret's id is
@@ -122,6 +160,7 @@ func FromViolation(v policy.Violation) Violation {
 			out.Subject = f.ID
 		}
 		out.Package, out.Target = f.Package, f.Target
+		out.KEV, out.EPSS = KEVOf(f.KEV), EPSSOf(f.EPSS)
 		out.Severity = normalizeSeverity(f.Severity)
 		if out.Platform == "" {
 			out.Platform = f.Platform
@@ -146,7 +185,7 @@ func FromSuppression(s policy.Suppression) Suppressed {
 	if s.Rule != "" {
 		return Suppressed{Rule: s.Rule, Subject: s.Subject, Platform: s.Platform, Reason: s.Reason}
 	}
-	return Suppressed{Rule: "ignore", Subject: s.ID, Package: s.Package, Platform: s.Platform, Reason: s.Reason}
+	return Suppressed{Rule: "ignore", Subject: s.ID, Package: s.Package, Platform: s.Platform, Reason: s.Reason, KEV: KEVOf(s.KEV)}
 }
 
 func normalizeSeverity(s string) string {

@@ -99,7 +99,11 @@ type sarifResultProps struct {
 	Platform string `json:"platform,omitempty"`
 	Subject  string `json:"subject,omitempty"`
 	Package  string `json:"package,omitempty"`
+	// Severity stays the finding's own (CVSS-based); exploitation data
+	// goes beside it.
 	Severity string `json:"severity"`
+	KEV      *KEV   `json:"kev,omitempty"`
+	EPSS     *EPSS  `json:"epss,omitempty"`
 }
 
 type sarifLocation struct {
@@ -151,6 +155,14 @@ var ruleCatalog = map[string]ruleInfo{
 		"A vulnerability was found that no source has scored yet (severity UNKNOWN, often a new CVE), so the severity threshold cannot place it.",
 		"Read the advisory; upgrade the package, or accept it with an `ignore` block (reason and expiry). `unknown_severity = \"warn\"` reports such findings without failing.",
 		[]string{"security", "vulnerability"}},
+	policy.RuleKnownExploited: {"KnownExploitedVulnerability", "Vulnerability listed in CISA's Known Exploited Vulnerabilities catalog",
+		"The image contains a package with a vulnerability that CISA lists as exploited in the wild (KEV), whatever its severity.",
+		"Upgrade the package before the KEV due date (often by rebuilding on a patched base image). An accepted risk needs an `ignore` block with a reason and an expiry, and still warns; `exploited { kev = \"warn\" }` reports without failing.",
+		[]string{"security", "vulnerability", "exploited"}},
+	policy.RuleEPSS: {"LikelyExploitedVulnerability", "Vulnerability with an EPSS score above the gate's bar",
+		"The image contains a package with a vulnerability whose FIRST EPSS probability of exploitation is above `epss_above`.",
+		"Upgrade the package. For an accepted risk add an `ignore` block with a reason and an expiry, or raise `epss_above`.",
+		[]string{"security", "vulnerability", "exploited"}},
 	"signature": {"Signature", "Signature or attestation did not verify",
 		"No configured authority verified a signature (and the required attestations) for the image.",
 		"Sign the image and attach the attestations with the authority's key or identity, or correct the authority.",
@@ -284,7 +296,7 @@ func SARIF(r Report, toolVersion string) (string, error) {
 				Message:             sarifText{Text: resultMessage(img, v)},
 				Locations:           []sarifLocation{{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: uri}, Region: sarifRegion{StartLine: sarifDefaultLine}}}},
 				PartialFingerprints: map[string]string{FingerprintKey: fp},
-				Properties:          sarifResultProps{Image: img.Name, Digest: img.Digest, Platform: v.Platform, Subject: v.Subject, Package: v.Package, Severity: v.Severity},
+				Properties:          sarifResultProps{Image: img.Name, Digest: img.Digest, Platform: v.Platform, Subject: v.Subject, Package: v.Package, Severity: v.Severity, KEV: v.KEV, EPSS: v.EPSS},
 			})
 		}
 	}

@@ -25,7 +25,7 @@ type DB struct {
 // vulnerabilities, secrets, and OS releases without advisory data
 // (OS-UNSUPPORTED) or past their end of life (OS-EOSL).
 func ScanFailure(image, digest string, db DB, threshold policy.Severity, violations []policy.Violation, now time.Time) (summary, detail string) {
-	var vulns, secrets, unsupported, eosl, unscored, unseen int
+	var vulns, secrets, unsupported, eosl, unscored, unseen, kev, epss int
 	worst := policy.SeverityUnknown
 	for _, v := range violations {
 		switch {
@@ -33,6 +33,10 @@ func ScanFailure(image, digest string, db DB, threshold policy.Severity, violati
 			unscored++
 		case v.Rule == policy.RuleOSPackagesUnseen:
 			unseen++
+		case v.Rule == policy.RuleKnownExploited:
+			kev++
+		case v.Rule == policy.RuleEPSS:
+			epss++
 		case v.Finding != nil:
 			vulns++
 			if s, _ := policy.ParseSeverity(v.Finding.Severity); s > worst {
@@ -50,6 +54,14 @@ func ScanFailure(image, digest string, db DB, threshold policy.Severity, violati
 	if vulns > 0 {
 		what = append(what, fmt.Sprintf("%s vulnerabilities", worst))
 		counted = append(counted, fmt.Sprintf("%d finding(s) at or above %s", vulns, threshold))
+	}
+	if kev > 0 {
+		what = append(what, "known exploited vulnerabilities")
+		counted = append(counted, fmt.Sprintf("%d finding(s) listed in CISA's Known Exploited Vulnerabilities catalog, whatever their severity (%s)", kev, policy.RuleKnownExploited))
+	}
+	if epss > 0 {
+		what = append(what, "vulnerabilities likely to be exploited")
+		counted = append(counted, fmt.Sprintf("%d finding(s) with an EPSS score above the gate's epss_above (%s)", epss, policy.RuleEPSS))
 	}
 	if secrets > 0 {
 		what = append(what, "baked-in secrets")
@@ -96,8 +108,11 @@ func ScanFailure(image, digest string, db DB, threshold policy.Severity, violati
 		b.WriteString("\n")
 	}
 	var todo []string
-	if vulns > 0 {
+	if vulns > 0 || kev > 0 || epss > 0 {
 		todo = append(todo, "upgrade the packages listed (rebuild on a patched base image)")
+	}
+	if kev > 0 {
+		todo = append(todo, "fix the known exploited ones first, before their KEV due date")
 	}
 	if secrets > 0 {
 		todo = append(todo, "remove the secrets from the image (files, env, build history), rotate them and rebuild")
@@ -113,7 +128,7 @@ func ScanFailure(image, digest string, db DB, threshold policy.Severity, violati
 	}
 	b.WriteString("\nWhat to do: " + strings.Join(todo, ", ") + ", ")
 	id := "…"
-	only := func(n int) bool { return n > 0 && n == vulns+secrets+eosl+unsupported+unscored+unseen }
+	only := func(n int) bool { return n > 0 && n == vulns+secrets+eosl+unsupported+unscored+unseen+kev+epss }
 	switch {
 	case only(eosl):
 		id = policy.RuleOSEOSL
@@ -157,6 +172,9 @@ func Line(v policy.Violation) string {
 		}
 		if f.Title != "" {
 			s += ": " + f.Title
+		}
+		if v.Exploit != "" {
+			s += " — " + v.Exploit
 		}
 		return s
 	case v.Secret != nil:
