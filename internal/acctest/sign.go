@@ -41,6 +41,7 @@ import (
 	rekortypes "github.com/sigstore/rekor/pkg/types"
 	_ "github.com/sigstore/rekor/pkg/types/dsse/v0.0.1"         // registers the dsse entry type with the virtual log
 	_ "github.com/sigstore/rekor/pkg/types/hashedrekord/v0.0.1" // registers the hashedrekord entry type
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
@@ -190,6 +191,12 @@ type Identity struct {
 	GitHubWorkflowRepository string
 	GitHubWorkflowRef        string
 
+	// CI carries Fulcio's CI extensions (OIDs 1.3.6.1.4.1.57264.1.9 to
+	// .22: source repository URI, digest and ref, owner URI, build signer
+	// URI, runner environment, build config, run invocation, …), as Fulcio
+	// writes them from a GitHub Actions token; GitHubActions fills them.
+	CI certificate.Extensions
+
 	// NotBefore and NotAfter override the certificate's validity; zero means
 	// from a minute ago for ten minutes, as Fulcio issues them.
 	NotBefore, NotAfter time.Time
@@ -204,6 +211,94 @@ var (
 	oidGitHubRef     = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 6}
 	oidIssuerV2      = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}
 )
+
+// GitHubActionsIssuer is the OIDC issuer of GitHub Actions' tokens.
+const GitHubActionsIssuer = "https://token.actions.githubusercontent.com"
+
+// GitHubBuild describes one GitHub Actions run, what Fulcio certifies
+// from its OIDC token.
+type GitHubBuild struct {
+	// Server is the GitHub URL, "https://github.com" when empty (a GHE.com
+	// tenant: "https://acme.ghe.com").
+	Server string
+	// Repository ("acme/api") is the source repository, Workflow
+	// ("acme/api/.github/workflows/release.yml@refs/heads/main") the
+	// workflow that signed (a reusable one may live in another repository).
+	Repository, Workflow string
+	Ref, Commit          string
+	// Runner is "github-hosted" (default) or "self-hosted".
+	Runner string
+	// Issuer overrides the OIDC issuer (default: GitHub Actions', or the
+	// tenant's for a GHE.com server).
+	Issuer string
+}
+
+// GitHubActions is the identity Fulcio certifies for a GitHub Actions run:
+// the SAN is the signing workflow's URI and the CI extensions say which
+// repository, ref and commit were built on which runner.
+func GitHubActions(b GitHubBuild) Identity {
+	server := b.Server
+	if server == "" {
+		server = "https://github.com"
+	}
+	issuer := b.Issuer
+	if issuer == "" {
+		issuer = GitHubActionsIssuer
+		if host := strings.TrimPrefix(server, "https://"); strings.HasSuffix(host, ".ghe.com") {
+			issuer = "https://token.actions." + host
+		}
+	}
+	runner := b.Runner
+	if runner == "" {
+		runner = "github-hosted"
+	}
+	owner, _, _ := strings.Cut(b.Repository, "/")
+	// The build config is the workflow the run started from: the signer
+	// itself, or the caller of a reusable workflow from another repository.
+	config := server + "/" + b.Workflow
+	if !strings.HasPrefix(b.Workflow, b.Repository+"/") {
+		config = server + "/" + b.Repository + "/.github/workflows/caller.yml@" + b.Ref
+	}
+	return Identity{
+		Issuer: issuer, Subject: server + "/" + b.Workflow,
+		GitHubWorkflowTrigger: "push", GitHubWorkflowSHA: b.Commit, GitHubWorkflowRepository: b.Repository, GitHubWorkflowRef: b.Ref,
+		CI: certificate.Extensions{
+			BuildSignerURI: server + "/" + b.Workflow, BuildSignerDigest: b.Commit, RunnerEnvironment: runner,
+			SourceRepositoryURI: server + "/" + b.Repository, SourceRepositoryDigest: b.Commit, SourceRepositoryRef: b.Ref,
+			SourceRepositoryIdentifier: "1001", SourceRepositoryOwnerURI: server + "/" + owner, SourceRepositoryOwnerIdentifier: "2002",
+			BuildConfigURI:    config,
+			BuildConfigDigest: b.Commit, BuildTrigger: "push",
+			RunInvocationURI: server + "/" + b.Repository + "/actions/runs/42/attempts/1", SourceRepositoryVisibilityAtSigning: "public",
+		},
+	}
+}
+
+// ciExtensions renders Fulcio's CI extensions (DER UTF8String values).
+func ciExtensions(e certificate.Extensions) ([]pkix.Extension, error) {
+	var out []pkix.Extension
+	for _, x := range []struct {
+		oid asn1.ObjectIdentifier
+		v   string
+	}{
+		{certificate.OIDBuildSignerURI, e.BuildSignerURI}, {certificate.OIDBuildSignerDigest, e.BuildSignerDigest},
+		{certificate.OIDRunnerEnvironment, e.RunnerEnvironment}, {certificate.OIDSourceRepositoryURI, e.SourceRepositoryURI},
+		{certificate.OIDSourceRepositoryDigest, e.SourceRepositoryDigest}, {certificate.OIDSourceRepositoryRef, e.SourceRepositoryRef},
+		{certificate.OIDSourceRepositoryIdentifier, e.SourceRepositoryIdentifier}, {certificate.OIDSourceRepositoryOwnerURI, e.SourceRepositoryOwnerURI},
+		{certificate.OIDSourceRepositoryOwnerIdentifier, e.SourceRepositoryOwnerIdentifier}, {certificate.OIDBuildConfigURI, e.BuildConfigURI},
+		{certificate.OIDBuildConfigDigest, e.BuildConfigDigest}, {certificate.OIDBuildTrigger, e.BuildTrigger},
+		{certificate.OIDRunInvocationURI, e.RunInvocationURI}, {certificate.OIDSourceRepositoryVisibilityAtSigning, e.SourceRepositoryVisibilityAtSigning},
+	} {
+		if x.v == "" {
+			continue
+		}
+		der, err := asn1.MarshalWithParams(x.v, "utf8")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pkix.Extension{Id: x.oid, Value: der})
+	}
+	return out, nil
+}
 
 // issue makes a code-signing certificate for pub, as Fulcio does: the
 // subject in the SAN, the OIDC issuer in both issuer extensions and the
@@ -234,6 +329,11 @@ func (s *Sigstore) issue(pub crypto.PublicKey, id Identity) ([]byte, error) {
 			exts = append(exts, pkix.Extension{Id: e.oid, Value: []byte(e.v)})
 		}
 	}
+	ci, err := ciExtensions(id.CI)
+	if err != nil {
+		return nil, err
+	}
+	exts = append(exts, ci...)
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	if err != nil {
 		return nil, err

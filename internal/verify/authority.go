@@ -55,6 +55,13 @@ type authority struct {
 	notation *notationAuthority
 	// identity is sigstore-go's matcher for a keyless authority.
 	identity sgverify.CertificateIdentity
+	// prov is set for the provenance requirement: its certificate checks
+	// replace the identity's, and its predicate is judged too.
+	prov *provenanceCheck
+	// types are the predicate types this authority must have attested;
+	// needsSig whether it must also have signed the image.
+	types    []string
+	needsSig bool
 }
 
 func prepareAuthority(a Authority, i int) (*authority, error) {
@@ -213,6 +220,9 @@ func (a *authority) extensionPairs() []extensionPair {
 // checkIdentity matches a verified certificate against a keyless authority,
 // with sigstore-go's matcher, and words a mismatch as found vs required.
 func (a *authority) checkIdentity(s certificate.Summary) string {
+	if a.prov != nil {
+		return a.prov.checkCertificate(s) // issuer compared without case, as gh does
+	}
 	if err := a.identity.Verify(s); err == nil {
 		return ""
 	}

@@ -165,7 +165,7 @@ func (r *run) verifyBundle(c *candidate, a *authority) (*outcome, string) {
 		if reason := a.checkIdentity(*s); reason != "" {
 			return nil, reason
 		}
-		out.issuer, out.subject = s.Issuer, s.SubjectAlternativeName
+		out.issuer, out.subject, out.cert = s.Issuer, s.SubjectAlternativeName, s
 		out.keyID = hex.EncodeToString(cert.SubjectKeyId)
 	} else {
 		out.keyID = a.key.keyID

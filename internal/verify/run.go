@@ -21,6 +21,7 @@ import (
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
 )
 
@@ -62,6 +63,8 @@ type outcome struct {
 	integratedTime time.Time
 	verifiedTime   time.Time
 	tlogIndex      int64
+	// cert is the verified certificate's summary (keyless only).
+	cert *certificate.Summary
 }
 
 // run is the state of one Verify call.
@@ -87,8 +90,11 @@ type run struct {
 // registry requests once the registry session is warm. An error means the
 // verification could not be evaluated; "not verified" is in the Reasons.
 func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
-	if len(req.Authorities) == 0 {
+	if len(req.Authorities) == 0 && req.Provenance == nil {
 		return nil, errNoAuthorities
+	}
+	if req.AttestationsOnly && len(req.Attestations) == 0 && len(req.Authorities) > 0 {
+		return nil, errors.New("an authority without a required signature (require_signature = false) needs an attestation to check: add an attestation block")
 	}
 	if req.Repository.RepositoryStr() == "" {
 		return nil, errors.New("no repository to look for signatures in")
@@ -109,15 +115,24 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
 			}
 		}
 		needTrust = needTrust || pa.keyless != nil || (v.tlogRequired && pa.notation == nil)
-		r.auths = append(r.auths, pa)
-		r.results = append(r.results, AuthorityResult{Authority: pa.name})
-		r.sigReasons = append(r.sigReasons, nil)
-		r.attReasons = append(r.attReasons, map[string][]string{})
+		pa.needsSig = !req.AttestationsOnly
+		for _, at := range req.Attestations {
+			pa.types = append(pa.types, at.PredicateType)
+		}
+		r.add(pa)
 	}
 	for _, at := range req.Attestations {
 		if at.PredicateType == "" {
 			return nil, errors.New("an attestation request has no predicate type")
 		}
+	}
+	if req.Provenance != nil {
+		pc, err := prepareProvenance(*req.Provenance)
+		if err != nil {
+			return nil, err
+		}
+		needTrust = true
+		r.add(pc.authority())
 	}
 	if needTrust {
 		tm, err := v.trustedMaterial()
@@ -147,12 +162,25 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Result, error) {
 	}
 	r.finish()
 	r.finishNotation()
-	return &Result{Authorities: r.results, Searched: r.searched}, nil
+	out := &Result{Authorities: r.results, Searched: r.searched}
+	if req.Provenance != nil {
+		n := len(r.results) - 1
+		out.Authorities, out.Provenance = r.results[:n], &r.results[n]
+	}
+	return out, nil
+}
+
+// add prepares the bookkeeping of one authority.
+func (r *run) add(pa *authority) {
+	r.auths = append(r.auths, pa)
+	r.results = append(r.results, AuthorityResult{Authority: pa.name})
+	r.sigReasons = append(r.sigReasons, nil)
+	r.attReasons = append(r.attReasons, map[string][]string{})
 }
 
 func (r *run) needSignature() bool {
-	for _, a := range r.results {
-		if len(a.Signatures) == 0 {
+	for i, a := range r.results {
+		if r.auths[i].needsSig && len(a.Signatures) == 0 {
 			return true
 		}
 	}
@@ -170,10 +198,20 @@ func (r *run) needAttestation(i int, t string) bool {
 
 func (r *run) needAnyAttestation() bool {
 	for i := range r.results {
-		for _, at := range r.req.Attestations {
-			if r.needAttestation(i, at.PredicateType) {
+		for _, t := range r.auths[i].types {
+			if r.needAttestation(i, t) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// wantsAttestations reports whether any authority asks for attestations.
+func (r *run) wantsAttestations() bool {
+	for _, a := range r.auths {
+		if len(a.types) > 0 {
+			return true
 		}
 	}
 	return false
@@ -186,7 +224,7 @@ func (r *run) needAny() bool { return r.needSignature() || r.needAnyAttestation(
 // attestations requested, every one of a requested type at the location is
 // verified, since the newest by verified time is judged and which one that
 // is shows only once verified.
-func (r *run) done() bool { return !r.needAny() && len(r.req.Attestations) == 0 }
+func (r *run) done() bool { return !r.needAny() && !r.wantsAttestations() }
 
 // wanted reports whether a candidate with this (unsigned) predicate type
 // could still help authority i; "" means unknown, so yes.
@@ -195,13 +233,13 @@ func (r *run) wanted(i int, predicateType string) bool {
 		return true
 	}
 	if predicateType == SignPredicateType {
-		return len(r.results[i].Signatures) == 0
+		return r.auths[i].needsSig && len(r.results[i].Signatures) == 0
 	}
 	// Every attestation of a requested type found where the search is is
 	// verified, not only the first: a condition holds when any of them
 	// satisfies it, and which one comes first is the registry's order.
-	for _, at := range r.req.Attestations {
-		if at.PredicateType == predicateType {
+	for _, t := range r.auths[i].types {
+		if t == predicateType {
 			return true
 		}
 	}
@@ -451,20 +489,39 @@ func (r *run) evaluate(c *candidate) {
 			continue
 		}
 		if out.predicateType == SignPredicateType && !c.legacyAtt {
+			if !a.needsSig {
+				continue
+			}
 			r.results[i].Signatures = append(r.results[i].Signatures, Signature{
 				Authority: a.name, Issuer: out.issuer, Subject: out.subject, KeyID: out.keyID,
 				Format: c.format, Location: c.location, IntegratedTime: out.integratedTime, VerifiedTime: out.verifiedTime, TLogIndex: out.tlogIndex,
 			})
 			continue
 		}
-		for _, at := range r.req.Attestations {
-			if at.PredicateType == out.predicateType {
+		var facts *ProvenanceFacts
+		if a.prov != nil && out.cert != nil {
+			builder, reason := a.prov.checkPredicate(out.predicate, *out.cert)
+			if reason != "" {
+				r.addReason(i, c, reason)
+				continue
+			}
+			facts = factsOf(*out.cert, builder, out.verifiedTime)
+		}
+		matched := false
+		for _, t := range a.types {
+			if t == out.predicateType {
 				r.results[i].Attestations = append(r.results[i].Attestations, Attestation{
 					PredicateType: out.predicateType, Authority: a.name, Subject: out.subject, Issuer: out.issuer, KeyID: out.keyID,
 					Format: c.format, Location: c.location, Predicate: out.predicate, IntegratedTime: out.integratedTime, VerifiedTime: out.verifiedTime, TLogIndex: out.tlogIndex,
+					Provenance: facts,
 				})
+				matched = true
 				break
 			}
+		}
+		if !matched && c.hint != "" && c.hint != out.predicateType {
+			// Labelled as one type, signed as another: the label is a claim.
+			r.addReason(i, c, fmt.Sprintf("the signed statement's predicate type is %s, not %s as its label says", orNone(out.predicateType), c.hint))
 		}
 	}
 }
@@ -472,13 +529,13 @@ func (r *run) evaluate(c *candidate) {
 // addReason files a failure under what the candidate claims to be.
 func (r *run) addReason(i int, c *candidate, reason string) {
 	msg := fmt.Sprintf("%s (%s)", reason, c.what)
-	if !c.legacyAtt && (c.hint == "" || c.hint == SignPredicateType) {
+	if r.auths[i].needsSig && !c.legacyAtt && (c.hint == "" || c.hint == SignPredicateType) {
 		r.sigReasons[i] = append(r.sigReasons[i], msg)
 		return
 	}
-	for _, at := range r.req.Attestations {
-		if c.hint == "" || c.hint == at.PredicateType {
-			r.attReasons[i][at.PredicateType] = append(r.attReasons[i][at.PredicateType], msg)
+	for _, t := range r.auths[i].types {
+		if c.hint == "" || c.hint == t {
+			r.attReasons[i][t] = append(r.attReasons[i][t], msg)
 		}
 	}
 }
@@ -488,18 +545,18 @@ func (r *run) finish() {
 	looked := strings.Join(r.searched, ", ")
 	for i := range r.results {
 		res := &r.results[i]
-		if len(res.Signatures) == 0 {
+		if r.auths[i].needsSig && len(res.Signatures) == 0 {
 			if len(r.sigReasons[i]) == 0 {
 				res.Reasons = append(res.Reasons, fmt.Sprintf("no signature found (looked in: %s)", looked))
 			}
 			res.Reasons = append(res.Reasons, capReasons(r.sigReasons[i])...)
 		}
-		for _, at := range r.req.Attestations {
-			if !r.needAttestation(i, at.PredicateType) {
+		for _, t := range r.auths[i].types {
+			if !r.needAttestation(i, t) {
 				continue
 			}
-			res.Reasons = append(res.Reasons, fmt.Sprintf("attestation of type %s missing (looked in: %s)", at.PredicateType, looked))
-			res.Reasons = append(res.Reasons, capReasons(r.attReasons[i][at.PredicateType])...)
+			res.Reasons = append(res.Reasons, fmt.Sprintf("attestation of type %s missing (looked in: %s)", t, looked))
+			res.Reasons = append(res.Reasons, capReasons(r.attReasons[i][t])...)
 		}
 	}
 }

@@ -95,6 +95,13 @@ type Request struct {
 	Digest       v1.Hash
 	Authorities  []Authority
 	Attestations []AttestationRequest
+	// AttestationsOnly: an authority is satisfied by the requested
+	// attestations it signed for this digest, without an image signature
+	// (require_signature = false); at least one attestation is then needed.
+	AttestationsOnly bool
+	// Provenance, when set, is judged besides the authorities (none are
+	// needed then): its result is Result.Provenance.
+	Provenance *Provenance
 }
 
 // Signature is a verified signature.
@@ -144,6 +151,9 @@ type Attestation struct {
 	// what orders several attestations of one type (newest first).
 	VerifiedTime time.Time
 	TLogIndex    int64
+	// Provenance holds what a provenance attestation that satisfied
+	// Request.Provenance says about the build; nil otherwise.
+	Provenance *ProvenanceFacts
 }
 
 // AuthorityResult is what verified for one authority, and why not.
@@ -180,6 +190,9 @@ func (a AuthorityResult) Verified(requested []AttestationRequest) bool {
 // Result is the outcome for every authority, in request order.
 type Result struct {
 	Authorities []AuthorityResult
+	// Provenance is Request.Provenance's result: the provenance
+	// attestations that satisfied it, or the reasons none did.
+	Provenance *AuthorityResult
 	// Searched lists every place looked, in order.
 	Searched []string
 }
