@@ -20,6 +20,12 @@ type VerifySettings struct {
 	Authorities  []verify.Authority
 	Attestations []verify.AttestationRequest
 	Rules        policy.VerifyRules
+	// AttestationsOnly: authorities need no image signature, only their
+	// attestations (require_signature = false).
+	AttestationsOnly bool
+	// Provenance, when set, is required besides the authorities (Rules.
+	// Provenance says its max_age); it never needs an image signature.
+	Provenance *verify.Provenance
 }
 
 // AttestationFound is one verified attestation and where it is attached.
@@ -35,6 +41,8 @@ type VerifyOutcome struct {
 	Violations   []policy.Violation
 	// Searched lists where signatures were looked for.
 	Searched []string
+	// Provenance are the verified provenance facts, per digest judged.
+	Provenance []ProvenanceFound
 	// Judged are the manifests the gate judged: the image, or the platform
 	// manifests of an index that `platforms` selects (PinnedFor).
 	Judged []string
@@ -49,12 +57,14 @@ func (o *VerifyOutcome) Passed() bool { return len(o.Violations) == 0 }
 // must hold on each platform, condition included.
 func Verify(ctx context.Context, reg *registry.Client, v *verify.Verifier, resolved *registry.Resolved, s VerifySettings) (*VerifyOutcome, error) {
 	image := resolved.Ref.Input
-	res, err := v.Verify(ctx, verify.Request{Repository: resolved.Ref.Repository, Digest: resolved.Digest, Authorities: s.Authorities, Attestations: s.Attestations})
+	res, err := v.Verify(ctx, s.request(resolved.Ref.Repository, resolved.Digest))
 	if err != nil {
 		return nil, &Error{Summary: "Verification failed", Detail: fmt.Sprintf("%s (%s) could not be verified, so it cannot pass: %v", image, resolved.Digest, err), Err: err}
 	}
 	out := &VerifyOutcome{Resolved: resolved, Results: res.Authorities, Searched: res.Searched}
 	logAuthorities(ctx, resolved.Ref.Repository.Name(), resolved.Digest.String(), res.Authorities)
+	prov := newProvenanceTally(s)
+	prov.index(ctx, res, resolved.Digest.String())
 	outcomes := make([]policy.AuthorityOutcome, len(res.Authorities))
 	for i, a := range res.Authorities {
 		outcomes[i] = policy.AuthorityOutcome{Name: a.Authority, Signatures: len(a.Signatures), Reasons: a.Reasons}
@@ -73,17 +83,18 @@ func Verify(ctx context.Context, reg *registry.Client, v *verify.Verifier, resol
 	for _, pm := range platforms {
 		out.Judged = append(out.Judged, pm.Digest.String())
 	}
-	if resolved.IsIndex() && len(s.Attestations) > 0 {
+	if resolved.IsIndex() && (len(s.Attestations) > 0 || s.Provenance != nil) {
 		for i := range outcomes {
 			outcomes[i].PlatformAttestations = map[string][]policy.VerifiedAttestation{}
 		}
 		for _, pm := range platforms {
 			label := platformLabel(pm)
-			pres, err := v.Verify(ctx, verify.Request{Repository: resolved.Ref.Repository, Digest: pm.Digest, Authorities: s.Authorities, Attestations: s.Attestations})
+			pres, err := v.Verify(ctx, s.request(resolved.Ref.Repository, pm.Digest))
 			if err != nil {
 				return nil, &Error{Summary: "Verification failed", Detail: fmt.Sprintf("%s (%s, platform %s) could not be verified, so it cannot pass: %v", image, pm.Digest, pm.Platform, err), Err: err}
 			}
 			logAuthorities(ctx, resolved.Ref.Repository.Name(), pm.Digest.String(), pres.Authorities)
+			prov.platform(ctx, label, pm.Platform, pres, pm.Digest.String())
 			for i, a := range pres.Authorities {
 				atts := outcomes[i].PlatformAttestations[label]
 				for _, att := range a.Attestations {
@@ -99,6 +110,8 @@ func Verify(ctx context.Context, reg *registry.Client, v *verify.Verifier, resol
 		rules.Now = time.Now() // an attestation's max_age is judged now
 	}
 	out.Violations = policy.EvaluateVerify(ctx, outcomes, rules)
+	out.Violations = append(out.Violations, prov.judge(ctx, rules)...)
+	out.Provenance = prov.found
 	return out, nil
 }
 

@@ -121,6 +121,12 @@ type VerifyRules struct {
 	// RequireAll: every authority must verify (else any one suffices).
 	RequireAll   bool
 	Attestations []AttestationRule
+	// AttestationsOnly: an authority needs no signature, only its
+	// attestations (require_signature = false).
+	AttestationsOnly bool
+	// Provenance, when set, is judged by EvaluateProvenance, apart from
+	// the authorities.
+	Provenance *ProvenanceRule
 	// Now is when the rules are judged (MaxAge).
 	Now time.Time
 }
@@ -252,7 +258,7 @@ func EvaluateVerify(ctx context.Context, outcomes []AuthorityOutcome, rules Veri
 	var verdicts []verdict
 	for _, o := range outcomes {
 		v := verdict{name: o.Name, passed: true}
-		if o.Signatures == 0 {
+		if o.Signatures == 0 && !rules.AttestationsOnly {
 			v.passed = false
 			if len(o.Reasons) == 0 {
 				v.reasons = append(v.reasons, "no signature verified")
