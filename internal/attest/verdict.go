@@ -166,6 +166,21 @@ type Authority struct {
 	KMS       string `json:"kms,omitempty"`
 	Issuer    string `json:"issuer,omitempty"`
 	Subject   string `json:"subject,omitempty"`
+	// Notation is set for a Notary Project authority.
+	Notation *NotationAuthority `json:"notation,omitempty"`
+}
+
+// NotationAuthority is a Notary Project trust policy, by what identifies
+// it: its trust anchors' fingerprints, the identities it pins, the
+// timestamp roots and the revocation setting.
+type NotationAuthority struct {
+	TrustStoreType string `json:"trustStoreType"`
+	// CertificatesSHA256 are the hex SHA-256 fingerprints of the trust
+	// anchors (DER), TSACertificatesSHA256 those of the timestamp roots.
+	CertificatesSHA256    []string `json:"certificatesSha256"`
+	TrustedIdentities     []string `json:"trustedIdentities"`
+	TSACertificatesSHA256 []string `json:"tsaCertificatesSha256,omitempty"`
+	Revocation            string   `json:"revocation"`
 }
 
 // AttestationRequired is an attestation the signature gate required.
@@ -183,6 +198,9 @@ type Signature struct {
 	Subject        string     `json:"subject,omitempty"`
 	Location       string     `json:"location"`
 	IntegratedTime *time.Time `json:"integratedTime,omitempty"`
+	// Format is "notation-jws" or "notation-cose" for a Notary Project
+	// signature; empty for cosign's.
+	Format string `json:"format,omitempty"`
 }
 
 // PolicyGate is the hardening rules' decision.

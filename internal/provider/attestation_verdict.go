@@ -140,6 +140,9 @@ func verifyGateOf(o *verifyOutcome, s verifySettings) *attest.VerifyGate {
 	for _, res := range o.Results {
 		for _, sig := range res.Signatures {
 			out := attest.Signature{Authority: sig.Authority, KeyID: sig.KeyID, Issuer: sig.Issuer, Subject: sig.Subject, Location: sig.Location}
+			if sig.Notation != nil {
+				out.Format = "notation-" + sig.Notation.Envelope
+			}
 			if !sig.IntegratedTime.IsZero() {
 				t := sig.IntegratedTime.UTC()
 				out.IntegratedTime = &t
@@ -169,6 +172,8 @@ func authorityOf(a verify.Authority) attest.Authority {
 	case a.Keyless != nil:
 		out.Issuer = firstNonEmpty(a.Keyless.Issuer, a.Keyless.IssuerRegexp)
 		out.Subject = firstNonEmpty(a.Keyless.Subject, a.Keyless.SubjectRegexp)
+	case a.Notation != nil:
+		out.Notation = notationOf(a.Notation)
 	}
 	return out
 }

@@ -123,12 +123,14 @@ func pinVerifyBlock() schema.Block {
 		},
 		Blocks: map[string]schema.Block{
 			"authority": schema.ListNestedBlock{
-				MarkdownDescription: "Who may sign: a `key` or a `keyless` identity, as in `imageguard_verify`.",
+				MarkdownDescription: "Who may sign: a `key`, a `keyless` identity or a `notation` trust policy, exactly one in each, as in `imageguard_verify`.",
 				NestedObject: schema.NestedBlockObject{
+					Validators: authorityValidators(),
 					Attributes: map[string]schema.Attribute{
 						"name": schema.StringAttribute{Required: true, MarkdownDescription: "Name used in outputs and messages, e.g. `release`."},
 					},
 					Blocks: map[string]schema.Block{
+						"notation": notationResourceBlock(),
 						"key": schema.ListNestedBlock{
 							MarkdownDescription: "A public key: `public_key_pem`, or `kms` in cosign's syntax.",
 							Validators:          []validator.List{listvalidator.SizeAtMost(1)},

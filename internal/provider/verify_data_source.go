@@ -41,12 +41,14 @@ type verifyModel struct {
 	Signatures      []signatureModel    `tfsdk:"signatures"`
 	Attestations    []attestationOutput `tfsdk:"attestations"`
 	Violations      []violationModel    `tfsdk:"violations"`
+	notationOutputs
 }
 
 type authorityModel struct {
-	Name    types.String   `tfsdk:"name"`
-	Key     []keyModel     `tfsdk:"key"`
-	Keyless []keylessModel `tfsdk:"keyless"`
+	Name     types.String    `tfsdk:"name"`
+	Key      []keyModel      `tfsdk:"key"`
+	Keyless  []keylessModel  `tfsdk:"keyless"`
+	Notation []notationModel `tfsdk:"notation"`
 }
 
 type keyModel struct {
@@ -121,7 +123,7 @@ func (d *verifyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 			"signatures": computedObjectList("Each verified signature.", map[string]schema.Attribute{
 				"authority": cstr("Authority it verified for."), "issuer": cstr("OIDC issuer of the signing certificate (keyless)."),
 				"subject": cstr("Identity (SAN) of the signing certificate (keyless)."), "key_id": cstr("Public key or certificate key id."),
-				"format": cstr("`bundle` (Sigstore bundle) or `legacy` (cosign `.sig`)."), "location": cstr("Where it was found."),
+				"format": cstr("`bundle` (Sigstore bundle), `legacy` (cosign `.sig`) or `notation` (a Notary Project signature: `subject` is then its certificate's subject, `key_id` its SHA-256 fingerprint, `issuer` its issuer; details in `notation_signatures`)."), "location": cstr("Where it was found."),
 				"integrated_time": cstr("Transparency-log integration time, RFC 3339; null without a log entry."),
 				"tlog_index":      schema.Int64Attribute{Computed: true, MarkdownDescription: "Transparency-log index; -1 without a log entry."},
 			}),
@@ -129,18 +131,21 @@ func (d *verifyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 				"predicate_type": cstr("Predicate type URI."), "authority": cstr("Authority it verified for."),
 				"subject": cstr("Signer identity or key id."), "digest": cstr("Digest it is attached to."),
 			}),
+			"notation_signatures": notationSignaturesAttribute(),
 			"violations": computedObjectList("Why the gate failed.", map[string]schema.Attribute{
 				"rule": cstr("`signature`."), "platform": cstr("Unused for signatures."), "message": cstr("The reason, per authority."),
 			}),
 		},
 		Blocks: map[string]schema.Block{
 			"authority": schema.ListNestedBlock{
-				MarkdownDescription: "Who may sign: a `key` or a `keyless` identity. At least one.",
+				MarkdownDescription: "Who may sign: a `key`, a `keyless` identity, or a `notation` trust policy (Notary Project signatures); exactly one of the three in each. At least one authority.",
 				NestedObject: schema.NestedBlockObject{
+					Validators: authorityValidators(),
 					Attributes: map[string]schema.Attribute{
 						"name": schema.StringAttribute{Required: true, MarkdownDescription: "Name used in outputs and messages, e.g. `release`."},
 					},
 					Blocks: map[string]schema.Block{
+						"notation": notationDataSourceBlock(),
 						"key": schema.ListNestedBlock{
 							MarkdownDescription: "A public key: `public_key_pem`, or `kms` in cosign's syntax (`hashivault://<key>`, `awskms://…`, `gcpkms://…`, `azurekms://…`).",
 							NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
@@ -221,9 +226,14 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 		names[name] = true
 		auth := verify.Authority{Name: name}
 		switch {
-		case len(a.Key)+len(a.Keyless) != 1:
-			diags.AddAttributeError(ap, "Authority needs one key or keyless block", fmt.Sprintf("Authority %q must have exactly one `key` or one `keyless` block.", name))
+		case len(a.Key)+len(a.Keyless)+len(a.Notation) != 1:
+			addInvalidValue(ctx, &diags, ap, "Authority needs one key, keyless or notation block", fmt.Sprintf("Authority %q must have exactly one `key`, `keyless` or `notation` block.", name))
 			continue
+		case len(a.Notation) == 1:
+			auth.Notation = readNotation(ctx, a.Notation[0], &diags)
+			if !authorityUnknown(a) {
+				checkNotation(ctx, &diags, ap, auth)
+			}
 		case len(a.Key) == 1:
 			k := a.Key[0]
 			if (k.PublicKeyPEM.ValueString() == "") == (k.KMS.ValueString() == "") && !k.PublicKeyPEM.IsUnknown() && !k.KMS.IsUnknown() {
@@ -253,7 +263,7 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 				GitHubWorkflowName: k.GitHubWorkflowName.ValueString(),
 			}
 		}
-		if !authorityUnknown(a) {
+		if !authorityUnknown(a) && auth.Notation == nil {
 			if err := verify.ValidateAuthority(auth); err != nil {
 				diags.AddAttributeError(ap, "Invalid authority", err.Error()+".")
 			}
@@ -309,6 +319,11 @@ func authorityUnknown(a authorityModel) bool {
 			if v.IsUnknown() {
 				return true
 			}
+		}
+	}
+	for _, n := range a.Notation {
+		if n.unknown() {
+			return true
 		}
 	}
 	return false
@@ -382,6 +397,7 @@ func (d *verifyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	for _, v := range out.Violations {
 		m.Violations = append(m.Violations, violationModel{Rule: types.StringValue(v.Rule), Platform: types.StringValue(v.Platform), Message: types.StringValue(v.Found)})
 	}
+	m.NotationSignatures = notationSignaturesOf(out.Results)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
