@@ -81,6 +81,9 @@ type ScanGate struct {
 	// ignore with its expiry, ignore_unfixed, a VEX statement).
 	Ignored    []Ignored   `json:"ignored"`
 	Violations []Violation `json:"violations"`
+	// Exploitation is the KEV and EPSS data findings were judged with;
+	// absent without any.
+	Exploitation *Exploitation `json:"exploitation,omitempty"`
 }
 
 // ScanSettings are the scan gate's settings.
@@ -113,6 +116,10 @@ type Finding struct {
 	Status           string `json:"status,omitempty"`
 	Target           string `json:"target,omitempty"`
 	Platform         string `json:"platform,omitempty"`
+	// KEV is set when CISA lists the vulnerability as known exploited;
+	// EPSS when FIRST scores it.
+	KEV  *KEV  `json:"kev,omitempty"`
+	EPSS *EPSS `json:"epss,omitempty"`
 }
 
 // Secret is one secret found: where, never what.
@@ -131,6 +138,9 @@ type Ignored struct {
 	Package  string `json:"package,omitempty"`
 	Platform string `json:"platform,omitempty"`
 	Reason   string `json:"reason"`
+	// KEV is set when the finding accepted is listed as known exploited:
+	// the verdict records that an exploited flaw was accepted.
+	KEV *KEV `json:"kev,omitempty"`
 }
 
 // Violation is one violation a gate under enforcement = "warn" let pass.

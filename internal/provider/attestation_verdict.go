@@ -99,7 +99,7 @@ func scanGateOf(j *judgement, s scanSettings) attest.ScanGate {
 	}
 	for _, f := range findings {
 		g.Findings = append(g.Findings, attest.Finding{ID: f.ID, Severity: f.Severity, Package: f.Package, InstalledVersion: f.InstalledVersion,
-			FixedVersion: f.FixedVersion, Status: f.Status, Target: f.Target, Platform: f.Platform})
+			FixedVersion: f.FixedVersion, Status: f.Status, Target: f.Target, Platform: f.Platform, KEV: attest.KEVOf(f.KEV), EPSS: attest.EPSSOf(f.EPSS)})
 	}
 	for _, r := range sc.Results {
 		for _, sec := range r.Secrets {
@@ -110,11 +110,12 @@ func scanGateOf(j *judgement, s scanSettings) attest.ScanGate {
 		}
 	}
 	for _, ig := range sc.Decision.Ignored {
-		g.Ignored = append(g.Ignored, attest.Ignored{ID: ig.ID, Package: ig.Package, Platform: ig.Platform, Reason: ig.Reason})
+		g.Ignored = append(g.Ignored, attest.Ignored{ID: ig.ID, Package: ig.Package, Platform: ig.Platform, Reason: ig.Reason, KEV: attest.KEVOf(ig.KEV)})
 	}
 	for _, viol := range sc.Decision.Violations {
 		g.Violations = append(g.Violations, attest.Violation{Rule: viol.Rule, Platform: viol.Platform, Message: report.Line(viol)})
 	}
+	g.Exploitation = attest.ExploitationOf(sc.Exploits, s.Rules.Exploited)
 	return g
 }
 

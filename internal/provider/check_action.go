@@ -124,6 +124,8 @@ func actionAttribute(a any) (actionschema.Attribute, bool) {
 		return actionschema.StringAttribute{Required: a.Required, Optional: a.Optional, MarkdownDescription: a.MarkdownDescription, Validators: a.Validators}, !a.Computed && !a.Sensitive
 	case schema.BoolAttribute:
 		return actionschema.BoolAttribute{Required: a.Required, Optional: a.Optional, MarkdownDescription: a.MarkdownDescription, Validators: a.Validators}, !a.Computed && !a.Sensitive
+	case schema.Float64Attribute:
+		return actionschema.Float64Attribute{Required: a.Required, Optional: a.Optional, MarkdownDescription: a.MarkdownDescription, Validators: a.Validators}, !a.Computed && !a.Sensitive
 	case schema.Int64Attribute:
 		return actionschema.Int64Attribute{Required: a.Required, Optional: a.Optional, MarkdownDescription: a.MarkdownDescription, Validators: a.Validators}, !a.Computed && !a.Sensitive
 	case schema.ListAttribute:

@@ -49,6 +49,7 @@ func judgeTarget(ctx context.Context, data *providerData, diags *diag.Diagnostic
 		verb, noun := firstNonEmpty(kept.verb, "approved"), firstNonEmpty(kept.noun, "approval")
 		scanSettings.Subject = strings.ToUpper(verb[:1]) + verb[1:] + " image: "
 		scanSettings.Preamble = fmt.Sprintf("The %s digest of %s (%s %s against database %s) now fails: findings published since %s.", verb, ref, verb, kept.at, kept.db, noun)
+		sinceApproval(&scanSettings.Rules.Exploited, kept.at, noun)
 	}
 	out, d := runScanGate(ctx, data, target, scanSettings, at, now, "scan")
 	diags.Append(d...)

@@ -94,6 +94,7 @@ func pinScanBlock() schema.Block {
 			"enforcement":      enforcementAttribute("scan violations"),
 		},
 		Blocks: map[string]schema.Block{
+			"exploited": exploitedResourceBlock(),
 			"ignore": schema.ListNestedBlock{
 				MarkdownDescription: "An accepted risk, as in `data \"imageguard_scan\"`: a finding id, a secret rule id, `OS-UNSUPPORTED`, `OS-EOSL` or `OS-PACKAGES-UNSEEN`.",
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{

@@ -100,7 +100,7 @@ func (d *policyDataSource) Schema(ctx context.Context, _ datasource.SchemaReques
 			sa[k] = tmp.Schema.Attributes[k]
 		}
 		scanSchema = schema.SingleNestedBlock{MarkdownDescription: "Run the scan gate (as `imageguard_scan`) on every image. Its `enforcement` applies to the scan gate only; unset, the policy's `enforcement` applies.",
-			Attributes: sa, Blocks: map[string]schema.Block{"ignore": tmp.Schema.Blocks["ignore"]}}
+			Attributes: sa, Blocks: map[string]schema.Block{"ignore": tmp.Schema.Blocks["ignore"], "exploited": tmp.Schema.Blocks["exploited"]}}
 		var vtmp datasource.SchemaResponse
 		(&verifyDataSource{}).Schema(ctx, datasource.SchemaRequest{}, &vtmp)
 		va := map[string]schema.Attribute{}
@@ -326,7 +326,9 @@ func (d *policyDataSource) evaluate(ctx context.Context, images map[string]strin
 	gs := gate.PolicySettings{Platforms: s.Platforms, Rules: s.Rules, RulesEnforcement: s.Enforcement,
 		ScanEnforcement: s.ScanEnforcement, VerifyEnforcement: s.VerifyEnforcement, Concurrency: s.Concurrency}
 	if s.Scan != nil {
-		gs.Scan = &gate.ScanSettings{Platforms: s.Platforms, Rules: s.Scan.Rules, Options: s.Scan.Options, VEX: s.Scan.VEX}
+		sg := s.Scan.gateSettings(d.data)
+		sg.Platforms, sg.Reports = s.Platforms, false
+		gs.Scan = &sg
 	}
 	if s.Verify != nil {
 		v, err := d.data.verifier(s.Verify.Options)

@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/imageguard/terraform-provider-imageguard/internal/exploit"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
@@ -46,6 +47,7 @@ type providerModel struct {
 	Timeout         types.String    `tfsdk:"timeout"`
 	VulnerabilityDB []vulnDBModel   `tfsdk:"vulnerability_db"`
 	ScannerServer   []serverModel   `tfsdk:"scanner_server"`
+	ExploitData     []exploitDataModel `tfsdk:"exploit_data"`
 }
 
 type serverModel struct {
@@ -92,6 +94,9 @@ type providerData struct {
 	Scanner  *scan.Scanner
 	DBMaxAge time.Duration
 	CacheDir string
+	// Exploits is the exploitation data (KEV, EPSS) every scan gate judges
+	// with; nil without an `exploit_data` block.
+	Exploits *exploit.Manager
 
 	// verifiers holds one Verifier per trust setting: a Verifier keeps its
 	// trusted root and registry connections for the whole plan.
@@ -180,6 +185,7 @@ func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					},
 				},
 			},
+			"exploit_data": exploitDataBlock(),
 			"scanner_server": schema.ListNestedBlock{
 				MarkdownDescription: "Scan through a shared `trivy server` (client/server mode) instead of a local database. At most one block. " +
 					"The worker reads layers from the registry and analyses only those the server's cache lacks; the server detects vulnerabilities. " +
@@ -311,9 +317,14 @@ func (p *imageguardProvider) Configure(ctx context.Context, req provider.Configu
 	}
 	scanner := scan.New(client, backend, cacheDir)
 	scanner.UseJavaDB(scan.NewJavaDB(vulndb.NewJavaManager(dbOpts.Java())))
+	exploits, diags := exploitDataManager(ctx, cfg.ExploitData, client, cacheDir, "terraform-provider-imageguard/"+p.version)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	tflog.Debug(ctx, "imageguard configured", map[string]any{"registries": len(regs), "timeout": timeout.String(), "cache_dir": cacheDir})
 
-	data := &providerData{Registry: client, Timeout: timeout, Version: p.version, Scanner: scanner, DBMaxAge: maxAge, CacheDir: cacheDir}
+	data := &providerData{Registry: client, Timeout: timeout, Version: p.version, Scanner: scanner, DBMaxAge: maxAge, CacheDir: cacheDir, Exploits: exploits}
 	resp.DataSourceData = data
 	resp.ResourceData = data
 	resp.ActionData = data

@@ -39,6 +39,7 @@ type scanModel struct {
 	Scanners          types.List       `tfsdk:"scanners"`
 	PkgTypes          types.List       `tfsdk:"pkg_types"`
 	Ignore            []ignoreModel    `tfsdk:"ignore"`
+	Exploited         *exploitedModel  `tfsdk:"exploited"`
 	VEX               types.List       `tfsdk:"vex"`
 	Enforcement       types.String     `tfsdk:"enforcement"`
 	Pinned            types.String     `tfsdk:"pinned"`
@@ -76,6 +77,8 @@ type findingModel struct {
 	Title            types.String `tfsdk:"title"`
 	Target           types.String `tfsdk:"target"`
 	Platform         types.String `tfsdk:"platform"`
+	KEV              *kevModel    `tfsdk:"kev"`
+	EPSS             *epssModel   `tfsdk:"epss"`
 }
 
 type secretModel struct {
@@ -156,6 +159,7 @@ func (d *scanDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 				"installed_version": cstr("Installed version."), "fixed_version": cstr("First fixed version(s); empty when there is none."),
 				"status": cstr("Trivy's status: `fixed`, `affected`, `will_not_fix`, …"), "title": cstr("Advisory title."),
 				"target": cstr("Where the package was found: the OS, or the file."), "platform": cstr("Platform image it is in."),
+				"kev": kevOutputAttribute(), "epss": epssOutputAttribute(),
 			}),
 			"secrets": computedObjectList("Secrets found in layers and in the image config, sorted. Never the secret's text.", map[string]schema.Attribute{
 				"rule_id": cstr("Trivy's secret rule id, e.g. `aws-access-key-id`."), "category": cstr("Rule category, e.g. `AWS`."),
@@ -176,6 +180,7 @@ func (d *scanDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 			}),
 		},
 		Blocks: map[string]schema.Block{
+			"exploited": exploitedDataSourceBlock(),
 			"ignore": schema.ListNestedBlock{
 				MarkdownDescription: "An accepted risk: the finding, secret rule or OS coverage violation with this id is not a violation until `expires`. An expired ignore stops applying and warns.",
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
@@ -202,6 +207,8 @@ type scanSettings struct {
 	// Reports keeps Trivy's reports on the outcome (imageguard_attestation
 	// signs them); other gates judge summaries only.
 	Reports bool
+	// Exploited is the gate's `exploited` block; nil without one.
+	Exploited *gate.ExploitedBlock
 }
 
 // scanRulesModel holds the scan gate's settings: the top-level attributes
@@ -213,13 +220,14 @@ type scanRulesModel struct {
 	Scanners          types.List    `tfsdk:"scanners"`
 	PkgTypes          types.List    `tfsdk:"pkg_types"`
 	Ignore            []ignoreModel `tfsdk:"ignore"`
+	Exploited         *exploitedModel `tfsdk:"exploited"`
 	VEX               types.List    `tfsdk:"vex"`
 	Enforcement       types.String  `tfsdk:"enforcement"`
 }
 
 func (m *scanModel) rules() *scanRulesModel {
 	return &scanRulesModel{SeverityThreshold: m.SeverityThreshold, IgnoreUnfixed: m.IgnoreUnfixed, UnknownSeverity: m.UnknownSeverity, Scanners: m.Scanners,
-		PkgTypes: m.PkgTypes, Ignore: m.Ignore, VEX: m.VEX, Enforcement: m.Enforcement}
+		PkgTypes: m.PkgTypes, Ignore: m.Ignore, VEX: m.VEX, Enforcement: m.Enforcement, Exploited: m.Exploited}
 }
 
 // readScanSettings converts and validates the gate's inputs; at names an
@@ -285,6 +293,7 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 		rule.Packages = stringsOf(ctx, ig.Packages, &diags)
 		s.Rules.Ignores = append(s.Rules.Ignores, rule)
 	}
+	s.Rules.Exploited, s.Exploited = readExploited(ctx, m.Exploited, at("exploited"), &diags)
 	s.VEX = stringsOf(ctx, m.VEX, &diags)
 	s.Enforcement = readEnforcement(ctx, m.Enforcement, at("enforcement"), &diags)
 	return s, diags
@@ -340,7 +349,7 @@ func runScanGate(ctx context.Context, data *providerData, image string, s scanSe
 	if diags.HasError() {
 		return nil, diags
 	}
-	res, err := gate.Scan(ctx, data.Registry, data.Scanner, resolved, gate.ScanSettings{Platforms: s.Platforms, Rules: s.Rules, Options: s.Options, VEX: s.VEX, Reports: s.Reports}, now)
+	res, err := gate.Scan(ctx, data.Registry, data.Scanner, resolved, s.gateSettings(data), now)
 	if err != nil {
 		// platforms is a top-level attribute wherever the gate runs.
 		var ge *gate.Error
@@ -406,7 +415,8 @@ func (o *scanOutcome) fill(ctx context.Context, m *scanModel, diags *diag.Diagno
 	for _, f := range all {
 		m.Findings = append(m.Findings, findingModel{ID: types.StringValue(f.ID), Severity: types.StringValue(f.Severity), Package: types.StringValue(f.Package),
 			InstalledVersion: types.StringValue(f.InstalledVersion), FixedVersion: types.StringValue(f.FixedVersion), Status: types.StringValue(f.Status),
-			Title: types.StringValue(f.Title), Target: types.StringValue(f.Target), Platform: types.StringValue(f.Platform)})
+			Title: types.StringValue(f.Title), Target: types.StringValue(f.Target), Platform: types.StringValue(f.Platform),
+			KEV: kevModelOf(f.KEV), EPSS: epssModelOf(f.EPSS)})
 	}
 	m.Counts = countsValue(report.SeverityCounts(all))
 	m.Ignored = []ignoredModel{}
