@@ -21,10 +21,15 @@ type ProvenanceFound struct {
 	Facts    verify.ProvenanceFacts
 }
 
-// request is the verifier's request for one digest.
+// request is the verifier's request for one digest: the rules say whether
+// authorities need a signature and what provenance is required.
 func (s VerifySettings) request(repo name.Repository, d v1.Hash) verify.Request {
-	return verify.Request{Repository: repo, Digest: d, Authorities: s.Authorities, Attestations: s.Attestations,
-		AttestationsOnly: s.AttestationsOnly, Provenance: s.Provenance}
+	req := verify.Request{Repository: repo, Digest: d, Authorities: s.Authorities, Attestations: s.Attestations, AttestationsOnly: s.Rules.AttestationsOnly}
+	if p := s.Rules.Provenance; p != nil {
+		req.Provenance = &verify.Provenance{SourceRepository: p.SourceRepository, SourceOwner: p.SourceOwner, SignerWorkflow: p.SignerWorkflow,
+			SourceRef: p.SourceRef, DenySelfHostedRunners: p.DenySelfHostedRunners, PredicateType: p.PredicateType}
+	}
+	return req
 }
 
 // provenanceTally gathers what the verifier accepted as provenance on the
@@ -36,7 +41,7 @@ type provenanceTally struct {
 }
 
 func newProvenanceTally(s VerifySettings) *provenanceTally {
-	return &provenanceTally{on: s.Provenance != nil}
+	return &provenanceTally{on: s.Rules.Provenance != nil}
 }
 
 func (t *provenanceTally) index(ctx context.Context, res *verify.Result, digest string) {

@@ -56,10 +56,9 @@ func TestVerifyProvenancePerPlatform(t *testing.T) {
 	}
 	settings := func(platforms ...string) gate.VerifySettings {
 		return gate.VerifySettings{
-			Platforms:  platforms,
-			Provenance: &verify.Provenance{SourceRepository: "github.com/acme/api", SourceRef: "refs/heads/main"},
-			Rules: policy.VerifyRules{Provenance: &policy.ProvenanceRule{PredicateType: verify.ProvenancePredicateType, MaxAge: time.Hour, Requires: "from github.com/acme/api on refs/heads/main"},
-				Now: time.Now()},
+			Platforms: platforms,
+			Rules: policy.VerifyRules{Now: time.Now(), Provenance: &policy.ProvenanceRule{
+				SourceRepository: "github.com/acme/api", SourceRef: "refs/heads/main", PredicateType: verify.ProvenancePredicateType, MaxAge: time.Hour}},
 		}
 	}
 	out, err := gate.Verify(context.Background(), client, v, resolved, settings())

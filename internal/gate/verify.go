@@ -19,13 +19,9 @@ type VerifySettings struct {
 	Platforms    []string
 	Authorities  []verify.Authority
 	Attestations []verify.AttestationRequest
-	Rules        policy.VerifyRules
-	// AttestationsOnly: authorities need no image signature, only their
-	// attestations (require_signature = false).
-	AttestationsOnly bool
-	// Provenance, when set, is required besides the authorities (Rules.
-	// Provenance says its max_age); it never needs an image signature.
-	Provenance *verify.Provenance
+	// Rules also say whether authorities need an image signature
+	// (AttestationsOnly) and what provenance is required (Provenance).
+	Rules policy.VerifyRules
 }
 
 // AttestationFound is one verified attestation and where it is attached.
@@ -83,7 +79,7 @@ func Verify(ctx context.Context, reg *registry.Client, v *verify.Verifier, resol
 	for _, pm := range platforms {
 		out.Judged = append(out.Judged, pm.Digest.String())
 	}
-	if resolved.IsIndex() && (len(s.Attestations) > 0 || s.Provenance != nil) {
+	if resolved.IsIndex() && (len(s.Attestations) > 0 || s.Rules.Provenance != nil) {
 		for i := range outcomes {
 			outcomes[i].PlatformAttestations = map[string][]policy.VerifiedAttestation{}
 		}

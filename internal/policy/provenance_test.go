@@ -13,7 +13,7 @@ func TestEvaluateProvenance(t *testing.T) {
 	at := func(ago time.Duration) VerifiedAttestation {
 		return VerifiedAttestation{PredicateType: slsa, Predicate: []byte(`{}`), VerifiedTime: now.Add(-ago)}
 	}
-	rule := ProvenanceRule{PredicateType: slsa, MaxAge: 720 * time.Hour, Requires: "built by github.com/acme/api/.github/workflows/release.yml"}
+	rule := ProvenanceRule{SourceRepository: "github.com/acme/api", SignerWorkflow: "github.com/acme/api/.github/workflows/release.yml", PredicateType: slsa, MaxAge: 720 * time.Hour}
 	cases := []struct {
 		name string
 		o    ProvenanceOutcome
@@ -36,7 +36,7 @@ func TestEvaluateProvenance(t *testing.T) {
 				}
 				return
 			}
-			if len(v) != 1 || v[0].Rule != "provenance" || !strings.Contains(v[0].Found, tc.want) || !strings.Contains(v[0].Requires, rule.Requires) {
+			if len(v) != 1 || v[0].Rule != "provenance" || !strings.Contains(v[0].Found, tc.want) || v[0].Requires != "SLSA provenance (https://slsa.dev/provenance/v1) from github.com/acme/api, signed by github.com/acme/api/.github/workflows/release.yml, built within 720h0m0s" {
 				t.Fatalf("violations %+v, want one containing %q", v, tc.want)
 			}
 		})
