@@ -43,10 +43,10 @@ type imageguardProvider struct {
 }
 
 type providerModel struct {
-	Registries      []registryModel `tfsdk:"registry"`
-	Timeout         types.String    `tfsdk:"timeout"`
-	VulnerabilityDB []vulnDBModel   `tfsdk:"vulnerability_db"`
-	ScannerServer   []serverModel   `tfsdk:"scanner_server"`
+	Registries      []registryModel    `tfsdk:"registry"`
+	Timeout         types.String       `tfsdk:"timeout"`
+	VulnerabilityDB []vulnDBModel      `tfsdk:"vulnerability_db"`
+	ScannerServer   []serverModel      `tfsdk:"scanner_server"`
 	ExploitData     []exploitDataModel `tfsdk:"exploit_data"`
 }
 

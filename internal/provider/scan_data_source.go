@@ -214,15 +214,15 @@ type scanSettings struct {
 // scanRulesModel holds the scan gate's settings: the top-level attributes
 // of imageguard_scan, and the `scan` block of imageguard_pin.
 type scanRulesModel struct {
-	SeverityThreshold types.String  `tfsdk:"severity_threshold"`
-	IgnoreUnfixed     types.Bool    `tfsdk:"ignore_unfixed"`
-	UnknownSeverity   types.String  `tfsdk:"unknown_severity"`
-	Scanners          types.List    `tfsdk:"scanners"`
-	PkgTypes          types.List    `tfsdk:"pkg_types"`
-	Ignore            []ignoreModel `tfsdk:"ignore"`
+	SeverityThreshold types.String    `tfsdk:"severity_threshold"`
+	IgnoreUnfixed     types.Bool      `tfsdk:"ignore_unfixed"`
+	UnknownSeverity   types.String    `tfsdk:"unknown_severity"`
+	Scanners          types.List      `tfsdk:"scanners"`
+	PkgTypes          types.List      `tfsdk:"pkg_types"`
+	Ignore            []ignoreModel   `tfsdk:"ignore"`
 	Exploited         *exploitedModel `tfsdk:"exploited"`
-	VEX               types.List    `tfsdk:"vex"`
-	Enforcement       types.String  `tfsdk:"enforcement"`
+	VEX               types.List      `tfsdk:"vex"`
+	Enforcement       types.String    `tfsdk:"enforcement"`
 }
 
 func (m *scanModel) rules() *scanRulesModel {
