@@ -56,7 +56,7 @@ const (
 
 // notationAuthority converts the block; verify.ValidateAuthority checks
 // what the schema's validators cannot (PEM, certificates, trust policy).
-func readNotation(ctx context.Context, n notationModel, diags *diag.Diagnostics) *verify.NotationAuthority {
+func readNotation(n notationModel) *verify.NotationAuthority {
 	out := &verify.NotationAuthority{
 		CertificatesPEM: n.CertificatesPEM.ValueString(), TrustStoreType: n.TrustStoreType.ValueString(),
 		TSACertificatesPEM: n.TSACertificatesPEM.ValueString(), Revocation: n.Revocation.ValueString(),
@@ -67,8 +67,12 @@ func readNotation(ctx context.Context, n notationModel, diags *diag.Diagnostics)
 	if out.Revocation == "" {
 		out.Revocation = defaultRevocation
 	}
-	if !n.TrustedIdentities.IsNull() && !n.TrustedIdentities.IsUnknown() {
-		diags.Append(n.TrustedIdentities.ElementsAs(ctx, &out.TrustedIdentities, false)...)
+	// Element by element: during validation an entry may be unknown (a
+	// variable); the authority's checks then wait for the read.
+	for _, e := range n.TrustedIdentities.Elements() {
+		if s, ok := e.(types.String); ok && !s.IsUnknown() && !s.IsNull() {
+			out.TrustedIdentities = append(out.TrustedIdentities, s.ValueString())
+		}
 	}
 	return out
 }

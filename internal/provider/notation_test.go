@@ -203,7 +203,10 @@ func TestAccVerify_notationDockerRegistry(t *testing.T) {
 		ProtoV6ProviderFactories: protoV6Factories,
 		Steps: []resource.TestStep{
 			{
-				Config: notationVerify(reg.Host+"/team/app:signed", trusted),
+				// The identity from a variable: unknown while the config is
+				// validated, checked at read.
+				Config: fmt.Sprintf("variable \"identity\" {\n  default = %q\n}\n", release.Identity) +
+					notationVerify(reg.Host+"/team/app:signed", strings.Replace(trusted, fmt.Sprintf("[%q]", release.Identity), "[var.identity]", 1)),
 				ConfigStateChecks: []statecheck.StateCheck{
 					check("data.imageguard_verify.x", "passed", knownvalue.Bool(true)),
 					check("data.imageguard_verify.x", "notation_signatures", knownvalue.ListExact([]knownvalue.Check{knownvalue.ObjectPartial(map[string]knownvalue.Check{
