@@ -30,6 +30,7 @@ import (
 
 	"github.com/imageguard/terraform-provider-imageguard/bench/internal/benchkit"
 	"github.com/imageguard/terraform-provider-imageguard/internal/acctest"
+	"github.com/imageguard/terraform-provider-imageguard/internal/exploit/exploittest"
 )
 
 var (
@@ -41,6 +42,7 @@ var (
 	appKiB      = flag.Int("app-kib", 1024, "KiB of Go source in each app layer")
 	reps        = flag.Int("reps", 3, "warm and pins-only plans per N (the median is reported)")
 	providerEnv = flag.String("provider-env", "", "extra environment for terraform and the provider, e.g. GOGC=50 (comma-separated)")
+	exploits    = flag.Bool("exploit", true, "also plan with exploitation data (a KEV catalog and an EPSS file the size of the public ones) and report what it adds to a warm plan")
 )
 
 const dbRepoTag = "aquasecurity/trivy-db:2"
@@ -76,8 +78,16 @@ func TestScale(t *testing.T) {
 		// warmReqs and pinsReqs are the registry requests of the last
 		// warm and pins-only plans: manifests, blobs.
 		warmReqs, pinsReqs [2]int
+		// exploit is the warm plan with exploitation data (issue 21).
+		exploit     acctest.CLIResult
+		exploitWall time.Duration
+		exploitRSS  int64
 	}
 	var rows []row
+	var kevFile, epssFile string
+	if *exploits {
+		kevFile, epssFile = exploitFeeds(t)
+	}
 	for _, n := range ns {
 		r := row{n: n}
 		cache := filepath.Join(t.TempDir(), "cache")
@@ -87,6 +97,14 @@ func TestScale(t *testing.T) {
 		pinsWS := filepath.Join(t.TempDir(), "pins")
 		acctest.Workspace(t, "testdata/policy", policyWS, vars)
 		acctest.Workspace(t, "testdata/pins", pinsWS, vars)
+		exploitWS := filepath.Join(t.TempDir(), "policy-exploit")
+		if *exploits {
+			evars := map[string]any{"kev_file": kevFile, "epss_file": epssFile}
+			for k, v := range vars {
+				evars[k] = v
+			}
+			acctest.Workspace(t, "testdata/policy-exploit", exploitWS, evars)
+		}
 		var reqs [2]int
 		plan := func(ws string) acctest.CLIResult {
 			f.reg.ResetRequests()
@@ -99,15 +117,28 @@ func TestScale(t *testing.T) {
 		}
 		r.cold = plan(policyWS)
 		checkPlan(t, r.cold, n)
-		var warm, pins []acctest.CLIResult
+		var warm, pins, withExploits []acctest.CLIResult
 		for i := 0; i < *reps; i++ {
 			warm = append(warm, plan(policyWS))
 			r.warmReqs = reqs
+			if *exploits {
+				// Interleaved with the plans without, so that load on the
+				// machine falls on both alike.
+				res := plan(exploitWS)
+				checkPlan(t, res, n)
+				withExploits = append(withExploits, res)
+			}
 			pins = append(pins, plan(pinsWS))
 			r.pinsReqs = reqs
 		}
 		r.warm, r.warmWall, r.warmRSS = medianRun(warm)
 		r.pins, r.pinsWall, r.pinsRSS = medianRun(pins)
+		if *exploits {
+			r.exploit, r.exploitWall, r.exploitRSS = medianRun(withExploits)
+			fmt.Printf("N=%d: warm with exploitation data %s (%s; provider CPU %s) vs without %s (%s; provider CPU %s): %+.2fs (%+.1f%%)\n", n,
+				secs(r.exploitWall), mib(r.exploitRSS), secs(r.exploit.Providers.CPU), secs(r.warmWall), mib(r.warmRSS), secs(r.warm.Providers.CPU),
+				(r.exploitWall - r.warmWall).Seconds(), 100*(r.exploitWall.Seconds()/r.warmWall.Seconds()-1))
+		}
 		fmt.Printf("N=%d: cold %s (peak RSS %s, %d provider processes, provider CPU %s), warm %s (%s; provider CPU %s; %d manifest and %d blob requests), pins only %s (%s; provider CPU %s; %d manifest and %d blob requests); load %s\n", n,
 			secs(r.cold.Wall), mib(r.cold.Providers.PeakRSS), r.cold.Providers.Processes, secs(r.cold.Providers.CPU), secs(r.warmWall), mib(r.warmRSS), secs(r.warm.Providers.CPU), r.warmReqs[0], r.warmReqs[1],
 			secs(r.pinsWall), mib(r.pinsRSS), secs(r.pins.Providers.CPU), r.pinsReqs[0], r.pinsReqs[1], loadavg())
@@ -155,7 +186,40 @@ func TestScale(t *testing.T) {
 		ratio := r.warmWall.Seconds() / r.pinsWall.Seconds()
 		fmt.Printf("  warm plan N=50 / pins-only = %s / %s = %.2f (target <= 1.2): %s\n", secs(r.warmWall), secs(r.pinsWall), ratio, verdict(ratio <= 1.2))
 	}
+	if *exploits {
+		for _, r := range rows {
+			ratio := r.exploitWall.Seconds() / r.warmWall.Seconds()
+			fmt.Printf("  issue 21: warm plan N=%d with / without exploitation data = %s / %s = %.3f (target: no measurable time, <= 1.05): %s; peak RSS %s / %s\n",
+				r.n, secs(r.exploitWall), secs(r.warmWall), ratio, verdict(ratio <= 1.05), mib(r.exploitRSS), mib(r.warmRSS))
+		}
+	}
 	fmt.Printf("  load at the end: %s\n", loadavg())
+}
+
+// exploitFeeds writes a KEV catalog of 1,500 entries and an EPSS file
+// scoring all 300,000 CVEs of the synthetic database (the public feeds
+// hold about 1,400 and 290,000), both dated now, in their real formats.
+func exploitFeeds(t *testing.T) (kev, epss string) {
+	dir := t.TempDir()
+	spec := acctest.DefaultSyntheticDB(nil)
+	var kevEntries []exploittest.KEVEntry
+	var scores []exploittest.EPSSEntry
+	for i := 0; i < spec.Vulnerabilities; i++ {
+		id := fmt.Sprintf("CVE-%d-%d", 2000+i%26, 10000+i) // the synthetic database's ids
+		if i%200 == 0 {
+			kevEntries = append(kevEntries, exploittest.KEVEntry{CVE: id, DateAdded: "2026-11-30", DueDate: "2026-12-21"})
+		}
+		scores = append(scores, exploittest.EPSSEntry{CVE: id, Score: float64(i%1000) / 1000, Percentile: float64(i%997) / 997})
+	}
+	now := time.Now().UTC()
+	kev, epss = filepath.Join(dir, "known_exploited_vulnerabilities.json"), filepath.Join(dir, "epss_scores-current.csv.gz")
+	if err := os.WriteFile(kev, exploittest.KEV(now.Add(-time.Hour), kevEntries...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(epss, exploittest.EPSS(now, scores...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return kev, epss
 }
 
 func buildFleet(t *testing.T, n int) *fleet {

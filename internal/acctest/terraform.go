@@ -32,9 +32,26 @@ func TerraformPath(tb testing.TB) string {
 	if err != nil {
 		tb.Fatalf("no terraform binary: set TF_ACC_TERRAFORM_PATH or put terraform (>= 1.8) on PATH; tests never download it")
 	}
-	tb.Setenv("TF_ACC_TERRAFORM_PATH", p)
+	setProcessEnv(tb, "TF_ACC_TERRAFORM_PATH", p)
 	return p
 }
+
+// setProcessEnv sets a variable every acceptance test of the process needs
+// with the same value. It is process-wide on purpose (not t.Setenv): tests
+// that set it run in parallel.
+func setProcessEnv(tb testing.TB, key, value string) {
+	tb.Helper()
+	envMu.Lock()
+	defer envMu.Unlock()
+	if os.Getenv(key) == value {
+		return
+	}
+	if err := os.Setenv(key, value); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+var envMu sync.Mutex
 
 // PreCheck prepares an acceptance test: TF_ACC must be set (make test sets
 // it) and a terraform binary must be found. For OpenTofu it sets
@@ -46,10 +63,10 @@ func PreCheck(tb testing.TB) {
 	}
 	cli := DetectCLI(tb, TerraformPath(tb))
 	if cli.OpenTofu && os.Getenv("TF_ACC_PROVIDER_HOST") == "" {
-		tb.Setenv("TF_ACC_PROVIDER_HOST", OpenTofuProviderHost)
+		setProcessEnv(tb, "TF_ACC_PROVIDER_HOST", OpenTofuProviderHost)
 	}
 	// Keep terraform from reaching the network for checkpoints.
-	tb.Setenv("CHECKPOINT_DISABLE", "1")
+	setProcessEnv(tb, "CHECKPOINT_DISABLE", "1")
 }
 
 // CLI is the terraform or tofu binary the tests drive.

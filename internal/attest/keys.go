@@ -22,6 +22,8 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/kms"
 	"github.com/sigstore/sigstore/pkg/signature/options"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/kmsref"
 )
 
 // ErrWrongPassword is a cosign private key the password does not decrypt.
@@ -73,24 +75,14 @@ func loadPrivateKey(pemBytes, password []byte) (signature.SignerVerifier, error)
 // environment (VAULT_ADDR/VAULT_TOKEN, AWS_*, GOOGLE_APPLICATION_CREDENTIALS,
 // AZURE_*).
 func loadKMS(ctx context.Context, ref string) (signature.SignerVerifier, error) {
-	if !KMSSupported(ref) {
-		return nil, fmt.Errorf("%q is not a KMS reference cosign knows: use hashivault://<key>, awskms://…, gcpkms://… or azurekms://…", ref)
+	if err := kmsref.Check(ref); err != nil {
+		return nil, err
 	}
 	sv, err := kms.Get(ctx, ref, crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("opening KMS key %s: %w", ref, err)
 	}
 	return sv, nil
-}
-
-// KMSSupported reports whether ref has a KMS scheme sigstore knows.
-func KMSSupported(ref string) bool {
-	for _, p := range kms.SupportedProviders() {
-		if strings.HasPrefix(ref, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // keypair is a sign.Keypair over a long-lived key (local or KMS), with

@@ -157,6 +157,8 @@ type VerifyGate struct {
 	Settings    VerifySettings `json:"settings"`
 	Signatures  []Signature    `json:"signatures"`
 	Violations  []Violation    `json:"violations"`
+	// Provenance is set when a provenance block was judged.
+	Provenance *ProvenanceGate `json:"provenance,omitempty"`
 }
 
 // VerifySettings are the signature gate's settings.
@@ -165,6 +167,9 @@ type VerifySettings struct {
 	TLog         string                `json:"tlog"`
 	Authorities  []Authority           `json:"authorities"`
 	Attestations []AttestationRequired `json:"attestations"`
+	// AttestationsOnly: authorities needed no image signature
+	// (require_signature = false).
+	AttestationsOnly bool `json:"attestationsOnly,omitempty"`
 }
 
 // Authority is who may sign: a key (by fingerprint or KMS reference) or a

@@ -137,7 +137,7 @@ func DeleteAttestations(ctx context.Context, repo name.Repository, subject v1.Ha
 func CheckKey(ctx context.Context, privateKeyPEM, password []byte) error {
 	s, err := attest.NewSigner(ctx, attest.SignerOptions{PrivateKeyPEM: privateKeyPEM, Password: password})
 	if err != nil {
-		return &Error{Attr: "key", Summary: "Cannot sign", Detail: fmt.Sprintf("The key cannot sign: %v.", err), Err: err}
+		return &Error{Attr: FieldKey, Summary: "Cannot sign", Detail: fmt.Sprintf("The key cannot sign: %v.", err), Err: err}
 	}
 	s.Close()
 	return nil
@@ -182,16 +182,16 @@ func MissingAttestations(ctx context.Context, store attest.Store, digests []stri
 }
 
 // signerAttr is the block a signer error concerns.
-func signerAttr(o attest.SignerOptions) string {
+func signerAttr(o attest.SignerOptions) Field {
 	switch {
 	case o.KMSRef != "":
-		return "kms"
+		return FieldKMS
 	case o.Keyless != nil:
-		return "keyless"
+		return FieldKeyless
 	case len(o.PrivateKeyPEM) > 0:
-		return "key"
+		return FieldKey
 	}
-	return ""
+	return FieldImage
 }
 
 func with(base, more map[string]any) map[string]any {

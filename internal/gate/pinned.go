@@ -33,7 +33,7 @@ func PinnedFor(r *registry.Resolved, judged []string) (string, error) {
 	case len(seen) == 1:
 		return r.Ref.Repository.Name() + "@" + judged[0], nil
 	default:
-		return "", &Error{Attr: "platforms", Summary: "Only some platforms judged",
+		return "", &Error{Attr: FieldPlatforms, Summary: "Only some platforms judged",
 			Detail: fmt.Sprintf("%s (%s): `platforms` judged %d platforms of the index but not %s, so the index cannot be handed out: a runtime could pull a platform nobody judged. "+
 				"Remove `platforms` to judge every platform, or judge one platform per gate to get that platform's manifest in `pinned`.", r.Ref.Input, r.Digest, len(seen), strings.Join(missing, ", "))}
 	}

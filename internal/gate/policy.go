@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
@@ -19,14 +21,14 @@ import (
 type PolicySettings struct {
 	Platforms        []string
 	Rules            policy.Rules
-	RulesEnforcement string
+	RulesEnforcement report.Enforcement
 	// Scan is nil when no scan gate runs (and no rule needs a scan).
 	Scan            *ScanSettings
-	ScanEnforcement string
+	ScanEnforcement report.Enforcement
 	// Verify is nil when no signature gate runs; Verifier then too.
 	Verify            *VerifySettings
 	Verifier          *verify.Verifier
-	VerifyEnforcement string
+	VerifyEnforcement report.Enforcement
 	// Concurrency bounds how many unique digests are judged at once.
 	Concurrency int
 }
@@ -41,8 +43,10 @@ type ImageVerdict struct {
 	DB         *scan.DBInfo
 	// Blocking is set when a gate under `error` found a violation.
 	Blocking bool
-	// Judged are the platform manifests judged.
+	// Judged are the platform manifests judged; Pinned may be handed out
+	// unless Blocking (Judgement.Pinned).
 	Judged []string
+	Pinned name.Digest
 	// Err is set when a gate could not be evaluated: never a pass.
 	Err error
 }
@@ -100,24 +104,25 @@ func Policy(ctx context.Context, reg *registry.Client, scanner *scan.Scanner, im
 	return out
 }
 
-// judgeImage runs the scan, rule and signature gates on one digest.
+// judgeImage runs the policy's gates on one digest (Judge) and keeps what
+// the policy reports of them.
 func judgeImage(ctx context.Context, reg *registry.Client, scanner *scan.Scanner, name string, v *ImageVerdict, s PolicySettings, now time.Time) error {
 	v.Counts = report.SeverityCounts(nil)
-	var results map[string]*scan.Result
+	g := Gates{Now: now, Rules: &RulesGate{Scanner: scanner, Platforms: s.Platforms, Rules: s.Rules, Enforcement: s.RulesEnforcement}}
 	if s.Scan != nil {
-		out, err := Scan(ctx, reg, scanner, v.Resolved, *s.Scan, now)
-		if err != nil {
-			return err
-		}
+		g.Scan = &ScanGate{Scanner: scanner, Settings: *s.Scan, Enforcement: s.ScanEnforcement}
+	}
+	if s.Verify != nil {
+		g.Verify = &VerifyGate{Verifier: s.Verifier, Settings: *s.Verify, Enforcement: s.VerifyEnforcement}
+	}
+	j, err := Judge(ctx, Target{Registry: reg, Resolved: v.Resolved, Name: name}, g)
+	if err != nil {
+		return err
+	}
+	if out := j.Scan; out != nil {
 		db := out.DB
 		v.DB = &db
-		results = map[string]*scan.Result{}
-		for _, r := range out.Results {
-			results[r.Digest] = r
-		}
 		v.Counts = report.SeverityCounts(out.Findings())
-		v.Violations = append(v.Violations, detach(out.Decision.Violations)...)
-		v.Blocking = v.Blocking || (len(out.Decision.Violations) > 0 && s.ScanEnforcement != report.EnforcementWarn)
 		v.Ignored = append(v.Ignored, out.Decision.Ignored...)
 		for _, w := range out.Warnings {
 			if w.Summary != "Vulnerability database" {
@@ -125,30 +130,56 @@ func judgeImage(ctx context.Context, reg *registry.Client, scanner *scan.Scanner
 			}
 		}
 	}
-	pms, err := reg.Platforms(ctx, v.Resolved, s.Platforms)
-	if err != nil {
-		return &Error{Attr: attrForRegistryError(err), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
-	}
-	rules := &RulesOutcome{}
-	for _, pm := range pms {
-		v.Judged = append(v.Judged, pm.Digest.String())
-		if err := rules.judge(ctx, reg, name, v.Resolved, pm, s.Rules, results[pm.Digest.String()], now); err != nil {
-			return err
-		}
-	}
-	v.Violations = append(v.Violations, rules.Violations...)
-	v.Ignored = append(v.Ignored, rules.Excepted...)
-	v.Warnings = append(v.Warnings, rules.Warnings...)
-	v.Blocking = v.Blocking || (len(rules.Violations) > 0 && s.RulesEnforcement != report.EnforcementWarn)
-	if s.Verify != nil {
-		out, err := Verify(ctx, reg, s.Verifier, v.Resolved, *s.Verify)
-		if err != nil {
-			return err
-		}
-		v.Violations = append(v.Violations, out.Violations...)
-		v.Blocking = v.Blocking || (len(out.Violations) > 0 && s.VerifyEnforcement != report.EnforcementWarn)
-	}
-	sort.SliceStable(v.Violations, func(i, j int) bool { return report.LineOf(v.Violations[i]) < report.LineOf(v.Violations[j]) })
-	v.Warnings = dedupe(v.Warnings)
+	v.Ignored = append(v.Ignored, j.Rules.Excepted...)
+	v.Warnings = dedupe(append(v.Warnings, j.Rules.Warnings...))
+	v.Violations = j.Violations()
+	v.Blocking = j.Blocking
+	v.Judged = j.Judged
+	v.Pinned = j.Pinned
 	return nil
+}
+
+// Resolve parses and resolves one reference.
+func Resolve(ctx context.Context, reg *registry.Client, ref string) (*registry.Resolved, error) {
+	parsed, err := reg.ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	return reg.Resolve(ctx, parsed)
+}
+
+// ResolveAll resolves every name's reference, at most concurrency at a
+// time (one manifest round trip each, not one after another, as terraform
+// reads data sources). errs holds, per name, why its reference did not
+// resolve.
+func ResolveAll(ctx context.Context, reg *registry.Client, refs map[string]string, concurrency int) (resolved map[string]*registry.Resolved, errs map[string]error) {
+	type result struct {
+		name string
+		r    *registry.Resolved
+		err  error
+	}
+	results := make(chan result, len(refs))
+	sem := make(chan struct{}, max(concurrency, 1))
+	var wg sync.WaitGroup
+	for n, ref := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r, err := Resolve(ctx, reg, ref)
+			results <- result{n, r, err}
+		}()
+	}
+	wg.Wait()
+	close(results)
+	resolved, errs = map[string]*registry.Resolved{}, map[string]error{}
+	for res := range results {
+		if res.err != nil {
+			errs[res.name] = res.err
+			continue
+		}
+		resolved[res.name] = res.r
+	}
+	return resolved, errs
 }

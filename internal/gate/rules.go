@@ -12,6 +12,7 @@ import (
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 )
 
@@ -26,22 +27,30 @@ func RulesNeedScan(r policy.Rules) bool {
 // any of them. name is the image's name in a policy's `images` ("" outside
 // a policy), for exceptions per image. Errors are *Error: nothing judged is
 // never a pass.
-func Rules(ctx context.Context, reg *registry.Client, scanner *scan.Scanner, name string, resolved *registry.Resolved, platforms []string, rules policy.Rules, now time.Time) (*RulesOutcome, error) {
-	pms, err := reg.Platforms(ctx, resolved, platforms)
+func Rules(ctx context.Context, reg *registry.Client, scanner *scan.Scanner, name string, resolved *registry.Resolved, platforms []string, r policy.Rules, now time.Time) (*RulesOutcome, error) {
+	return rules(ctx, Target{Registry: reg, Resolved: resolved, Name: name}, RulesGate{Scanner: scanner, Platforms: platforms, Rules: r}, nil, now)
+}
+
+// rules is the rules gate; results are a scan's results by platform
+// digest when that scan read the whole inventory (nil: scan here when a
+// rule needs it).
+func rules(ctx context.Context, t Target, g RulesGate, results map[string]*scan.Result, now time.Time) (*RulesOutcome, error) {
+	resolved := t.Resolved
+	pms, err := t.Registry.Platforms(ctx, resolved, g.Platforms)
 	if err != nil {
 		return nil, &Error{Attr: attrForRegistryError(err), Summary: registry.KindOf(err).Summary(), Detail: err.Error(), Err: err}
 	}
 	out := &RulesOutcome{}
 	for _, pm := range pms {
-		var res *scan.Result
-		if RulesNeedScan(rules) {
+		res := results[pm.Digest.String()]
+		if res == nil && RulesNeedScan(g.Rules) {
 			// The summary: packages and secrets, no report decoded or kept.
-			if res, _, err = scanner.Result(ctx, scan.Target{Resolved: resolved, Platform: pm}, scan.Options{}); err != nil {
+			if res, _, err = g.Scanner.Result(ctx, scan.Target{Resolved: resolved, Platform: pm}, scan.Options{}); err != nil {
 				return nil, &Error{Summary: "Scan failed", Detail: fmt.Sprintf("%s (%s, %s) could not be scanned for the rules, so it cannot pass: %v", resolved.Ref.Input, pm.Digest, platformOrSingle(pm), err), Err: err}
 			}
 		}
 		out.Judged = append(out.Judged, pm.Digest.String())
-		if err := out.judge(ctx, reg, name, resolved, pm, rules, res, now); err != nil {
+		if err := out.judge(ctx, t.Registry, t.Name, resolved, pm, g.Rules, res, now); err != nil {
 			return nil, err
 		}
 	}
@@ -56,6 +65,8 @@ type RulesOutcome struct {
 	Warnings   []string
 	// Judged are the platform manifests judged.
 	Judged []string
+	// Enforcement is the gate's (set by Judge).
+	Enforcement report.Enforcement
 }
 
 func (o *RulesOutcome) judge(ctx context.Context, reg *registry.Client, name string, resolved *registry.Resolved, pm registry.PlatformManifest, rules policy.Rules, res *scan.Result, now time.Time) error {

@@ -8,6 +8,7 @@ import (
 	"github.com/imageguard/terraform-provider-imageguard/internal/exploit"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 )
 
@@ -36,7 +37,7 @@ type ScanSettings struct {
 // Warning is something the user should read that does not fail the gate.
 // Attr is relative to the block the gate runs in ("" is the image).
 type Warning struct {
-	Attr    string
+	Attr    Field
 	Summary string
 	Detail  string
 }
@@ -52,6 +53,8 @@ type ScanOutcome struct {
 	// Exploits is the exploitation data the findings were annotated from;
 	// nil without any.
 	Exploits *exploit.Catalog
+	// Enforcement is the gate's (set by Judge).
+	Enforcement report.Enforcement
 }
 
 // Passed reports whether no violation was found.
@@ -126,7 +129,7 @@ func Scan(ctx context.Context, reg *registry.Client, scanner *scan.Scanner, reso
 	scan.SortFindings(findings)
 	out.Decision = policy.EvaluateScan(findings, secrets, coverage, s.Rules, now)
 	for _, w := range out.Decision.Warnings {
-		out.Warnings = append(out.Warnings, Warning{Attr: "ignore", Summary: "Expired ignore", Detail: fmt.Sprintf("%s: %s", image, w)})
+		out.Warnings = append(out.Warnings, Warning{Attr: FieldIgnore, Summary: "Expired ignore", Detail: fmt.Sprintf("%s: %s", image, w)})
 	}
 	out.Warnings = append(out.Warnings, exploitWarnings(image, resolved.Digest.String(), out.Decision)...)
 	return out, nil

@@ -42,7 +42,7 @@ func scanPlatform(ctx context.Context, scanner *scan.Scanner, t scan.Target, s S
 	}
 	res, err := scan.Summarize(ctx, rep, platform, t.Platform.Digest.String(), s.VEX)
 	if err != nil {
-		return nil, nil, db, &Error{Attr: "vex", Summary: "Invalid VEX document", Detail: err.Error(), Err: err}
+		return nil, nil, db, &Error{Attr: FieldVEX, Summary: "Invalid VEX document", Detail: err.Error(), Err: err}
 	}
 	return res, rep, db, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
 )
 
@@ -42,6 +43,8 @@ type VerifyOutcome struct {
 	// Judged are the manifests the gate judged: the image, or the platform
 	// manifests of an index that `platforms` selects (PinnedFor).
 	Judged []string
+	// Enforcement is the gate's (set by Judge).
+	Enforcement report.Enforcement
 }
 
 // Passed reports whether no violation was found.
@@ -122,11 +125,11 @@ func platformLabel(pm registry.PlatformManifest) string {
 
 // attrForRegistryError is the attribute a registry error concerns: a
 // platform that does not exist is the `platforms` attribute's fault.
-func attrForRegistryError(err error) string {
+func attrForRegistryError(err error) Field {
 	if registry.KindOf(err) == registry.KindPlatform {
-		return "platforms"
+		return FieldPlatforms
 	}
-	return ""
+	return FieldImage
 }
 
 // Log subsystems of the gates in this package.

@@ -290,27 +290,45 @@ func sortRuleViolations(v []Violation) {
 
 // ---- validation ----
 
+// RuleField is the setting a RuleError concerns: Name is the attribute,
+// Index the list element (-1 for none) and Key the map key.
+type RuleField struct {
+	Name  string
+	Index int
+	Key   string
+}
+
+// RuleError is one malformed rule setting; its text names the setting too.
+type RuleError struct {
+	Field RuleField
+	Err   error
+}
+
+func (e *RuleError) Error() string { return e.Err.Error() }
+
+func (e *RuleError) Unwrap() error { return e.Err }
+
 // ValidateRules reports malformed settings, each error naming its
 // attribute (e.g. `trusted_registries[1]: "https://r.example.com" has a URL
 // scheme…`), in attribute order. EvaluateRules fails closed on them, so the
 // provider should report these as configuration errors first.
-func ValidateRules(r Rules) []error {
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+func ValidateRules(r Rules) []*RuleError {
+	var errs []*RuleError
+	bad := func(at RuleField, format string, a ...any) { errs = append(errs, &RuleError{Field: at, Err: fmt.Errorf(format, a...)}) }
 	for i, raw := range r.TrustedRegistries {
 		if _, err := compileNamePattern(raw, false); err != nil {
-			bad("trusted_registries[%d]: %v", i, err)
+			bad(RuleField{Name: "trusted_registries", Index: i}, "trusted_registries[%d]: %v", i, err)
 			continue
 		}
 		s := strings.TrimSpace(raw)
 		_, path, _ := strings.Cut(s, "/")
 		switch {
 		case strings.Contains(s, "@"):
-			bad("trusted_registries[%d]: %q names a digest; entries match registry/repository (e.g. \"registry.example.com/team/\")", i, raw)
+			bad(RuleField{Name: "trusted_registries", Index: i}, "trusted_registries[%d]: %q names a digest; entries match registry/repository (e.g. \"registry.example.com/team/\")", i, raw)
 		case strings.Contains(path, ":"):
-			bad("trusted_registries[%d]: %q names a tag; entries match registry/repository (e.g. \"registry.example.com/team/\")", i, raw)
+			bad(RuleField{Name: "trusted_registries", Index: i}, "trusted_registries[%d]: %q names a tag; entries match registry/repository (e.g. \"registry.example.com/team/\")", i, raw)
 		case path != strings.ToLower(path):
-			bad("trusted_registries[%d]: %q has upper-case letters in the repository path; repository names are lower-case", i, raw)
+			bad(RuleField{Name: "trusted_registries", Index: i}, "trusted_registries[%d]: %q has upper-case letters in the repository path; repository names are lower-case", i, raw)
 		}
 	}
 	labels := make([]string, 0, len(r.RequiredLabels))
@@ -320,63 +338,63 @@ func ValidateRules(r Rules) []error {
 	sort.Strings(labels)
 	for _, k := range labels {
 		if strings.TrimSpace(k) == "" {
-			bad("required_labels: a label name is empty")
+			bad(RuleField{Name: "required_labels", Index: -1}, "required_labels: a label name is empty")
 			continue
 		}
 		if _, err := regexp.Compile(r.RequiredLabels[k]); err != nil {
-			bad("required_labels[%q]: the regexp %q does not compile: %v", k, r.RequiredLabels[k], err)
+			bad(RuleField{Name: "required_labels", Index: -1, Key: k}, "required_labels[%q]: the regexp %q does not compile: %v", k, r.RequiredLabels[k], err)
 		}
 	}
 	for i, p := range r.ForbiddenPorts {
 		if _, err := parsePortPattern(p); err != nil {
-			bad("forbidden_ports[%d]: %v", i, err)
+			bad(RuleField{Name: "forbidden_ports", Index: i}, "forbidden_ports[%d]: %v", i, err)
 		}
 	}
 	for i, p := range r.AllowedPorts {
 		if _, err := parsePortPattern(p); err != nil {
-			bad("allowed_ports[%d]: %v", i, err)
+			bad(RuleField{Name: "allowed_ports", Index: i}, "allowed_ports[%d]: %v", i, err)
 		}
 	}
 	for i, p := range r.ForbiddenPackages {
 		if _, err := compilePackagePattern(p); err != nil {
-			bad("forbidden_packages[%d]: %v", i, err)
+			bad(RuleField{Name: "forbidden_packages", Index: i}, "forbidden_packages[%d]: %v", i, err)
 		}
 	}
 	for i, p := range r.ForbiddenPaths {
 		s := strings.TrimSpace(p)
 		switch {
 		case s == "":
-			bad("forbidden_paths[%d]: is empty", i)
+			bad(RuleField{Name: "forbidden_paths", Index: i}, "forbidden_paths[%d]: is empty", i)
 		case strings.ContainsAny(s, "*?["):
-			bad("forbidden_paths[%d]: %q has a wildcard; give exact paths such as \"/root/.ssh\"", i, p)
+			bad(RuleField{Name: "forbidden_paths", Index: i}, "forbidden_paths[%d]: %q has a wildcard; give exact paths such as \"/root/.ssh\"", i, p)
 		case cleanPath(s) == "/":
-			bad("forbidden_paths[%d]: %q is the root directory, which every image has", i, p)
+			bad(RuleField{Name: "forbidden_paths", Index: i}, "forbidden_paths[%d]: %q is the root directory, which every image has", i, p)
 		case containsDotDot(s):
-			bad("forbidden_paths[%d]: %q has a \"..\" segment; give the path it means", i, p)
+			bad(RuleField{Name: "forbidden_paths", Index: i}, "forbidden_paths[%d]: %q has a \"..\" segment; give the path it means", i, p)
 		}
 	}
 	if r.MaxSize < 0 {
-		bad("max_size: %d is negative", r.MaxSize)
+		bad(RuleField{Name: "max_size", Index: -1}, "max_size: %d is negative", r.MaxSize)
 	}
 	if r.MaxLayers < 0 {
-		bad("max_layers: %d is negative", r.MaxLayers)
+		bad(RuleField{Name: "max_layers", Index: -1}, "max_layers: %d is negative", r.MaxLayers)
 	}
 	if r.MaxImageAge < 0 {
-		bad("max_image_age: %s is negative", r.MaxImageAge)
+		bad(RuleField{Name: "max_image_age", Index: -1}, "max_image_age: %s is negative", r.MaxImageAge)
 	}
 	for i, raw := range r.AllowedBaseImages {
 		if _, err := compileBasePattern(raw); err != nil {
-			bad("allowed_base_images[%d]: %v", i, err)
+			bad(RuleField{Name: "allowed_base_images", Index: i}, "allowed_base_images[%d]: %v", i, err)
 		}
 	}
 	switch strings.ToLower(strings.TrimSpace(r.LayerEncryption)) {
 	case "", LayerEncryptionAllow, LayerEncryptionRequire, LayerEncryptionForbid:
 	default:
-		bad("layer_encryption: %q is not \"require\", \"forbid\" or \"allow\"", r.LayerEncryption)
+		bad(RuleField{Name: "layer_encryption", Index: -1}, "layer_encryption: %q is not \"require\", \"forbid\" or \"allow\"", r.LayerEncryption)
 	}
 	for i, e := range r.Exceptions {
 		if err := e.Validate(); err != nil {
-			bad("exceptions[%d]: %v", i, err)
+			bad(RuleField{Name: "exceptions", Index: i}, "exceptions[%d]: %v", i, err)
 		}
 	}
 	return errs

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -26,16 +25,13 @@ import (
 
 type attestationResource struct {
 	resourceConfig
-	now func() time.Time
 }
 
-// attestationClock is imageguard_attestation's clock; acceptance tests
-// move it to see renew_after.
-var attestationClock = time.Now
+func newAttestationResource() resource.Resource { return &attestationResource{} }
 
-func newAttestationResource() resource.Resource {
-	return &attestationResource{now: func() time.Time { return attestationClock() }}
-}
+// now is the provider's clock (WithClock): tests sign "200 hours ago" to
+// see renew_after.
+func (r *attestationResource) now() time.Time { return r.data.now() }
 
 var (
 	_ resource.ResourceWithModifyPlan       = (*attestationResource)(nil)
@@ -170,16 +166,15 @@ func (r *attestationResource) ValidateConfig(ctx context.Context, req resource.V
 // pendingVerdict is a judgement the apply-time plan made, for Create or
 // Update in the same provider process to sign.
 type pendingVerdict struct {
-	j                 *judgement
+	j                 *gate.Judgement
 	started, finished time.Time
 }
 
-// pendingVerdicts holds pendingVerdict by pendingKey.
-var pendingVerdicts sync.Map
-
-func pendingKey(data *providerData, target string, plan fmt.Stringer) string {
+// pendingKey names a planned change in providerData.verdicts: the subject
+// and the plan, so that an apply signs only what its own plan judged.
+func pendingKey(target string, plan fmt.Stringer) string {
 	sum := sha256.Sum256([]byte(plan.String()))
-	return fmt.Sprintf("%p|%s|%s", data, target, hex.EncodeToString(sum[:]))
+	return target + "|" + hex.EncodeToString(sum[:])
 }
 
 // ModifyPlan judges at plan time. A new attestation (create, renewal, or
@@ -236,10 +231,10 @@ func (r *attestationResource) ModifyPlan(ctx context.Context, req resource.Modif
 	// The subject is what was judged: the image, or the one platform
 	// manifest `platforms` selected of an index (never an index only partly
 	// judged: judgeTarget refuses that).
-	plan.ID = types.StringValue(j.Pinned)
-	plan.Digest = types.StringValue(digestOf(j.Pinned))
+	plan.ID = types.StringValue(j.Pinned.String())
+	plan.Digest = types.StringValue(j.Pinned.DigestStr())
 	if sign {
-		tflog.Debug(ctx, "attestation planned", map[string]any{"image": j.Pinned, "why": why})
+		tflog.Debug(ctx, "attestation planned", map[string]any{"image": j.Pinned.String(), "why": why})
 		plan.AttestationDigests = types.ListUnknown(types.StringType)
 		plan.PredicateTypes = stringList(ctx, []string{attest.VulnPredicateType, attest.VerdictPredicateType}, &resp.Diagnostics)
 		plan.Location, plan.SignedAt = types.StringUnknown(), types.StringUnknown()
@@ -257,56 +252,47 @@ func (r *attestationResource) ModifyPlan(ctx context.Context, req resource.Modif
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 	if sign && !resp.Diagnostics.HasError() {
-		pendingVerdicts.Store(pendingKey(r.data, j.Pinned, resp.Plan.Raw), pendingVerdict{j: j, started: now, finished: finished})
+		r.data.verdicts.put(pendingKey(j.Pinned.String(), resp.Plan.Raw), pendingVerdict{j: j, started: now, finished: finished})
 	}
 }
 
 // needsSigning decides whether the plan signs a new attestation, and why.
 func (r *attestationResource) needsSigning(ctx context.Context, req resource.ModifyPlanRequest, state, plan *attestationResourceModel, s attestationSettings, now time.Time) (bool, string) {
-	if state == nil {
-		return true, "create"
+	in := gate.AttestationInput{RenewAfter: s.RenewAfter, Now: now, Keyless: plan.Keyless != nil}
+	if state != nil {
+		p := &gate.AttestationPrior{Imported: importedRecord(state),
+			Recorded: !state.SignedAt.IsNull() && !state.SignedAt.IsUnknown() && len(state.AttestationDigests.Elements()) > 0}
+		p.SignedAt, _ = time.Parse(time.RFC3339, state.SignedAt.ValueString())
+		in.Prior = p
+		in.Changed = changedSettings(ctx, req)
+		in.SignerKindChanged = (state.Key == nil) != (plan.Key == nil) || (state.Keyless == nil) != (plan.Keyless == nil)
 	}
-	if state.SignedAt.IsNull() || state.SignedAt.IsUnknown() || len(state.AttestationDigests.Elements()) == 0 {
-		return true, "no attestation recorded"
-	}
-	if s.RenewAfter > 0 {
-		signed, err := time.Parse(time.RFC3339, state.SignedAt.ValueString())
-		if err != nil || now.Sub(signed) >= s.RenewAfter {
-			return true, fmt.Sprintf("older than renew_after %s", s.RenewAfter)
-		}
-	}
-	// Settings that change what is signed, or by whom, make a new one, and so
-	// does a new version of a write-only secret; secrets kept in state (a
-	// password, a fresh OIDC token), renew_after and delete_on_destroy do not. An imported record has no settings: it is
-	// adopted as it is.
-	if importedRecord(state) {
-		if plan.Keyless != nil {
-			return true, "imported attestation: a keyless signer has no key to check it against"
-		}
-		return false, ""
-	}
-	// A write-only secret is never in state: its version stands for it.
-	for _, a := range []string{"platforms", "scan", "verify", "policy", "kms", "tlog_upload", "rekor_url", "key.private_key_pem", "key.private_key_env", "keyless.fulcio_url",
-		"key.private_key_pem_wo_version", "key.password_wo_version", "keyless.oidc_token_wo_version"} {
-		p := path.Root(a)
-		if head, tail, ok := strings.Cut(a, "."); ok {
-			p = path.Root(head).AtName(tail)
-		}
+	d := gate.DecideAttestation(in)
+	return d.Sign, d.Why
+}
+
+// signingSettings are the attributes whose change makes a new attestation
+// (gate.AttestationInput.Changed): a write-only secret is never in state,
+// so its version stands for it.
+var signingSettings = []path.Path{
+	path.Root("platforms"), path.Root("scan"), path.Root("verify"), path.Root("policy"), path.Root("kms"), path.Root("tlog_upload"), path.Root("rekor_url"),
+	path.Root("key").AtName("private_key_pem"), path.Root("key").AtName("private_key_env"), path.Root("keyless").AtName("fulcio_url"),
+	path.Root("key").AtName("private_key_pem_wo_version"), path.Root("key").AtName("password_wo_version"), path.Root("keyless").AtName("oidc_token_wo_version"),
+}
+
+// changedSettings are the signing settings that differ between state and
+// plan; one that cannot be read counts as changed.
+func changedSettings(ctx context.Context, req resource.ModifyPlanRequest) []string {
+	var changed []string
+	for _, p := range signingSettings {
 		var before, after attr.Value
-		if d := req.State.GetAttribute(ctx, p, &before); d.HasError() {
-			return true, "settings changed"
-		}
-		if d := req.Plan.GetAttribute(ctx, p, &after); d.HasError() {
-			return true, "settings changed"
-		}
-		if !before.Equal(after) {
-			return true, a + " changed"
+		ds := req.State.GetAttribute(ctx, p, &before)
+		dp := req.Plan.GetAttribute(ctx, p, &after)
+		if ds.HasError() || dp.HasError() || !before.Equal(after) {
+			changed = append(changed, p.String())
 		}
 	}
-	if (state.Key == nil) != (plan.Key == nil) || (state.Keyless == nil) != (plan.Keyless == nil) {
-		return true, "signer changed"
-	}
-	return false, ""
+	return changed
 }
 
 // importedRecord reports whether state came from an import: no settings.
@@ -359,7 +345,7 @@ func (r *attestationResource) Create(ctx context.Context, req resource.CreateReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.publish(ctx, &plan, req.Config, pendingKey(r.data, plan.ID.ValueString(), req.Plan.Raw), &resp.Diagnostics)
+	r.publish(ctx, &plan, req.Config, pendingKey(plan.ID.ValueString(), req.Plan.Raw), &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -377,7 +363,7 @@ func (r *attestationResource) Update(ctx context.Context, req resource.UpdateReq
 		return
 	}
 	if plan.SignedAt.IsUnknown() {
-		r.publish(ctx, &plan, req.Config, pendingKey(r.data, plan.ID.ValueString(), req.Plan.Raw), &resp.Diagnostics)
+		r.publish(ctx, &plan, req.Config, pendingKey(plan.ID.ValueString(), req.Plan.Raw), &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
 			return
 		}
@@ -403,10 +389,7 @@ func (r *attestationResource) publish(ctx context.Context, m *attestationResourc
 	defer cancel()
 	target := m.ID.ValueString()
 	image := m.Image.ValueString()
-	var pv pendingVerdict
-	if v, ok := pendingVerdicts.LoadAndDelete(key); ok {
-		pv, _ = v.(pendingVerdict)
-	}
+	pv, _ := r.data.verdicts.take(key)
 	if pv.j == nil {
 		tflog.Debug(ctx, "no judgement from this process's plan; judging again before signing", map[string]any{"image": target})
 		pv.started = r.now().UTC()
@@ -414,9 +397,9 @@ func (r *attestationResource) publish(ctx context.Context, m *attestationResourc
 		if !ok {
 			return
 		}
-		if j.Pinned != target {
+		if j.Pinned.String() != target {
 			diags.AddAttributeError(path.Root("image"), "Judged another digest than planned",
-				fmt.Sprintf("The plan judged %s, this apply %s; nothing was signed. Plan again.", target, j.Pinned))
+				fmt.Sprintf("The plan judged %s, this apply %s; nothing was signed. Plan again.", target, j.Pinned.String()))
 			return
 		}
 		pv.j, pv.finished = j, r.now().UTC()

@@ -145,14 +145,10 @@ func (f *attestFixture) referrers(t *testing.T, repo string, d v1.Hash) []v1.Des
 	return out
 }
 
-func setAttestationClock(t *testing.T, shift time.Duration) {
-	attestationClock = func() time.Time { return time.Now().Add(shift) }
-	t.Cleanup(func() { attestationClock = time.Now })
-}
-
 var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
 func TestAccAttestation_createVerifyImport(t *testing.T) {
+	t.Parallel()
 	f := newAttestFixture(t, acctest.NewRegistry(t))
 	d := f.push(t, "team/app", "1.2.5-r1")
 	image := f.pinned("team/app", d)
@@ -292,6 +288,7 @@ func (f *attestFixture) predicate(t *testing.T, repo string, d v1.Hash, referrer
 }
 
 func TestAccAttestation_failingGateSignsNothing(t *testing.T) {
+	t.Parallel()
 	f := newAttestFixture(t, acctest.NewRegistry(t))
 	d := f.push(t, "team/vulnerable", "1.2.5-r0")
 	resource.UnitTest(t, resource.TestCase{
@@ -311,6 +308,7 @@ func TestAccAttestation_failingGateSignsNothing(t *testing.T) {
 }
 
 func TestAccAttestation_invalidConfig(t *testing.T) {
+	t.Parallel()
 	f := newAttestFixture(t, acctest.NewRegistry(t))
 	d := f.push(t, "team/app", "1.2.5-r1")
 	image := f.pinned("team/app", d)
@@ -381,19 +379,21 @@ func TestAccAttestation_invalidConfig(t *testing.T) {
 // renew_after proposes a fresh attestation when the last is older; until
 // then imageguard_verify's max_age refuses the stale one.
 func TestAccAttestation_renewAndMaxAge(t *testing.T) {
+	t.Parallel()
 	f := newAttestFixture(t, acctest.NewRegistry(t))
 	d := f.push(t, "team/app", "1.2.5-r1")
 	image := f.pinned("team/app", d)
 	cfg := f.provider() + f.attestation("app", image, f.keyBlock(t)+`
   renew_after = "72h"`)
+	clock := &testClock{}
 	var first string
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: factories(WithClock(clock.Now)),
 		Steps: []resource.TestStep{
 			{
 				// Signed "200 hours ago", and logged then.
-				PreConfig: func() { setAttestationClock(t, -200*time.Hour); f.ss.SetLogClock(attestationClock) },
+				PreConfig: func() { clock.Set(-200 * time.Hour); f.ss.SetLogClock(clock.Now) },
 				Config:    cfg,
 				Check: func(s *terraform.State) error {
 					first = s.RootModule().Resources["imageguard_attestation.app"].Primary.Attributes["signed_at"]
@@ -401,7 +401,7 @@ func TestAccAttestation_renewAndMaxAge(t *testing.T) {
 				},
 			},
 			{
-				PreConfig:   func() { attestationClock = time.Now; f.ss.SetLogClock(nil) },
+				PreConfig:   func() { clock.Set(0); f.ss.SetLogClock(nil) },
 				Config:      cfg + f.verifyVuln(image, "168h"),
 				ExpectError: wrapped(`(?s)Image signature not verified.*older than max_age 168h0m0s`),
 			},
@@ -439,6 +439,7 @@ func TestAccAttestation_renewAndMaxAge(t *testing.T) {
 // A CVE published after the attestation fails the next plan, naming when
 // it was attested and against which database.
 func TestAccAttestation_newCVEFailsThePlan(t *testing.T) {
+	t.Parallel()
 	f := newAttestFixture(t, acctest.NewRegistry(t))
 	d := f.push(t, "team/app", "1.2.5-r1")
 	cfg := f.provider() + f.attestation("app", f.pinned("team/app", d), f.keyBlock(t))
@@ -457,6 +458,7 @@ func TestAccAttestation_newCVEFailsThePlan(t *testing.T) {
 }
 
 func TestAccAttestation_destroy(t *testing.T) {
+	t.Parallel()
 	f := newAttestFixture(t, acctest.NewRegistry(t))
 	kept := f.push(t, "team/kept", "1.2.5-r1")
 	deleted := f.push(t, "team/deleted", "1.2.5-r1")
@@ -493,6 +495,7 @@ func TestAccAttestation_destroy(t *testing.T) {
 // attestations go under the sha256-<digest> referrers tag, where
 // imageguard_verify (and cosign) find them, and delete cleans the tag up.
 func TestAccAttestation_registryWithoutReferrersAPI(t *testing.T) {
+	t.Parallel()
 	f := newAttestFixture(t, acctest.NewRegistryWithoutReferrersAPI(t))
 	d := f.push(t, "team/app", "1.2.5-r1")
 	image := f.pinned("team/app", d)
@@ -680,6 +683,7 @@ func TestAccAttestation_whatSignsAgain(t *testing.T) {
 // violations: the verdict says passed-with-warnings and the vulnerability
 // predicate lists the finding, so an admission policy can still refuse it.
 func TestAccAttestation_warnRecordsViolations(t *testing.T) {
+	t.Parallel()
 	f := newAttestFixture(t, acctest.NewRegistry(t))
 	d := f.push(t, "team/vulnerable", "1.2.5-r0")
 	image := f.pinned("team/vulnerable", d)
@@ -726,6 +730,7 @@ func TestAccAttestation_warnRecordsViolations(t *testing.T) {
 // Attestations deleted outside Terraform are noticed at refresh: the plan
 // makes them again.
 func TestAccAttestation_deletedOutsideIsMadeAgain(t *testing.T) {
+	t.Parallel()
 	f := newAttestFixture(t, acctest.NewRegistry(t))
 	d := f.push(t, "team/app", "1.2.5-r1")
 	cfg := f.provider() + f.attestation("app", f.pinned("team/app", d), f.keyBlock(t))
@@ -762,6 +767,7 @@ func TestAccAttestation_deletedOutsideIsMadeAgain(t *testing.T) {
 // platform's manifest, never on the index: a runtime could pull a
 // platform nobody judged.
 func TestAccAttestation_multiPlatformIndex(t *testing.T) {
+	t.Parallel()
 	f := newAttestFixture(t, acctest.NewRegistry(t))
 	amd := acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
 	arm := acctest.Image(acctest.Config{User: "1000", Architecture: "arm64"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
@@ -821,6 +827,7 @@ func TestAccAttestation_multiPlatformIndex(t *testing.T) {
 // not. Control: the same key given as private_key_pem is in state (marked
 // sensitive), so the search for the secret's text can find it.
 func TestAccAttestation_writeOnlySecrets(t *testing.T) {
+	t.Parallel()
 	const issuer = "https://token.actions.githubusercontent.com"
 	const subject = "https://github.com/acme/api/.github/workflows/attest.yml@refs/heads/main"
 	f := newAttestFixture(t, acctest.NewRegistry(t))
@@ -945,6 +952,7 @@ func TestAccAttestation_writeOnlySecrets(t *testing.T) {
 // A write-only secret goes instead of its stored or environment form, and
 // its version needs it.
 func TestAccAttestation_writeOnlyInvalid(t *testing.T) {
+	t.Parallel()
 	f := newAttestFixture(t, acctest.NewRegistry(t))
 	d := f.push(t, "team/app", "1.2.5-r1")
 	image := f.pinned("team/app", d)
@@ -1014,6 +1022,7 @@ func TestAccAttestation_writeOnlyInvalid(t *testing.T) {
 // whose `key` holds an attribute this schema does not know is refused, so
 // the decoding is strict enough to fail.
 func TestAttestationStateWithoutWriteOnlyAttributes(t *testing.T) {
+	t.Parallel()
 	server, err := protoV6Factories["imageguard"]()
 	if err != nil {
 		t.Fatal(err)
@@ -1081,6 +1090,7 @@ func attestationStateType(t *testing.T, server tfprotov6.ProviderServer) tftypes
 // plan that adopts them runs); then an attacker attaches newer ones,
 // signed by another key, and the same import fails naming them.
 func TestAccAttestation_importChecksTheSigner(t *testing.T) {
+	t.Parallel()
 	f := newAttestFixture(t, acctest.NewRegistry(t))
 	d := f.push(t, "team/app", "1.2.5-r1")
 	image := f.pinned("team/app", d)
@@ -1149,6 +1159,7 @@ func TestAccAttestation_importChecksTheSigner(t *testing.T) {
 // control, signed under "error", passes the same condition. Before the
 // verdict had `enforcement`, both said result "passed" and both passed.
 func TestAccAttestation_warnVerdictIsRefusedByAnEnforcingPolicy(t *testing.T) {
+	t.Parallel()
 	f := newAttestFixture(t, acctest.NewRegistry(t))
 	warned := f.pinned("team/warned", f.push(t, "team/warned", "1.2.5-r1"))
 	enforced := f.pinned("team/enforced", f.push(t, "team/enforced", "1.2.5-r1"))
@@ -1203,6 +1214,7 @@ data "imageguard_verify" %q {
 // verdict) accepts the same attestation. Before, the ignored finding was
 // left out of the predicate and no policy could see it.
 func TestAccAttestation_acceptedFindingsAreSigned(t *testing.T) {
+	t.Parallel()
 	f := newAttestFixture(t, acctest.NewRegistry(t))
 	d := f.push(t, "team/accepted", "1.2.5-r0")
 	image := f.pinned("team/accepted", d)
@@ -1331,6 +1343,7 @@ func TestAccAttestation_keylessImportSignsAnew(t *testing.T) {
 // A version 0 state with a scan block (written before `unknown_severity`
 // existed) upgrades with it null, its documented default ("fail").
 func TestAttestationStateV0ScanBlockUpgrades(t *testing.T) {
+	t.Parallel()
 	server, err := protoV6Factories["imageguard"]()
 	if err != nil {
 		t.Fatal(err)

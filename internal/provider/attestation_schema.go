@@ -20,9 +20,12 @@ import (
 )
 
 // attestationSchemaVersion is the version of imageguard_attestation's state.
-// Version 1 added `unknown_severity` to the scan block (the write-only
-// signer attributes and their `…_wo_version`s came in the same release:
-// optional, null in older state; TestAttestationStateWithoutWriteOnlyAttributes).
+// Version 1 (this release) added `unknown_severity` and `exploited` to the
+// scan block, `require_signature`, `provenance` and the `notation`
+// authority to the verify block, and the write-only signer attributes with
+// their `…_wo_version`s: all optional, null in older state
+// (TestAttestationStateWithoutWriteOnlyAttributes, and the e2e
+// TestAttestationStateUpgrade from the predecessor's version 0).
 const attestationSchemaVersion = 1
 
 // UpgradeState carries older states over: version 0 lacks only optional

@@ -123,6 +123,7 @@ const (
 // cache fanal/fanal.db, the database) holds a secret's text, and the plan
 // that reads the cached summary reaches the same verdict.
 func TestAccCache_noSecretTextOnDisk(t *testing.T) {
+	t.Parallel()
 	f := newScanFixture(t)
 	key := "passphrase=" + cacheKeyPass + "\n-----BEGIN RSA PRIVATE KEY-----\n" + cacheKeyBody + "\n" + cacheKeyBody + "\n-----END RSA PRIVATE KEY-----\n"
 	f.reg.Push(t, "secret/deep:1", acctest.Image(acctest.Config{

@@ -59,6 +59,7 @@ resource "terraform_data" "service" {
 }
 
 func TestAccCheckAction_haltsTheApply(t *testing.T) {
+	t.Parallel()
 	requireActions(t)
 	f := newScanFixture(t)
 	good := f.reg.Push(t, "team/api:good", acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"})))
@@ -101,6 +102,7 @@ func TestAccCheckAction_haltsTheApply(t *testing.T) {
 }
 
 func TestAccCheckAction_refusesTags(t *testing.T) {
+	t.Parallel()
 	requireActions(t)
 	f := newScanFixture(t)
 	resource.UnitTest(t, resource.TestCase{
@@ -116,6 +118,7 @@ func TestAccCheckAction_refusesTags(t *testing.T) {
 // TestCheckActionSchema_isThePins: the action takes every setting of the
 // pin's scan, verify and policy blocks, by the same names.
 func TestCheckActionSchema_isThePins(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	var pin fwresource.SchemaResponse
 	(&pinResource{}).Schema(ctx, fwresource.SchemaRequest{}, &pin)

@@ -80,6 +80,7 @@ func ignoreBlock(id, reason, expires string) string {
 }
 
 func TestAccCoverage_unsupportedRelease(t *testing.T) {
+	t.Parallel()
 	f := newCoverageFixture(t)
 	future := time.Now().AddDate(0, 1, 0).Format("2006-01-02")
 	resource.UnitTest(t, resource.TestCase{
@@ -128,6 +129,7 @@ func TestAccCoverage_unsupportedRelease(t *testing.T) {
 }
 
 func TestAccCoverage_endOfLife(t *testing.T) {
+	t.Parallel()
 	f := newCoverageFixture(t)
 	future := time.Now().AddDate(0, 1, 0).Format("2006-01-02")
 	past := time.Now().AddDate(0, 0, -2).Format("2006-01-02")
@@ -180,6 +182,7 @@ func TestAccCoverage_endOfLife(t *testing.T) {
 }
 
 func TestAccCoverage_supportedReleasePasses(t *testing.T) {
+	t.Parallel()
 	f := newCoverageFixture(t)
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),
@@ -208,6 +211,7 @@ func TestAccCoverage_supportedReleasePasses(t *testing.T) {
 }
 
 func TestAccCoverage_policyReports(t *testing.T) {
+	t.Parallel()
 	f := newCoverageFixture(t)
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),

@@ -20,6 +20,7 @@ import (
 // passes. With `platform`, only that platform is judged and `pinned` names
 // its manifest, not the index.
 func TestAccImageRules_everyPlatformAndPinnedJudged(t *testing.T) {
+	t.Parallel()
 	reg := acctest.NewRegistry(t)
 	amd := acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.22.2"))
 	arm := acctest.Image(acctest.Config{User: "root", Architecture: "arm64"}, acctest.AlpineLayer("3.22.2"))
@@ -59,6 +60,7 @@ data "imageguard_image" "x" {
 // An attestation condition on a multi-platform image must hold on every
 // platform: true on amd64 and false on arm64 fails.
 func TestAccVerify_attestationConditionOnEveryPlatform(t *testing.T) {
+	t.Parallel()
 	f := newVerifyFixture(t)
 	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.22.2"))
 	arm := acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.22.2"))

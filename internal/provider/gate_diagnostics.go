@@ -42,9 +42,36 @@ func addGateError(diags *diag.Diagnostics, err error, at path.Path, block []stri
 	}
 	p := at
 	if ge.Attr != "" {
-		p = blockPath(block, ge.Attr)
+		p = blockPath(block, string(ge.Attr))
 	}
 	diags.AddAttributeError(p, ge.Summary, ge.Detail)
+}
+
+// gateBlocks names, per gate, the block its settings live in: an error of
+// the scan gate about `vex` belongs under `scan.vex` in imageguard_pin and
+// at the root in imageguard_scan.
+type gateBlocks map[gate.Kind][]string
+
+var (
+	// rootBlocks: the data sources of one gate, whose settings are their
+	// own attributes.
+	rootBlocks = gateBlocks{}
+	// nestedBlocks: the `scan`, `verify` and `policy` blocks of
+	// imageguard_pin, imageguard_attestation and imageguard_check.
+	nestedBlocks = gateBlocks{gate.KindScan: {"scan"}, gate.KindVerify: {"verify"}, gate.KindRules: {"policy"}}
+	// policyBlocks: imageguard_policy's rules are its own attributes.
+	policyBlocks = gateBlocks{gate.KindScan: {"scan"}, gate.KindVerify: {"verify"}}
+)
+
+// addJudgeError attaches an error of gate.Judge to the attribute it
+// concerns, in the block of the gate that failed; `platforms` is a
+// top-level attribute wherever a gate runs.
+func addJudgeError(diags *diag.Diagnostics, err error, at path.Path, blocks gateBlocks) {
+	var block []string
+	if ge := (*gate.Error)(nil); errors.As(err, &ge) && ge.Attr != gate.FieldPlatforms {
+		block = blocks[ge.Gate]
+	}
+	addGateError(diags, err, at, block)
 }
 
 // addMessage attaches a gate's verdict message, as internal/report decided

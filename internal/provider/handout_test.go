@@ -20,6 +20,7 @@ import (
 // platform and never read that annotation, so arm64 nodes would run it:
 // the gate must judge it, whatever it claims.
 func TestAccHostileRegistry_attestationClaims(t *testing.T) {
+	t.Parallel()
 	f := newHostileFixture(t)
 	amd64 := &v1.Platform{OS: "linux", Architecture: "amd64"}
 	arm64 := &v1.Platform{OS: "linux", Architecture: "arm64"}
@@ -76,6 +77,7 @@ data "imageguard_image" "x" {
 // `platforms` narrowed to one platform of an index narrows what is handed
 // out: arm64 nodes must not get an index whose arm64 image nobody judged.
 func TestAccVerify_narrowedPlatformsNarrowPinned(t *testing.T) {
+	t.Parallel()
 	f := newVerifyFixture(t)
 	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2"))
 	arm := acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.23.2"))
@@ -117,6 +119,7 @@ data "imageguard_verify" "x" {
 // imageguard_image with `platform` on an index hands out the manifest it
 // described, never the index whose other platforms nobody saw.
 func TestAccImage_platformNarrowsPinned(t *testing.T) {
+	t.Parallel()
 	reg := acctest.NewRegistry(t)
 	amd := acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2"))
 	arm := acctest.Image(acctest.Config{Architecture: "arm64"}, acctest.AlpineLayer("3.23.2"))
@@ -146,6 +149,7 @@ data "imageguard_image" "all" {
 // Narrowing `platforms` on an existing pin narrows `pinned` on the next
 // plan: a kept approval does not keep handing out the whole index.
 func TestAccPin_narrowedPlatformsNarrowPinned(t *testing.T) {
+	t.Parallel()
 	f := newPinFixture(t)
 	amd := acctest.Image(acctest.Config{User: "1000"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))
 	arm := acctest.Image(acctest.Config{User: "1000", Architecture: "arm64"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: "1.2.5-r1"}))

@@ -125,6 +125,7 @@ func hostileCases(t *testing.T, f *hostileFixture, forScan bool) []hostileCase {
 }
 
 func TestAccHostileRegistry_faults(t *testing.T) {
+	t.Parallel()
 	f := newHostileFixture(t)
 	for _, ds := range []string{"imageguard_image", "imageguard_scan"} {
 		for _, tc := range hostileCases(t, f, ds == "imageguard_scan") {
@@ -168,6 +169,7 @@ output "pinned" {
 // each fault: an error diagnostic and no state, so no `pinned` can reach a
 // resource.
 func TestAccHostileRegistry_noPinnedOnFault(t *testing.T) {
+	t.Parallel()
 	f := newHostileFixture(t)
 	for _, ds := range []string{"imageguard_image", "imageguard_scan"} {
 		for _, tc := range hostileCases(t, f, ds == "imageguard_scan") {
@@ -391,6 +393,7 @@ func hostileAttributeValue(t *testing.T, name string, typ tftypes.Type, v any) t
 // TestAccHostileRegistry_indexShapes drives imageguard_scan over index
 // shapes that the index walk must judge as runtimes see them.
 func TestAccHostileRegistry_indexShapes(t *testing.T) {
+	t.Parallel()
 	f := newHostileFixture(t)
 	arm64 := func(musl string) v1.Image {
 		return acctest.Image(acctest.Config{User: "1000", Architecture: "arm64"}, acctest.AlpineLayer("3.23.2", acctest.Package{Name: "musl", Version: musl}))

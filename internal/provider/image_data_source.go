@@ -255,23 +255,17 @@ func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolve
 	if p := m.Platform.ValueString(); p != "" {
 		platforms = []string{p}
 	}
-	viols, warnings, err := evaluateRulesOn(ctx, d.data, "", resolved, platforms, rules, time.Now())
-	for _, w := range warnings {
-		diags.AddAttributeWarning(path.Root("rules"), "Rule warning", w)
-	}
+	j, err := gate.Judge(ctx, gate.Target{Registry: d.data.Registry, Resolved: resolved},
+		gate.Gates{Now: time.Now(), Rules: &gate.RulesGate{Scanner: d.data.Scanner, Platforms: platforms, Rules: rules, Enforcement: enforcement}})
 	if err != nil {
-		addGateError(diags, err, path.Root("ref"), []string{"rules"})
+		addJudgeError(diags, err, path.Root("ref"), gateBlocks{gate.KindRules: {"rules"}})
 		return nil
 	}
-	var lines []string
-	for _, v := range viols {
-		lines = append(lines, violationLine(v))
+	for _, w := range j.Rules.Warnings {
+		diags.AddAttributeWarning(path.Root("rules"), "Rule warning", w)
 	}
-	sort.Strings(lines)
+	lines, summary, detail := report.ImageRulesFailure(m.Ref.ValueString(), resolved.Digest.String(), j.Rules.Violations)
 	if len(lines) > 0 {
-		summary := fmt.Sprintf("Image violates %d rule(s)", len(lines))
-		detail := fmt.Sprintf("%s (%s) violates the rules:\n  - %s\n\nFix the image, or accept a violation with an `exception { rule = \"…\", reason = \"…\", expires = \"YYYY-MM-DD\" }` in the `rules` block.",
-			m.Ref.ValueString(), resolved.Digest, strings.Join(lines, "\n  - "))
 		addMessage(diags, path.Root("ref"), report.Violations(enforcement, summary, detail))
 	}
 	return lines
@@ -280,24 +274,26 @@ func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolve
 // resolveRef parses and resolves a reference, turning failures into
 // attribute errors on `at` and a moved tag into a warning.
 func resolveRef(ctx context.Context, c *registry.Client, ref string, at path.Path) (*registry.Resolved, diag.Diagnostics) {
+	r, err := gate.Resolve(ctx, c, ref)
+	return r, resolveDiagnostics(at, ref, r, err)
+}
+
+// resolveDiagnostics turns a reference's resolution into diagnostics on
+// at: its error, or a warning when the tag it names has moved away from the
+// digest it pins.
+func resolveDiagnostics(at path.Path, ref string, resolved *registry.Resolved, err error) diag.Diagnostics {
 	var diags diag.Diagnostics
-	parsed, err := c.ParseReference(ref)
 	if err != nil {
 		diags.AddAttributeError(at, registry.KindOf(err).Summary(), err.Error())
-		return nil, diags
-	}
-	resolved, err := c.Resolve(ctx, parsed)
-	if err != nil {
-		diags.AddAttributeError(at, registry.KindOf(err).Summary(), err.Error())
-		return nil, diags
+		return diags
 	}
 	if resolved.TagDigest != "" && resolved.TagDigest != resolved.Digest.String() {
 		diags.AddAttributeWarning(at, "Tag has moved; the digest wins",
 			fmt.Sprintf("%s: the tag %q now points to %s, but the reference pins %s. imageguard judges and pins %s, as the reference says. "+
 				"Update the reference if the new digest is the one you want.",
-				ref, parsed.Tag, resolved.TagDigest, resolved.Digest, resolved.Digest))
+				ref, resolved.Ref.Tag, resolved.TagDigest, resolved.Digest, resolved.Digest))
 	}
-	return resolved, diags
+	return diags
 }
 
 func stringList(ctx context.Context, in []string, diags *diag.Diagnostics) types.List {

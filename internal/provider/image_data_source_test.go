@@ -17,6 +17,7 @@ import (
 )
 
 func TestAccImageDataSource_single(t *testing.T) {
+	t.Parallel()
 	reg := acctest.NewRegistry(t)
 	img := acctest.Image(acctest.Config{
 		User:         "1000:1000",
@@ -74,6 +75,7 @@ data "imageguard_image" "api" {
 }
 
 func TestAccImageDataSource_index(t *testing.T) {
+	t.Parallel()
 	reg := acctest.NewRegistry(t)
 	amd := acctest.Image(acctest.Config{User: "amd"}, acctest.AlpineLayer("3.23.2"))
 	arm := acctest.Image(acctest.Config{User: "arm", Architecture: "arm64", Variant: "v8"}, acctest.AlpineLayer("3.23.2"))
@@ -115,6 +117,7 @@ data "imageguard_image" "arm" {
 }
 
 func TestAccImageDataSource_tagAndDigest(t *testing.T) {
+	t.Parallel()
 	reg := acctest.NewRegistry(t)
 	old := reg.Push(t, "app:1", acctest.Image(acctest.Config{User: "old"}, acctest.AlpineLayer("3.23.2")))
 	moved := reg.Push(t, "app:1", acctest.Image(acctest.Config{User: "new"}, acctest.AlpineLayer("3.23.2")))
@@ -137,6 +140,7 @@ data "imageguard_image" "app" {
 }
 
 func TestAccImageDataSource_badInputs(t *testing.T) {
+	t.Parallel()
 	reg := acctest.NewRegistry(t)
 	reg.PushIndex(t, "multi:1", acctest.Index(
 		acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2")),
@@ -155,7 +159,7 @@ func TestAccImageDataSource_badInputs(t *testing.T) {
 
 	// A plain-HTTP registry reached through a non-loopback name.
 	plainHost := "registry.imageguard.test:" + strings.Split(reg.Host, ":")[1]
-	aliasHost(t, "registry.imageguard.test", reg.Host)
+	pf := factories(aliasHost("registry.imageguard.test", reg.Host))
 
 	const zero = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 	cases := []struct {
@@ -206,7 +210,7 @@ data "imageguard_image" "x" { ref = "` + reg.Ref("multi:1") + `" }`, `Invalid ti
 		t.Run(tc.name, func(t *testing.T) {
 			resource.UnitTest(t, resource.TestCase{
 				PreCheck:                 preCheck(t),
-				ProtoV6ProviderFactories: protoV6Factories,
+				ProtoV6ProviderFactories: pf,
 				Steps: []resource.TestStep{{
 					Config:      tc.config,
 					ExpectError: wrapped(tc.want),
@@ -217,17 +221,18 @@ data "imageguard_image" "x" { ref = "` + reg.Ref("multi:1") + `" }`, `Invalid ti
 }
 
 func TestAccImageDataSource_credentials(t *testing.T) {
+	t.Parallel()
 	private := acctest.NewRegistry(t, acctest.WithBasicAuth("alice", "correct-horse-battery"))
 	d := private.Push(t, "secret/app:1", acctest.Image(acctest.Config{}, acctest.AlpineLayer("3.23.2")))
 	tokenReg := acctest.NewRegistry(t, acctest.WithBearerToken("tok-0123456789"))
 	td := tokenReg.Push(t, "secret/app:1", acctest.Image(acctest.Config{User: "t"}, acctest.AlpineLayer("3.23.2")))
 
 	plainHost := "insecure.imageguard.test:" + strings.Split(private.Host, ":")[1]
-	aliasHost(t, "insecure.imageguard.test", private.Host)
+	pf := factories(aliasHost("insecure.imageguard.test", private.Host))
 
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: pf,
 		Steps: []resource.TestStep{{
 			Config: fmt.Sprintf(`
 variable "password" {
@@ -281,6 +286,7 @@ func check(addr, attr string, v knownvalue.Check) statecheck.StateCheck {
 }
 
 func TestAccImageDataSource_rules(t *testing.T) {
+	t.Parallel()
 	reg := acctest.NewRegistry(t)
 	reg.Push(t, "team/root:1", acctest.Image(acctest.Config{User: "root", ExposedPorts: []string{"22/tcp"}}, acctest.AlpineLayer("3.23.2")))
 	reg.Push(t, "team/ok:1", acctest.Image(acctest.Config{User: "1000:0", Labels: map[string]string{"version": "v12"}}, acctest.AlpineLayer("3.23.2")))

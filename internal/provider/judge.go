@@ -2,9 +2,6 @@ package provider
 
 import (
 	"context"
-	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -15,93 +12,129 @@ import (
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
 
-// judgement is what the gates of imageguard_pin and imageguard_attestation
-// found on one digest-pinned target.
-type judgement struct {
-	Scan *scanOutcome
-	// Verify is nil without a verify block.
-	Verify *verifyOutcome
-	// Rules is nil without a policy block.
-	Rules *rulesOutcome
-	// Pinned names exactly the manifest(s) judged (gate.PinnedFor).
-	Pinned string
+// gateInputs are the gates a data source or resource runs, as read from
+// its configuration; nil ones do not run.
+type gateInputs struct {
+	Scan             *scanSettings
+	Verify           *verifySettings
+	Rules            *policy.Rules
+	RulesEnforcement report.Enforcement
+	// Platforms selects the platforms of an index the rules judge.
+	Platforms []string
 }
 
-// rulesOutcome is the hardening rules' result: violations (only when they
-// passed under enforcement = "warn") and warnings about exceptions.
-type rulesOutcome struct {
-	Violations []policy.Violation
-	Warnings   []string
+// judgeSite is where a judgement is reported: at is the attribute naming
+// the image and blocks the blocks holding each gate's settings; who names
+// the gates' owner in messages ("pin's") and context what a failure means
+// ("cannot be approved"); kept is the verdict being judged again (nil for a
+// new one).
+type judgeSite struct {
+	at           path.Path
+	blocks       gateBlocks
+	who, context string
+	kept         *keptApproval
 }
 
 // keptApproval describes a verdict being re-judged, for messages: verb
 // and noun default to "approved" and "approval" (imageguard_pin).
 type keptApproval struct{ at, db, verb, noun string }
 
-// judgeTarget runs a resource's scan, verify and policy gates on a
-// digest-pinned target, each under its own enforcement, and reports whether
-// the plan may go on. at is the attribute naming the image; who names the
-// resource in messages ("pin's"); context says what a failure means ("cannot
-// be approved"); kept is the verdict being re-judged, nil for a new one.
-func judgeTarget(ctx context.Context, data *providerData, diags *diag.Diagnostics, at path.Path, who, ref, target string, s pinSettings, now time.Time, context string, kept *keptApproval) (*judgement, bool) {
-	scanSettings := s.Scan
-	if kept != nil {
-		verb, noun := firstNonEmpty(kept.verb, "approved"), firstNonEmpty(kept.noun, "approval")
-		scanSettings.Subject = strings.ToUpper(verb[:1]) + verb[1:] + " image: "
-		scanSettings.Preamble = fmt.Sprintf("The %s digest of %s (%s %s against database %s) now fails: findings published since %s.", verb, ref, verb, kept.at, kept.db, noun)
-		sinceApproval(&scanSettings.Rules.Exploited, kept.at, noun)
-	}
-	out, d := runScanGate(ctx, data, target, scanSettings, at, now, "scan")
+// judge resolves image, runs its gates (gate.Judge) and reports the
+// judgement at site. ref is the reference as the user wrote it, for
+// messages. A nil judgement means an error was reported; otherwise the
+// caller decides on j.Blocking and the diagnostics.
+func judge(ctx context.Context, data *providerData, diags *diag.Diagnostics, site judgeSite, ref, image string, in gateInputs, now time.Time) *gate.Judgement {
+	resolved, d := resolveRef(ctx, data.Registry, image, site.at)
 	diags.Append(d...)
-	if out == nil || d.HasError() {
-		return nil, false
+	if d.HasError() {
+		return nil
 	}
-	j := &judgement{Scan: out}
-	pinned, err := gate.PinnedFor(out.Resolved, out.judgedDigests())
-	if err != nil {
-		addGateError(diags, err, at, nil)
-		return j, false
+	g := gate.Gates{Now: now}
+	if in.Scan != nil {
+		s := in.Scan
+		g.Scan = &gate.ScanGate{Scanner: data.Scanner, Enforcement: s.Enforcement,
+			Settings: s.gateSettings(data)}
 	}
-	j.Pinned = pinned
-	if s.Verify != nil {
-		v, d := runVerifyGate(ctx, data, target, *s.Verify, at, "verify")
-		diags.Append(d...)
-		if d.HasError() {
-			return j, false
-		}
-		j.Verify = v
+	if in.Rules != nil {
+		g.Rules = &gate.RulesGate{Scanner: data.Scanner, Platforms: in.Platforms, Rules: *in.Rules, Enforcement: in.RulesEnforcement}
 	}
-	if s.Rules != nil {
-		resolved, d := resolveRef(ctx, data.Registry, target, at)
-		diags.Append(d...)
-		if d.HasError() {
-			return j, false
-		}
-		viols, warnings, err := evaluateRulesOn(ctx, data, ref, resolved, s.Platforms, *s.Rules, now)
-		for _, w := range warnings {
-			diags.AddAttributeWarning(path.Root("policy"), "Policy warning", w)
-		}
+	if in.Verify != nil {
+		s := in.Verify
+		v, err := data.verifier(s.Options)
 		if err != nil {
-			addGateError(diags, err, at, []string{"policy"})
-			return j, false
+			diags.AddAttributeError(blockPath(site.blocks[gate.KindVerify], "trusted_root_json"), "Invalid trust material", err.Error())
+			return nil
 		}
-		j.Rules = &rulesOutcome{Violations: viols, Warnings: warnings}
-		reportGates(diags, at, who, ref, resolved.Digest.String(), viols, s.RulesEnforcement, context)
+		g.Verify = &gate.VerifyGate{Verifier: v, Enforcement: s.Enforcement,
+			Settings: gate.VerifySettings{Platforms: s.Platforms, Authorities: s.Authorities, Attestations: s.Attestation, Rules: s.Rules}}
+		data.verifications.Add(1)
 	}
-	return j, !diags.HasError()
+	j, err := gate.Judge(ctx, gate.Target{Registry: data.Registry, Resolved: resolved}, g)
+	if err != nil {
+		addJudgeError(diags, err, site.at, site.blocks)
+		return nil
+	}
+	reportJudgement(diags, site, ref, j, in, now)
+	return j
 }
 
-// reportGates turns the rule violations into one diagnostic.
-func reportGates(diags *diag.Diagnostics, at path.Path, who, ref, digest string, viols []policy.Violation, enforcement, context string) {
-	if len(viols) == 0 {
-		return
+// reportJudgement turns a judgement into diagnostics: each gate's warnings
+// and, for each gate that found violations, one message that is an error or
+// under its `enforcement = "warn"` a warning (report.Violations).
+func reportJudgement(diags *diag.Diagnostics, site judgeSite, ref string, j *gate.Judgement, in gateInputs, now time.Time) {
+	resolved := j.Target.Resolved
+	image, digest := resolved.Ref.Input, resolved.Digest.String()
+	if sc := j.Scan; sc != nil {
+		for _, w := range sc.Warnings {
+			switch {
+			case w.Summary == "Vulnerability database":
+				diags.AddWarning(w.Summary, w.Detail)
+			case w.Attr != "":
+				diags.AddAttributeWarning(blockPath(site.blocks[gate.KindScan], string(w.Attr)), w.Summary, w.Detail)
+			default:
+				diags.AddAttributeWarning(site.at, w.Summary, w.Detail)
+			}
+		}
+		if !sc.Passed() {
+			summary, detail := report.ScanFailure(image, digest, report.DB{Version: sc.DB.Version, UpdatedAt: sc.DB.UpdatedAt, Source: sc.DB.Source}, in.Scan.Rules.Threshold, sc.Decision.Violations, now)
+			if k := site.kept; k != nil {
+				summary, detail = report.Rejudged(summary, detail, ref, firstNonEmpty(k.verb, "approved"), firstNonEmpty(k.noun, "approval"), k.at, k.db, sc.Decision.Violations)
+			}
+			addMessage(diags, site.at, report.Violations(sc.Enforcement, summary, detail))
+		}
 	}
-	var lines []string
-	for _, v := range viols {
-		lines = append(lines, violationLine(v))
+	if v := j.Verify; v != nil && !v.Passed() {
+		summary, detail := report.VerifyFailure(image, digest, in.Verify.Rules.RequireAll, v.Violations, v.Searched)
+		addMessage(diags, site.at, report.Violations(v.Enforcement, summary, detail))
 	}
-	sort.Strings(lines)
-	summary := fmt.Sprintf("Image fails the %s policy (%d violation(s))", who, len(lines))
-	detail := fmt.Sprintf("%s (%s) %s:\n  - %s\n\nFix the image, correct the `policy` settings, or add an `exception` with a reason and an expiry.", ref, digest, context, strings.Join(lines, "\n  - "))
-	addMessage(diags, at, report.Violations(enforcement, summary, detail))
+	if r := j.Rules; r != nil {
+		warnAt := site.at
+		if b := site.blocks[gate.KindRules]; len(b) > 0 {
+			warnAt = blockPath(b[:len(b)-1], b[len(b)-1])
+		}
+		for _, w := range r.Warnings {
+			diags.AddAttributeWarning(warnAt, "Policy warning", w)
+		}
+		if len(r.Violations) > 0 {
+			summary, detail := report.RulesFailure(site.who, ref, digest, site.context, r.Violations)
+			addMessage(diags, site.at, report.Violations(r.Enforcement, summary, detail))
+		}
+	}
+}
+
+// judgeTarget runs a resource's scan, verify and policy gates on a
+// digest-pinned target, each under its own enforcement, and reports whether
+// the plan may go on: the judgement is nil after an error, and ok is false
+// when a gate blocks.
+func judgeTarget(ctx context.Context, data *providerData, diags *diag.Diagnostics, at path.Path, who, ref, target string, s pinSettings, now time.Time, context string, kept *keptApproval) (*gate.Judgement, bool) {
+	scan := s.Scan
+	if kept != nil {
+		sinceApproval(&scan.Rules.Exploited, kept.at, kept.noun)
+	}
+	in := gateInputs{Scan: &scan, Verify: s.Verify, Rules: s.Rules, RulesEnforcement: s.RulesEnforcement, Platforms: s.Platforms}
+	j := judge(ctx, data, diags, judgeSite{at: at, blocks: nestedBlocks, who: who, context: context, kept: kept}, ref, target, in, now)
+	if j == nil {
+		return nil, false
+	}
+	return j, !j.Blocking && !diags.HasError()
 }

@@ -18,6 +18,7 @@ import (
 // passed before), a name nothing resolves fails, and numeric and resolvable
 // non-root users pass.
 func TestAccNonRoot(t *testing.T) {
+	t.Parallel()
 	reg := acctest.NewRegistry(t)
 	type file = acctest.File
 	passwd := func(entries string) file {

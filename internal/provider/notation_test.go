@@ -61,6 +61,7 @@ func digestRef(d v1.Hash) string { return regexp.QuoteMeta(d.String()) }
 // the check and the digest; require = "any" accepts the notation authority
 // where the key authority has nothing, and "all" does not.
 func TestAccVerify_notation(t *testing.T) {
+	t.Parallel()
 	f := newVerifyFixture(t)
 	ca := acctest.NewNotaryCA(t, "acme")
 	evil := acctest.NewNotaryCA(t, "evil")
@@ -176,6 +177,7 @@ func TestAccVerify_notation(t *testing.T) {
 // imageguard_verify finds them; a signature copied there from another
 // image does not count.
 func TestAccVerify_notationDockerRegistry(t *testing.T) {
+	t.Parallel()
 	reg := acctest.StartDockerRegistry(t, "")
 	ca := acctest.NewNotaryCA(t, "acme")
 	release := ca.Issue(t, "release", acctest.NotaryCertOptions{})
@@ -225,6 +227,7 @@ func TestAccVerify_notationDockerRegistry(t *testing.T) {
 // The block's shape is checked at validate: exactly one kind per
 // authority, identities pinned (or "*" written out), known enumerations.
 func TestAccVerify_notationValidation(t *testing.T) {
+	t.Parallel()
 	ca := acctest.NewNotaryCA(t, "acme")
 	image := "registry.example.com/team/api:1"
 	resource.UnitTest(t, resource.TestCase{
@@ -272,6 +275,7 @@ func TestAccVerify_notationValidation(t *testing.T) {
 // The verdict predicate names a notation authority by its anchors'
 // fingerprints and settings, as it names a key by its fingerprint.
 func TestVerdictNotationAuthority(t *testing.T) {
+	t.Parallel()
 	ca := acctest.NewNotaryCA(t, "acme")
 	tsa := acctest.NewNotaryTSA(t)
 	a := authorityOf(verify.Authority{Name: "release", Notation: &verify.NotationAuthority{CertificatesPEM: ca.RootPEM, TrustStoreType: "ca",

@@ -26,6 +26,7 @@ func (s sideEffect) CheckPlan(context.Context, plancheck.CheckPlanRequest, *plan
 // what the plan showed; the next plan shows the second move. Before, apply
 // failed with "Provider produced inconsistent final plan".
 func TestAccPin_savedPlanAfterTagMovedAgain(t *testing.T) {
+	t.Parallel()
 	f := newPinFixture(t)
 	first := f.pushApp(t, "1000", "1.2.5-r1")
 	var second, third string
@@ -60,6 +61,7 @@ func TestAccPin_savedPlanAfterTagMovedAgain(t *testing.T) {
 
 // The same for a create: the tag moves between the saved plan and apply.
 func TestAccPin_savedPlanCreateAfterTagMoved(t *testing.T) {
+	t.Parallel()
 	f := newPinFixture(t)
 	first := f.pushApp(t, "1000", "1.2.5-r1")
 	var second string
@@ -91,6 +93,7 @@ func TestAccPin_savedPlanCreateAfterTagMoved(t *testing.T) {
 // The scan block's warn relaxes the scan gate only: an unsigned image is
 // still refused by the verify block.
 func TestAccPin_scanWarnDoesNotRelaxVerify(t *testing.T) {
+	t.Parallel()
 	f := newPinFixture(t)
 	ss := acctest.NewSigstore(t)
 	key := acctest.NewKeyPair(t)

@@ -59,6 +59,7 @@ resource "imageguard_pin" "app" {
 }
 
 func TestAccPin_createNoopAndTagMove(t *testing.T) {
+	t.Parallel()
 	f := newPinFixture(t)
 	first := f.pushApp(t, "1000", "1.2.5-r1")
 	var second string
@@ -115,6 +116,7 @@ func TestAccPin_createNoopAndTagMove(t *testing.T) {
 }
 
 func TestAccPin_onTagMoveError(t *testing.T) {
+	t.Parallel()
 	f := newPinFixture(t)
 	first := f.pushApp(t, "1000", "1.2.5-r1")
 	resource.UnitTest(t, resource.TestCase{
@@ -139,6 +141,7 @@ func TestAccPin_onTagMoveError(t *testing.T) {
 }
 
 func TestAccPin_newAdvisoryAfterApproval(t *testing.T) {
+	t.Parallel()
 	f := newPinFixture(t)
 	f.pushApp(t, "1000", "1.2.5-r1")
 	resource.UnitTest(t, resource.TestCase{
@@ -162,6 +165,7 @@ func TestAccPin_newAdvisoryAfterApproval(t *testing.T) {
 }
 
 func TestAccPin_importAndOutage(t *testing.T) {
+	t.Parallel()
 	f := newPinFixture(t)
 	digest := f.pushApp(t, "1000", "1.2.5-r1")
 	resource.UnitTest(t, resource.TestCase{
@@ -211,6 +215,7 @@ func TestAccPin_importAndOutage(t *testing.T) {
 }
 
 func TestAccPin_verifyAndPolicyGates(t *testing.T) {
+	t.Parallel()
 	f := newPinFixture(t)
 	ss := acctest.NewSigstore(t)
 	key := acctest.NewKeyPair(t)

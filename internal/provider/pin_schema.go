@@ -22,8 +22,11 @@ import (
 // pinSchemaVersion is the version of imageguard_pin's state. Version 1
 // made on_tag_move Optional + Computed (default "update") and added
 // `enforcement` to the verify and policy blocks; version 2 added `max_age`
-// to verify's `attestation` blocks; version 3 added `unknown_severity` to
-// the scan block. UpgradeState carries older states over.
+// to verify's `attestation` blocks; version 3 (this release) added
+// `unknown_severity` and `exploited` to the scan block, and
+// `require_signature`, `provenance` and the `notation` authority to the
+// verify block: all optional, null in older state. UpgradeState carries
+// older states over.
 const pinSchemaVersion = 3
 
 func (r *pinResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -120,9 +123,11 @@ func pinVerifyBlock() schema.Block {
 				"Default: Sigstore's public-good trusted root, fetched through TUF and cached in the provider's `cache_dir`."),
 			"tlog": opt("`required` (default): every signature needs a verified transparency-log entry. `optional`: key signatures without one are accepted. "+
 				"Keyless signatures always need a transparency-log entry or a signed timestamp.", validate.OneOf("required", "optional")),
-			"enforcement": enforcementAttribute("signature violations"),
+			"enforcement":       enforcementAttribute("signature violations"),
+			"require_signature": schema.BoolAttribute{Optional: true, MarkdownDescription: requireSignatureDescription},
 		},
 		Blocks: map[string]schema.Block{
+			"provenance": provenanceBlockResource(),
 			"authority": schema.ListNestedBlock{
 				MarkdownDescription: "Who may sign: a `key`, a `keyless` identity or a `notation` trust policy, exactly one in each, as in `imageguard_verify`.",
 				NestedObject: schema.NestedBlockObject{
@@ -137,7 +142,7 @@ func pinVerifyBlock() schema.Block {
 							Validators:          []validator.List{listvalidator.SizeAtMost(1)},
 							NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 								"public_key_pem": opt("PEM public key, e.g. `file(\"cosign.pub\")`."),
-								"kms":            opt("KMS key reference in cosign's syntax (`hashivault://`, `awskms://`, `gcpkms://`, `azurekms://`)."),
+								"kms":            schema.StringAttribute{Optional: true, Validators: []validator.String{validate.KMSReference()}, MarkdownDescription: "KMS key reference in cosign's syntax (`hashivault://`, `awskms://`, `gcpkms://`, `azurekms://`)."},
 							}},
 						},
 						"keyless": schema.ListNestedBlock{

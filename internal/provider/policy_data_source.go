@@ -2,11 +2,9 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -53,6 +51,9 @@ type policyVerifyModel struct {
 	Enforcement     types.String       `tfsdk:"enforcement"`
 	Authorities     []authorityModel   `tfsdk:"authority"`
 	AttestationReqs []attestationModel `tfsdk:"attestation"`
+
+	RequireSignature types.Bool       `tfsdk:"require_signature"`
+	Provenance       *provenanceModel `tfsdk:"provenance"`
 }
 
 type resultItem struct {
@@ -104,11 +105,11 @@ func (d *policyDataSource) Schema(ctx context.Context, _ datasource.SchemaReques
 		var vtmp datasource.SchemaResponse
 		(&verifyDataSource{}).Schema(ctx, datasource.SchemaRequest{}, &vtmp)
 		va := map[string]schema.Attribute{}
-		for _, k := range []string{"require", "trusted_root_json", "tlog", "enforcement"} {
+		for _, k := range []string{"require", "trusted_root_json", "tlog", "enforcement", "require_signature"} {
 			va[k] = vtmp.Schema.Attributes[k]
 		}
 		verifySchema = schema.SingleNestedBlock{MarkdownDescription: "Run the signature gate (as `imageguard_verify`) on every image. Its `enforcement` applies to the signature gate only; unset, the policy's `enforcement` applies.",
-			Attributes: va, Blocks: map[string]schema.Block{"authority": vtmp.Schema.Blocks["authority"], "attestation": vtmp.Schema.Blocks["attestation"]}}
+			Attributes: va, Blocks: map[string]schema.Block{"authority": vtmp.Schema.Blocks["authority"], "attestation": vtmp.Schema.Blocks["attestation"], "provenance": vtmp.Schema.Blocks["provenance"]}}
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "One policy over many images: hardening rules, the scan gate and the signature gate, judged during plan. " +
@@ -125,11 +126,11 @@ type policySettings struct {
 	Scan        *scanSettings
 	Verify      *verifySettings
 	Platforms   []string
-	Enforcement string
+	Enforcement report.Enforcement
 	// ScanEnforcement and VerifyEnforcement are each gate's own: the
 	// block's, else the policy's. One gate's `warn` never relaxes another.
-	ScanEnforcement   string
-	VerifyEnforcement string
+	ScanEnforcement   report.Enforcement
+	VerifyEnforcement report.Enforcement
 	Concurrency       int
 }
 
@@ -150,19 +151,20 @@ func readPolicySettings(ctx context.Context, m *policyModel) (policySettings, di
 		if m.Scan != nil && m.Scan.Enforcement.ValueString() != "" {
 			s.ScanEnforcement = ss.Enforcement
 		}
-		ss.Enforcement = "warn" // the gate's diagnostics are the policy's, per image
+		ss.Enforcement = report.EnforcementWarn // the gate's diagnostics are the policy's, per image
 		s.Scan = &ss
 	}
 	if m.Verify != nil {
 		vm := verifyModel{Require: m.Verify.Require, TrustedRootJSON: m.Verify.TrustedRootJSON, TLog: m.Verify.TLog, Enforcement: m.Verify.Enforcement,
-			Authorities: m.Verify.Authorities, AttestationReqs: m.Verify.AttestationReqs, Platforms: m.Platforms}
+			Authorities: m.Verify.Authorities, AttestationReqs: m.Verify.AttestationReqs, Platforms: m.Platforms,
+			RequireSignature: m.Verify.RequireSignature, Provenance: m.Verify.Provenance}
 		vs, d := readVerifySettings(ctx, &vm, func(n string) path.Path { return path.Root("verify").AtName(n) })
 		diags.Append(d...)
 		s.VerifyEnforcement = s.Enforcement
 		if m.Verify.Enforcement.ValueString() != "" {
 			s.VerifyEnforcement = vs.Enforcement
 		}
-		vs.Enforcement = "warn"
+		vs.Enforcement = report.EnforcementWarn
 		s.Verify = &vs
 	}
 	s.Concurrency = defaultConcurrency
@@ -215,11 +217,7 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 		v := outcome.For(resolved[n])
 		if v.Err != nil {
 			at := path.Root("images").AtMapKey(n)
-			var block []string
-			if ge := (*gate.Error)(nil); errors.As(v.Err, &ge) && ge.Attr == "vex" {
-				block = []string{"scan"}
-			}
-			addGateError(&resp.Diagnostics, v.Err, at, block)
+			addJudgeError(&resp.Diagnostics, v.Err, at, policyBlocks)
 			continue
 		}
 		if v.DB != nil && rep.DB == nil {
@@ -247,12 +245,7 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 			resp.Diagnostics.AddAttributeWarning(path.Root("images").AtMapKey(n), "Policy warning", fmt.Sprintf("%s: %s", n, w))
 		}
 		if !v.Blocking {
-			p, err := gate.PinnedFor(v.Resolved, v.Judged)
-			if err != nil {
-				addGateError(&resp.Diagnostics, err, path.Root("images").AtMapKey(n), nil)
-				continue
-			}
-			pinned[n] = types.StringValue(p)
+			pinned[n] = types.StringValue(v.Pinned.String())
 		}
 		cm := countsValue(v.Counts)
 		vl, _ := types.ListValueFrom(ctx, types.StringType, nonNil(lines))
@@ -296,29 +289,10 @@ func (d *policyDataSource) evaluate(ctx context.Context, images map[string]strin
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	// Every reference at once, ten at a time as terraform reads data
-	// sources: one manifest round trip each, not one after another.
 	const resolving = 10
-	rs := make([]*registry.Resolved, len(names))
-	ds := make([]diag.Diagnostics, len(names))
-	sem := make(chan struct{}, resolving)
-	var wg sync.WaitGroup
-	for i, n := range names {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			rs[i], ds[i] = resolveRef(ctx, d.data.Registry, images[n], path.Root("images").AtMapKey(n))
-		}()
-	}
-	wg.Wait()
-	resolved := map[string]*registry.Resolved{}
-	for i, n := range names {
-		diags.Append(ds[i]...)
-		if rs[i] != nil {
-			resolved[n] = rs[i]
-		}
+	resolved, errs := gate.ResolveAll(ctx, d.data.Registry, images, resolving)
+	for _, n := range names {
+		diags.Append(resolveDiagnostics(path.Root("images").AtMapKey(n), images[n], resolved[n], errs[n])...)
 	}
 	if diags.HasError() {
 		return nil, nil, nil, diags

@@ -57,6 +57,7 @@ data "imageguard_policy" "fleet" {
 }
 
 func TestAccPolicy_mixedImages(t *testing.T) {
+	t.Parallel()
 	f := newPolicyFixture(t)
 	future := time.Now().AddDate(0, 2, 0).Format("2006-01-02")
 	resource.UnitTest(t, resource.TestCase{
@@ -165,6 +166,7 @@ func TestAccPolicy_mixedImages(t *testing.T) {
 // Names sharing a digest are judged once: the layers of the shared image
 // are fetched once, as for a single name.
 func TestAccPolicy_duplicatesShareOneScan(t *testing.T) {
+	t.Parallel()
 	f := newScanFixture(t)
 	count := func(names int) int {
 		var entries []string

@@ -34,12 +34,35 @@ import (
 )
 
 // New returns a provider factory for the given version.
-func New(version string) func() provider.Provider {
-	return func() provider.Provider { return &imageguardProvider{version: version} }
+func New(version string, opts ...Option) func() provider.Provider {
+	p := imageguardProvider{version: version, now: time.Now}
+	for _, o := range opts {
+		o(&p)
+	}
+	return func() provider.Provider { c := p; return &c }
+}
+
+// Option configures the provider New serves, in go-containerregistry's
+// style: tests inject a clock and a dialer without package globals, so
+// that they can run in parallel.
+type Option func(*imageguardProvider)
+
+// WithClock sets the clock resources judge and sign by (default
+// time.Now): a test can sign "200 hours ago".
+func WithClock(now func() time.Time) Option {
+	return func(p *imageguardProvider) { p.now = now }
+}
+
+// WithDialContext sets the dialer of every registry, scanner server and
+// feed connection: a test can give a loopback server a non-loopback name.
+func WithDialContext(dial func(ctx context.Context, network, addr string) (net.Conn, error)) Option {
+	return func(p *imageguardProvider) { p.dial = dial }
 }
 
 type imageguardProvider struct {
 	version string
+	now     func() time.Time
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 type providerModel struct {
@@ -77,10 +100,6 @@ type registryModel struct {
 	CACertPEM types.String `tfsdk:"ca_cert_pem"`
 }
 
-// testDialContext lets acceptance tests give a loopback server a
-// non-loopback name. Always nil in the product.
-var testDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-
 // defaultTimeout bounds one data source read.
 const defaultTimeout = 5 * time.Minute
 
@@ -104,9 +123,35 @@ type providerData struct {
 	verifiers   map[string]*verify.Verifier
 	// verifications counts signature-gate evaluations (benchmarks).
 	verifications atomic.Int64
-	// approvals holds, per pinned reference, what imageguard_pin's plan
-	// judged; the apply in the same process records it.
-	approvals sync.Map
+	// approvals and verdicts carry what a plan judged to the apply in the
+	// same provider process: imageguard_pin's facts per pinned reference,
+	// imageguard_attestation's judgement per planned change (the apply
+	// signs exactly what the plan judged, or judges again).
+	approvals handoff[approvalFacts]
+	verdicts  handoff[pendingVerdict]
+	// now is the provider's clock (WithClock).
+	now func() time.Time
+}
+
+// handoff carries values from a plan to the apply in the same provider
+// process; a value is for one apply and taken by it.
+type handoff[V any] struct{ m sync.Map }
+
+func (h *handoff[V]) put(key string, v V) { h.m.Store(key, v) }
+
+// get returns the value for key and leaves it for a later apply of the
+// same plan.
+func (h *handoff[V]) get(key string) (V, bool) {
+	v, ok := h.m.Load(key)
+	out, _ := v.(V)
+	return out, ok
+}
+
+// take returns the value for key and forgets it.
+func (h *handoff[V]) take(key string) (V, bool) {
+	v, ok := h.m.LoadAndDelete(key)
+	out, _ := v.(V)
+	return out, ok
 }
 
 // verifier returns the process's Verifier for these trust settings.
@@ -290,7 +335,7 @@ func (p *imageguardProvider) Configure(ctx context.Context, req provider.Configu
 	client, err := registry.New(registry.Options{
 		Registries:  regs,
 		UserAgent:   "terraform-provider-imageguard/" + p.version,
-		DialContext: testDialContext,
+		DialContext: p.dial,
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("registry"), "Invalid registry configuration", err.Error())
@@ -305,7 +350,7 @@ func (p *imageguardProvider) Configure(ctx context.Context, req provider.Configu
 	switch len(cfg.ScannerServer) {
 	case 0:
 	case 1:
-		srv, diags := scannerServer(ctx, cfg.ScannerServer[0], maxAge, cacheDir)
+		srv, diags := scannerServer(ctx, cfg.ScannerServer[0], maxAge, cacheDir, p.dial)
 		resp.Diagnostics.Append(diags...)
 		if resp.Diagnostics.HasError() {
 			return
@@ -324,7 +369,7 @@ func (p *imageguardProvider) Configure(ctx context.Context, req provider.Configu
 	}
 	tflog.Debug(ctx, "imageguard configured", map[string]any{"registries": len(regs), "timeout": timeout.String(), "cache_dir": cacheDir})
 
-	data := &providerData{Registry: client, Timeout: timeout, Version: p.version, Scanner: scanner, DBMaxAge: maxAge, CacheDir: cacheDir, Exploits: exploits}
+	data := &providerData{Registry: client, Timeout: timeout, Version: p.version, Scanner: scanner, DBMaxAge: maxAge, CacheDir: cacheDir, Exploits: exploits, now: p.now}
 	resp.DataSourceData = data
 	resp.ResourceData = data
 	resp.ActionData = data
@@ -422,7 +467,7 @@ func vulnDBOptions(ctx context.Context, blocks []vulnDBModel, client *registry.C
 }
 
 // scannerServer converts the `scanner_server` block.
-func scannerServer(ctx context.Context, m serverModel, maxAge time.Duration, cacheDir string) (*scan.Server, diag.Diagnostics) {
+func scannerServer(ctx context.Context, m serverModel, maxAge time.Duration, cacheDir string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*scan.Server, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	at := path.Root("scanner_server").AtListIndex(0)
 	if m.URL.IsUnknown() || m.Token.IsUnknown() || m.CustomHeaders.IsUnknown() || m.FleetCacheKey.IsUnknown() {
@@ -435,7 +480,7 @@ func scannerServer(ctx context.Context, m serverModel, maxAge time.Duration, cac
 	}
 	srv, err := scan.NewServer(scan.ServerOptions{
 		URL: m.URL.ValueString(), Token: m.Token.ValueString(), TokenHeader: m.TokenHeader.ValueString(), CustomHeaders: headers,
-		CACertPEM: m.CACertPEM.ValueString(), Insecure: m.Insecure.ValueBool(), MaxAge: maxAge, DialContext: testDialContext,
+		CACertPEM: m.CACertPEM.ValueString(), Insecure: m.Insecure.ValueBool(), MaxAge: maxAge, DialContext: dial,
 		FleetCacheKey: m.FleetCacheKey.ValueString(), CacheDir: cacheDir,
 	})
 	if err != nil {

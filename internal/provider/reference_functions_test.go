@@ -30,6 +30,7 @@ func output(name string, v knownvalue.Check) statecheck.StateCheck {
 }
 
 func TestAccFunctions_values(t *testing.T) {
+	t.Parallel()
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),
 		ProtoV6ProviderFactories: protoV6Factories,
@@ -86,6 +87,7 @@ output "image" { value = provider::imageguard::normalize(var.image) }
 }
 
 func TestAccFunctions_validation(t *testing.T) {
+	t.Parallel()
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),
 		ProtoV6ProviderFactories: protoV6Factories,
@@ -110,6 +112,7 @@ func TestAccFunctions_validation(t *testing.T) {
 }
 
 func TestAccFunctions_errors(t *testing.T) {
+	t.Parallel()
 	step := func(expr, want string) resource.TestStep {
 		return resource.TestStep{
 			Config:      functionsConfig(fmt.Sprintf("output \"x\" { value = %s }\n", expr)),

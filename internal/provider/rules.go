@@ -13,6 +13,7 @@ import (
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
 
 // rulesModel holds the hardening rules: the top-level attributes of
@@ -161,25 +162,29 @@ func readRules(ctx context.Context, m *rulesModel, at func(string) path.Path) (p
 		r.Exceptions = append(r.Exceptions, ex)
 	}
 	for _, err := range policy.ValidateRules(r) {
-		diags.AddAttributeError(at(ruleField(err.Error())), "Invalid rule", err.Error()+".")
+		diags.AddAttributeError(rulePath(at, err.Field), "Invalid rule", err.Error()+".")
 	}
 	return r, diags
 }
 
-// ruleField picks the attribute an error from ValidateRules names
-// ("forbidden_ports[1]: …" → forbidden_ports).
-func ruleField(msg string) string {
-	name := msg
-	if i := strings.IndexAny(name, "[: "); i > 0 {
-		name = name[:i]
+// rulePath is the path of the setting a rule error names: an element of
+// a list, an entry of a map, or an `exception` block.
+func rulePath(at func(string) path.Path, f policy.RuleField) path.Path {
+	name := f.Name
+	if name == "exceptions" {
+		name = "exception"
 	}
-	if _, ok := ruleAttributes()[name]; ok {
-		return name
+	p := at(name)
+	switch {
+	case f.Key != "":
+		p = p.AtMapKey(f.Key)
+	case f.Index >= 0:
+		p = p.AtListIndex(f.Index)
 	}
-	return "exception"
+	return p
 }
 
-func firstNonEmpty(s ...string) string {
+func firstNonEmpty[S ~string](s ...S) S {
 	for _, x := range s {
 		if x != "" {
 			return x
@@ -190,10 +195,7 @@ func firstNonEmpty(s ...string) string {
 
 // readEnforcement reads an `enforcement` attribute: "error" (the default)
 // or "warn".
-func readEnforcement(ctx context.Context, v types.String, at path.Path, diags *diag.Diagnostics) string {
-	e := firstNonEmpty(v.ValueString(), "error")
-	if e != "error" && e != "warn" {
-		addInvalidValue(ctx, diags, at, "Invalid enforcement", fmt.Sprintf("`enforcement` must be \"error\" or \"warn\", got %q.", e))
-	}
-	return e
+func readEnforcement(_ context.Context, v types.String, _ path.Path, _ *diag.Diagnostics) report.Enforcement {
+	// validate.Enforcement owns the values.
+	return report.Enforcement(firstNonEmpty(v.ValueString(), string(report.EnforcementError)))
 }

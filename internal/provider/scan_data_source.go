@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -200,7 +199,7 @@ type scanSettings struct {
 	Rules       policy.ScanRules
 	Options     scan.Options
 	VEX         []string
-	Enforcement string
+	Enforcement report.Enforcement
 	// Preamble, when set, opens the failure message (imageguard_pin says
 	// which approval now fails) and Subject prefixes its summary.
 	Preamble, Subject string
@@ -320,78 +319,23 @@ func (d *scanDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 	ctx, cancel := context.WithTimeout(ctx, d.data.Timeout)
 	defer cancel()
 
-	out, diags := runScanGate(ctx, d.data, m.Image.ValueString(), settings, path.Root("image"), d.now())
-	resp.Diagnostics.Append(diags...)
-	if out == nil {
+	j := judge(ctx, d.data, &resp.Diagnostics, judgeSite{at: path.Root("image"), blocks: rootBlocks}, m.Image.ValueString(), m.Image.ValueString(), gateInputs{Scan: &settings}, d.now())
+	if j == nil {
 		return
 	}
-	out.fill(ctx, &m, &resp.Diagnostics)
+	fillScan(ctx, j, &m, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// scanOutcome is the scan gate's verdict (internal/gate) as the data
-// sources and the pin read it.
-type scanOutcome struct {
-	*gate.ScanOutcome
-	Passed bool
-	Warn   bool
-}
-
-func (o *scanOutcome) findings() []policy.Finding { return o.Findings() }
-func (o *scanOutcome) judgedDigests() []string    { return o.JudgedDigests() }
-
-// runScanGate resolves the image, runs the scan gate (internal/gate) and
-// turns its outcome into diagnostics: errors and the verdict on `at`, the
-// gate's own attributes (vex, ignore) under block. A nil outcome means an
-// error.
-func runScanGate(ctx context.Context, data *providerData, image string, s scanSettings, at path.Path, now time.Time, block ...string) (*scanOutcome, diag.Diagnostics) {
-	resolved, diags := resolveRef(ctx, data.Registry, image, at)
-	if diags.HasError() {
-		return nil, diags
-	}
-	res, err := gate.Scan(ctx, data.Registry, data.Scanner, resolved, s.gateSettings(data), now)
-	if err != nil {
-		// platforms is a top-level attribute wherever the gate runs.
-		var ge *gate.Error
-		if errors.As(err, &ge) && ge.Attr == "platforms" {
-			block = nil
-		}
-		addGateError(&diags, err, at, block)
-		return nil, diags
-	}
-	out := &scanOutcome{ScanOutcome: res, Passed: res.Passed(), Warn: s.Enforcement == report.EnforcementWarn}
-	for _, w := range res.Warnings {
-		switch {
-		case w.Summary == "Vulnerability database":
-			diags.AddWarning(w.Summary, w.Detail)
-		case w.Attr != "":
-			diags.AddAttributeWarning(blockPath(block, w.Attr), w.Summary, w.Detail)
-		default:
-			diags.AddAttributeWarning(at, w.Summary, w.Detail)
-		}
-	}
-	if !out.Passed {
-		summary, detail := report.ScanFailure(image, resolved.Digest.String(), report.DB{Version: res.DB.Version, UpdatedAt: res.DB.UpdatedAt, Source: res.DB.Source}, s.Rules.Threshold, res.Decision.Violations, now)
-		if s.Preamble != "" {
-			summary, detail = s.Subject+summary, s.Preamble+" New violations: "+strings.Join(report.ViolationIDs(res.Decision.Violations), ", ")+".\n\n"+detail
-		}
-		addMessage(&diags, at, report.Violations(s.Enforcement, summary, detail))
-	}
-	return out, diags
-}
-
-func (o *scanOutcome) fill(ctx context.Context, m *scanModel, diags *diag.Diagnostics) {
+// fillScan sets imageguard_scan's outputs from its judgement.
+func fillScan(ctx context.Context, j *gate.Judgement, m *scanModel, _ *diag.Diagnostics) {
+	o := j.Scan
 	m.Digest = types.StringValue(o.Resolved.Digest.String())
 	m.Pinned = types.StringNull()
-	if o.Passed || o.Warn {
-		pinned, err := gate.PinnedFor(o.Resolved, o.judgedDigests())
-		if err != nil {
-			addGateError(diags, err, path.Root("image"), nil)
-			return
-		}
-		m.Pinned = types.StringValue(pinned)
+	if !j.Blocking {
+		m.Pinned = types.StringValue(j.Pinned.String())
 	}
-	m.Passed = types.BoolValue(o.Passed)
+	m.Passed = types.BoolValue(o.Passed())
 	m.DB = &dbModel{
 		Version:    types.Int64Value(int64(o.DB.Version)),
 		UpdatedAt:  types.StringValue(o.DB.UpdatedAt.UTC().Format(time.RFC3339)),

@@ -51,6 +51,7 @@ provider "imageguard" {
 }
 
 func TestAccScanDataSource_passAndFail(t *testing.T) {
+	t.Parallel()
 	f := newScanFixture(t)
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),
@@ -86,6 +87,7 @@ data "imageguard_scan" "vulnerable" {
 }
 
 func TestAccScanDataSource_warnAndCounts(t *testing.T) {
+	t.Parallel()
 	f := newScanFixture(t)
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),
@@ -113,6 +115,7 @@ data "imageguard_scan" "audit" {
 }
 
 func TestAccScanDataSource_ignores(t *testing.T) {
+	t.Parallel()
 	f := newScanFixture(t)
 	future := time.Now().AddDate(0, 1, 0).Format("2006-01-02")
 	past := time.Now().AddDate(0, 0, -2).Format("2006-01-02")
@@ -250,6 +253,7 @@ func assertNotInState(s *terraform.State, needle string) error {
 }
 
 func TestAccScanDataSource_multiArch(t *testing.T) {
+	t.Parallel()
 	f := newScanFixture(t)
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),
@@ -277,6 +281,7 @@ data "imageguard_scan" "all" {
 }
 
 func TestAccScanDataSource_nothingScannable(t *testing.T) {
+	t.Parallel()
 	f := newScanFixture(t)
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),
@@ -295,6 +300,7 @@ data "imageguard_scan" "bare" {
 }
 
 func TestAccScanDataSource_databaseFailClosed(t *testing.T) {
+	t.Parallel()
 	reg := acctest.NewRegistry(t)
 	now := time.Now().UTC()
 	reg.Push(t, "alpine/fixed:1", acctest.Image(acctest.Config{},
@@ -365,6 +371,7 @@ data "imageguard_scan" "x" {
 }
 
 func TestAccScanDataSource_vex(t *testing.T) {
+	t.Parallel()
 	f := newScanFixture(t)
 	vexDoc := `{
   "@context": "https://openvex.dev/ns/v0.2.0",

@@ -96,6 +96,9 @@ provider "imageguard" {
 `, url, token, cacheDir, extra)
 }
 
+// The server tests run sequentially (no t.Parallel): the in-process trivy
+// server reads trivy-db's process-wide handle, which a parallel local scan
+// would switch to its own database.
 func TestAccScanServer_passFailAndParity(t *testing.T) {
 	f := newScanFixture(t)
 	srv := startTrivyServer(t, f.cacheDir, 2*time.Hour)

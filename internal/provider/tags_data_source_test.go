@@ -35,6 +35,7 @@ func pushReleases(t *testing.T, push func(testing.TB, string, v1.Image) v1.Hash)
 // releases of a service go through imageguard_policy; the plan fails as
 // soon as one of them no longer passes.
 func TestAccTagsDataSource_rescan(t *testing.T) {
+	t.Parallel()
 	f := newScanFixture(t)
 	d := pushReleases(t, f.reg.Push)
 	cfg := func(limit int) string {
@@ -75,6 +76,7 @@ data "imageguard_policy" "rescan" {
 }
 
 func TestAccTagsDataSource_pagesFilterOrder(t *testing.T) {
+	t.Parallel()
 	reg := acctest.NewHostileRegistry(t)
 	d := pushReleases(t, reg.Push)
 	reg.Inject(acctest.Fault{Path: acctest.TagsPath("team/svc"), Kind: acctest.FaultTagPages, PageSize: 2})
@@ -113,6 +115,7 @@ data "imageguard_tags" "minor" {
 }
 
 func TestAccTagsDataSource_hostileAndBadInputs(t *testing.T) {
+	t.Parallel()
 	reg := acctest.NewHostileRegistry(t)
 	pushReleases(t, reg.Push)
 	reg.Inject(acctest.Fault{Path: acctest.TagsPath("team/svc"), Kind: acctest.FaultLinkLoop, PageSize: 2})

@@ -60,6 +60,7 @@ data "imageguard_scan" "x" {
 
 // An OS whose package database is gone is "could not judge", not "clean".
 func TestAccCoverage_packageDatabaseUnseen(t *testing.T) {
+	t.Parallel()
 	f := newUnseenFixture(t)
 	future := time.Now().AddDate(0, 1, 0).Format("2006-01-02")
 	resource.UnitTest(t, resource.TestCase{
@@ -102,6 +103,7 @@ func TestAccCoverage_packageDatabaseUnseen(t *testing.T) {
 // A finding nobody scored is never silent: it fails by default, warns or is
 // recorded as ignored when the user says so.
 func TestAccScan_unscoredFindings(t *testing.T) {
+	t.Parallel()
 	f := newUnseenFixture(t)
 	resource.UnitTest(t, resource.TestCase{
 		PreCheck:                 preCheck(t),

@@ -16,6 +16,7 @@ import (
 // validate does: each bad value is one error at its attribute, from the
 // schema's validator, not a second one from the conversion behind it.
 func TestValidationReportsEachBadValueOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	srv, schemas := protocolServer(t)
 	authority := []map[string]any{{"name": "ci", "key": []map[string]any{{"kms": "hashivault://release"}}}}

@@ -18,6 +18,7 @@ import (
 // that merely contains the pattern, and an attestation whose predicate
 // claims to be fresher than the log says. Controls beside each.
 func TestAccVerify_adversary(t *testing.T) {
+	t.Parallel()
 	f := newVerifyFixture(t)
 	const acmeIssuer = "https://accounts.acme.com"
 	evil := f.push(t, "team/evil:1", "e")

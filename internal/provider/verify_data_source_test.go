@@ -61,6 +61,7 @@ func ciIdentity() acctest.Identity {
 }
 
 func TestAccVerify_keyAndKeyless(t *testing.T) {
+	t.Parallel()
 	f := newVerifyFixture(t)
 	signedKey := f.push(t, "team/keyed:1", "a")
 	f.reg.SignBundle(t, "team/keyed", signedKey, acctest.Signer{Key: f.key, Sigstore: f.ss, TLog: true})
@@ -134,6 +135,7 @@ func TestAccVerify_keyAndKeyless(t *testing.T) {
 }
 
 func TestAccVerify_failures(t *testing.T) {
+	t.Parallel()
 	f := newVerifyFixture(t)
 	unsigned := f.push(t, "team/unsigned:1", "u")
 	signed := f.push(t, "team/signed:1", "s")
@@ -213,6 +215,7 @@ func TestAccVerify_failures(t *testing.T) {
 }
 
 func TestAccVerify_multiArchAndTagFallback(t *testing.T) {
+	t.Parallel()
 	f := newVerifyFixture(t)
 	noAPI := acctest.NewRegistryWithoutReferrersAPI(t)
 	idx := noAPI.PushIndex(t, "team/multi:1", acctest.Index(
@@ -239,6 +242,7 @@ func TestAccVerify_multiArchAndTagFallback(t *testing.T) {
 // Dynamic authority and attestation blocks are unknown while terraform
 // validates: validation waits for the read instead of failing.
 func TestAccVerify_dynamicBlocks(t *testing.T) {
+	t.Parallel()
 	f := newVerifyFixture(t)
 	d := f.push(t, "team/dyn:1", "d")
 	f.reg.SignBundle(t, "team/dyn", d, acctest.Signer{Key: f.key, Sigstore: f.ss, TLog: true})

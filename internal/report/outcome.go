@@ -24,18 +24,26 @@ type Message struct {
 	Detail  string
 }
 
-// Enforcement names.
+// Enforcement is what a gate's violations do: fail the plan, or under
+// "warn" reach the user as warnings (audit mode). It never turns an error
+// while evaluating a gate into a pass.
+type Enforcement string
+
+// Enforcement values, as written in `enforcement`.
 const (
-	EnforcementError = "error"
-	EnforcementWarn  = "warn"
+	EnforcementError Enforcement = "error"
+	EnforcementWarn  Enforcement = "warn"
 )
+
+// Warns reports whether violations are warnings rather than errors.
+func (e Enforcement) Warns() bool { return e == EnforcementWarn }
 
 // Violations decides, once for every gate, how a gate's violations are
 // reported: an error, or under `enforcement = "warn"` a warning whose
 // summary says so. Errors while evaluating a gate never come here: they
 // stay errors whatever the enforcement.
-func Violations(enforcement, summary, detail string) Message {
-	if enforcement == EnforcementWarn {
+func Violations(enforcement Enforcement, summary, detail string) Message {
+	if enforcement.Warns() {
 		return Message{Level: LevelWarning, Summary: summary + " (enforcement = warn)", Detail: detail}
 	}
 	return Message{Level: LevelError, Summary: summary, Detail: detail}

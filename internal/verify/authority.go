@@ -21,6 +21,8 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/kms"
 	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/kmsref"
 )
 
 // keyMaterial is a parsed public key.
@@ -100,8 +102,8 @@ func prepareAuthority(a Authority, i int) (*authority, error) {
 				return nil, fmt.Errorf("authority %q: unsupported public key: %w", out.name, err)
 			}
 		case k.KMSRef != "":
-			if !kmsSupported(k.KMSRef) {
-				return nil, fmt.Errorf("authority %q: KMS key %q has no known scheme; use hashivault://, awskms://, gcpkms:// or azurekms://", out.name, k.KMSRef)
+			if err := kmsref.Check(k.KMSRef); err != nil {
+				return nil, fmt.Errorf("authority %q: %w", out.name, err)
 			}
 			out.kmsRef = k.KMSRef
 		default:
@@ -143,15 +145,6 @@ func prepareAuthority(a Authority, i int) (*authority, error) {
 		return nil, fmt.Errorf("authority %q sets none of key, keyless and notation", out.name)
 	}
 	return out, nil
-}
-
-func kmsSupported(ref string) bool {
-	for _, p := range kms.SupportedProviders() {
-		if strings.HasPrefix(ref, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // kmsKey fetches a KMS key's public key once per Verifier.

@@ -10,8 +10,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
-	"github.com/imageguard/terraform-provider-imageguard/internal/attest"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/kmsref"
 )
 
 // DigestReference accepts a reference that names a digest
@@ -36,12 +37,7 @@ func DigestReference() validator.String {
 
 // KMSReference accepts a KMS key in cosign's syntax.
 func KMSReference() validator.String {
-	return stringCheck{"Unknown KMS reference", "a KMS key reference: hashivault://, awskms://, gcpkms:// or azurekms://", func(s string) error {
-		if !attest.KMSSupported(s) {
-			return fmt.Errorf("%q is not a KMS reference cosign knows: use hashivault://<key>, awskms://…, gcpkms://… or azurekms://…", s)
-		}
-		return nil
-	}}
+	return stringCheck{"Unknown KMS reference", "a KMS key reference: " + kmsref.Schemes, kmsref.Check}
 }
 
 // ServiceURL accepts an https URL without credentials, e.g. a Fulcio or
