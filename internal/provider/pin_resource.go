@@ -66,7 +66,7 @@ type pinSettings struct {
 	Scan              scanSettings
 	Verify            *verifySettings
 	Rules             *policy.Rules
-	RulesEnforcement  report.Enforcement
+	RulesEnforcement  string
 	Platforms         []string
 	OnTagMove         string
 	ScanBlockSettings *scanRulesModel
@@ -173,7 +173,7 @@ func (r *pinResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanReq
 		plan.ApprovedAt = types.StringUnknown()
 		plan.ApprovedDBVersion = types.StringUnknown()
 		plan.FindingsAtApproval = types.MapUnknown(types.Int64Type)
-		r.data.approvals.put(facts.Pinned, facts)
+		r.data.approvals.Store(facts.Pinned, facts)
 		if in.Prior == nil || in.Prior.Ref != ref || in.Prior.ObservedTagDigest == "" {
 			if err := records.Save(recordKey, gate.PlannedRecord{Digest: decision.Digest, PlannedAt: now}); err != nil {
 				tflog.Warn(ctx, "could not record the plan's digest", map[string]any{"ref": ref, "error": err.Error()})
@@ -202,7 +202,7 @@ func (r *pinResource) judge(ctx context.Context, diags *diag.Diagnostics, ref, t
 	if j == nil {
 		return approvalFacts{}, false
 	}
-	return approvalFacts{Pinned: j.Pinned.String(), DBVersion: dbVersion(j.Scan.DB.Version, j.Scan.DB.UpdatedAt), Counts: report.SeverityCounts(j.Scan.Findings())}, ok
+	return approvalFacts{Pinned: j.Pinned, DBVersion: dbVersion(j.Scan.DB.Version, j.Scan.DB.UpdatedAt), Counts: report.SeverityCounts(j.Scan.findings())}, ok
 }
 
 // priorOf is the decision's view of the state.
@@ -271,7 +271,8 @@ func (r *pinResource) record(ctx context.Context, m, prior *pinModel, diags *dia
 	if m.ApprovedAt.IsUnknown() {
 		m.ApprovedAt = types.StringValue(r.now().UTC().Format(time.RFC3339))
 	}
-	f, _ := r.data.approvals.get(m.Pinned.ValueString())
+	facts, _ := r.data.approvals.Load(m.Pinned.ValueString())
+	f, _ := facts.(approvalFacts)
 	if m.ApprovedDBVersion.IsUnknown() {
 		m.ApprovedDBVersion = types.StringNull()
 		if f.DBVersion != "" {
