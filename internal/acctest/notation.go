@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -30,6 +31,7 @@ import (
 	"github.com/notaryproject/notation-go/signer"
 	"github.com/notaryproject/tspclient-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/crypto/ocsp"
 	"oras.land/oras-go/v2/registry/remote"
 )
 
@@ -310,6 +312,21 @@ func (p pluginSigner) Sign(_ context.Context, desc ocispec.Descriptor, opts nota
 	return blob, &content.SignerInfo, nil
 }
 
+// NotaryPushEnvelope attaches one signature manifest whose JWS envelope is
+// blob, through the referrers API.
+func NotaryPushEnvelope(tb testing.TB, host, repo string, d v1.Hash, blob []byte) {
+	tb.Helper()
+	ctx := context.Background()
+	r := notaryRepository(tb, host, repo, false)
+	desc, err := r.Resolve(ctx, d.String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, _, err := r.PushSignature(ctx, jws.MediaTypeEnvelope, blob, desc, nil); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // NotaryPushJunk attaches n signature manifests of artifact type
 // application/vnd.cncf.notary.signature whose envelopes are junk.
 func NotaryPushJunk(tb testing.TB, host, repo string, d v1.Hash, n int, tagSchema bool) {
@@ -325,4 +342,44 @@ func NotaryPushJunk(tb testing.TB, host, repo string, d v1.Hash, n int, tagSchem
 			tb.Fatal(err)
 		}
 	}
+}
+
+// OCSPResponder answers OCSP requests for certificates this CA's
+// intermediate issued, signed with the intermediate's key: revoked for the
+// serial numbers revoked says, good otherwise. Its URL goes into
+// NotaryCertOptions.OCSPServer.
+func (ca *NotaryCA) OCSPResponder(tb testing.TB, revoked func(serial *big.Int) bool) string {
+	tb.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body []byte
+		var err error
+		if r.Method == http.MethodPost {
+			body, err = io.ReadAll(io.LimitReader(r.Body, 1<<16))
+		} else {
+			body, err = base64.StdEncoding.DecodeString(strings.TrimPrefix(r.URL.Path, "/"))
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req, err := ocsp.ParseRequest(body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		now := time.Now()
+		tmpl := ocsp.Response{Status: ocsp.Good, SerialNumber: req.SerialNumber, ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(time.Hour)}
+		if revoked(req.SerialNumber) {
+			tmpl.Status, tmpl.RevokedAt, tmpl.RevocationReason = ocsp.Revoked, now.Add(-time.Minute), ocsp.KeyCompromise
+		}
+		resp, err := ocsp.CreateResponse(ca.Intermediate, ca.Intermediate, tmpl, ca.intKey)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/ocsp-response")
+		_, _ = w.Write(resp)
+	}))
+	tb.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -279,9 +279,16 @@ func (r *run) verifyNotation(c *notationCandidate, a *authority, target ocispec.
 	d := &NotationDetails{Envelope: envelopeName(c.envelopeType), SigningScheme: string(info.SignedAttributes.SigningScheme),
 		SigningTime: info.SignedAttributes.SigningTime.UTC(), ManifestDigest: c.manifestDigest, Revocation: "good"}
 	for _, res := range outcome.VerificationResults {
-		if res.Type == trustpolicy.TypeRevocation && res.Error != nil {
-			d.Revocation = "not established, logged: " + res.Error.Error()
+		if res.Type != trustpolicy.TypeRevocation || res.Error == nil {
+			continue
 		}
+		// notation's "log" lets a revoked certificate pass too; imageguard
+		// logs only a status nobody could establish: a revocation is a
+		// statement that the key must not be trusted.
+		if strings.Contains(res.Error.Error(), "is revoked") {
+			return nil, "revoked: " + res.Error.Error() + "; revocation = \"log\" lets a status that could not be established pass, never a revoked certificate. Sign again with a certificate that is not revoked"
+		}
+		d.Revocation = "not established, logged: " + res.Error.Error()
 	}
 	if a.notation.spec.Revocation == "skip" {
 		d.Revocation = "skipped"

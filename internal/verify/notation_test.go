@@ -3,7 +3,9 @@ package verify_test
 import (
 	"context"
 	"encoding/pem"
+	"math/big"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,6 +213,42 @@ func TestNotation_revocation(t *testing.T) {
 	if ar := notationResult(t, f, a); len(ar.Signatures) != 1 || ar.Signatures[0].Notation.Revocation != "skipped" {
 		t.Fatalf("skip: %+v %q", ar.Signatures, ar.Reasons)
 	}
+}
+
+// A certificate its CA's OCSP responder says is revoked fails under
+// "enforce" and under "log" (which passes only a status nobody could
+// establish); "skip" does not ask. A sibling certificate that is good
+// passes under "enforce".
+func TestNotation_revoked(t *testing.T) {
+	ca := acctest.NewNotaryCA(t, "acme")
+	var revokedSerial atomic.Pointer[big.Int]
+	url := ca.OCSPResponder(t, func(s *big.Int) bool { r := revokedSerial.Load(); return r != nil && r.Cmp(s) == 0 })
+	bad := ca.Issue(t, "release", acctest.NotaryCertOptions{OCSPServer: url})
+	good := ca.Issue(t, "release", acctest.NotaryCertOptions{OCSPServer: url})
+	revokedSerial.Store(bad.Chain[0].SerialNumber)
+	f := newFixture(t, acctest.NewRegistry(t))
+	acctest.NotarySign(t, f.reg.Host, "team/api", f.digest, bad, acctest.NotarySignOptions{})
+	a := notationAuthority("release", ca, bad.Identity)
+	wantReason(t, notationResult(t, f, a), "revoked: signing certificate with subject", "is revoked", "not revoked")
+	a.Notation.Revocation = "log"
+	wantReason(t, notationResult(t, f, a), "revoked:", `revocation = "log" lets a status that could not be established pass, never a revoked certificate`)
+	a.Notation.Revocation = "skip"
+	if ar := notationResult(t, f, a); len(ar.Signatures) != 1 {
+		t.Fatalf("skip: %q", ar.Reasons)
+	}
+	g := newFixture(t, acctest.NewRegistry(t))
+	acctest.NotarySign(t, g.reg.Host, "team/api", g.digest, good, acctest.NotarySignOptions{Envelope: "cose"})
+	if ar := notationResult(t, g, notationAuthority("release", ca, good.Identity)); len(ar.Signatures) != 1 || ar.Signatures[0].Notation.Revocation != "good" {
+		t.Fatalf("good certificate under enforce: %+v %q", ar.Signatures, ar.Reasons)
+	}
+}
+
+// An envelope past the size bound is not read; the reason says so.
+func TestNotation_envelopeBound(t *testing.T) {
+	ca := acctest.NewNotaryCA(t, "acme")
+	f := newFixture(t, acctest.NewRegistry(t))
+	acctest.NotaryPushEnvelope(t, f.reg.Host, "team/api", f.digest, make([]byte, 4<<20+1))
+	wantReason(t, notationResult(t, f, notationAuthority("release", ca, "*")), "the signature envelope is 4194305 bytes, more than the 4194304 allowed")
 }
 
 // A key authority and a notation authority side by side: each judges only
