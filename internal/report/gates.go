@@ -24,7 +24,7 @@ func VerifyFailure(image, digest string, requireAll bool, violations []policy.Vi
 	if len(searched) > 0 {
 		fmt.Fprintf(&b, "Searched: %s.\n", strings.Join(searched, ", "))
 	}
-	b.WriteString("What to do: sign this digest with the authority's key or identity (cosign sign / cosign attest), check the authority's settings against the signer, or use `enforcement = \"warn\"` to audit without failing.")
+	b.WriteString("What to do: sign this digest with the authority's key or identity (cosign sign / cosign attest; notation sign for a notation authority), check the authority's settings against the signer, or use `enforcement = \"warn\"` to audit without failing.")
 	return "Image signature not verified", b.String()
 }
 
