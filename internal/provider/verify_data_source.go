@@ -241,7 +241,7 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 			addInvalidValue(ctx, &diags, ap, "Authority needs one key, keyless or notation block", fmt.Sprintf("Authority %q must have exactly one `key`, `keyless` or `notation` block.", name))
 			continue
 		case len(a.Notation) == 1:
-			auth.Notation = readNotation(ctx, a.Notation[0], &diags)
+			auth.Notation = readNotation(a.Notation[0])
 			if !authorityUnknown(a) {
 				checkNotation(ctx, &diags, ap, auth)
 			}
