@@ -160,7 +160,7 @@ func readAttestationSettings(ctx context.Context, m *attestationResourceModel) (
 }
 
 func (r *attestationResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	validateSettings(withSchemaChecks(ctx), req.Config, &resp.Diagnostics, readAttestationSettings)
+	validateSettings(ctx, req.Config, &resp.Diagnostics, readAttestationSettings)
 }
 
 // pendingVerdict is a judgement the apply-time plan made, for Create or

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/attest"
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
@@ -26,7 +27,7 @@ import (
 func vulnInput(pv pendingVerdict, s attestationSettings) attest.VulnInput {
 	sc := pv.j.Scan
 	in := attest.VulnInput{
-		Image:         pv.j.Pinned,
+		Image:         pv.j.Pinned.String(),
 		IgnoreUnfixed: s.Gates.Scan.Rules.IgnoreUnfixed,
 		DB:            dbOf(sc.DB),
 		TrivyVersion:  scan.TrivyVersion,
@@ -51,7 +52,7 @@ func verdictOf(pv pendingVerdict, s attestationSettings, providerVersion string)
 	sc := pv.j.Scan
 	db := dbOf(sc.DB)
 	v := attest.Verdict{
-		Image:     attest.Image{Name: pv.j.Pinned, Digest: digestOf(pv.j.Pinned)},
+		Image:     attest.Image{Name: pv.j.Pinned.String(), Digest: pv.j.Pinned.DigestStr()},
 		JudgedAt:  pv.finished,
 		StartedAt: pv.started,
 		Provider:  attest.Tool{Name: "terraform-provider-imageguard", Version: providerVersion},
@@ -71,11 +72,11 @@ func verdictOf(pv pendingVerdict, s attestationSettings, providerVersion string)
 	return v
 }
 
-func scanGateOf(j *judgement, s scanSettings) attest.ScanGate {
+func scanGateOf(j *gate.Judgement, s scanSettings) attest.ScanGate {
 	sc := j.Scan
 	g := attest.ScanGate{
-		Passed:      sc.Passed,
-		Enforcement: firstNonEmpty(s.Enforcement, "error"),
+		Passed:      sc.Passed(),
+		Enforcement: string(firstNonEmpty(s.Enforcement, report.EnforcementError)),
 		Settings: attest.ScanSettings{
 			SeverityThreshold: s.Rules.Threshold.String(),
 			IgnoreUnfixed:     s.Rules.IgnoreUnfixed,
@@ -92,7 +93,7 @@ func scanGateOf(j *judgement, s scanSettings) attest.ScanGate {
 		}
 		g.Settings.Ignores = append(g.Settings.Ignores, i)
 	}
-	findings := sc.findings()
+	findings := sc.Findings()
 	scan.SortFindings(findings)
 	for sev, n := range report.SeverityCounts(findings) {
 		g.Counts[sev] = int(n)
@@ -119,8 +120,8 @@ func scanGateOf(j *judgement, s scanSettings) attest.ScanGate {
 	return g
 }
 
-func verifyGateOf(o *verifyOutcome, s verifySettings) *attest.VerifyGate {
-	g := &attest.VerifyGate{Passed: o.Passed, Enforcement: firstNonEmpty(s.Enforcement, "error"),
+func verifyGateOf(o *gate.VerifyOutcome, s verifySettings) *attest.VerifyGate {
+	g := &attest.VerifyGate{Passed: o.Passed(), Enforcement: string(firstNonEmpty(s.Enforcement, report.EnforcementError)),
 		Settings: attest.VerifySettings{Require: "any", TLog: firstNonEmpty(s.Options.TLog, "required")}}
 	if s.Rules.RequireAll {
 		g.Settings.Require = "all"
@@ -180,8 +181,8 @@ func authorityOf(a verify.Authority) attest.Authority {
 	return out
 }
 
-func policyGateOf(o *rulesOutcome, r policy.Rules, enforcement string) *attest.PolicyGate {
-	g := &attest.PolicyGate{Passed: len(o.Violations) == 0, Enforcement: firstNonEmpty(enforcement, "error"), Warnings: o.Warnings,
+func policyGateOf(o *gate.RulesOutcome, r policy.Rules, enforcement report.Enforcement) *attest.PolicyGate {
+	g := &attest.PolicyGate{Passed: len(o.Violations) == 0, Enforcement: string(firstNonEmpty(enforcement, report.EnforcementError)), Warnings: o.Warnings,
 		Settings: attest.PolicySettings{
 			TrustedRegistries: r.TrustedRegistries, RequireNonRoot: r.RequireNonRoot, RequiredLabels: r.RequiredLabels,
 			ForbiddenPorts: r.ForbiddenPorts, AllowedPorts: r.AllowedPorts, ForbiddenPackages: r.ForbiddenPackages, ForbiddenPaths: r.ForbiddenPaths,
@@ -229,7 +230,7 @@ func verdictSummary(pv pendingVerdict, diags *diag.Diagnostics) types.Object {
 	obj, d := types.ObjectValue(verdictAttrTypes, map[string]attr.Value{
 		"result":     types.StringValue(result),
 		"db_version": types.StringValue(dbOf(sc.DB).Version()),
-		"findings":   countsValue(report.SeverityCounts(sc.findings())),
+		"findings":   countsValue(report.SeverityCounts(sc.Findings())),
 		"ignored":    types.Int64Value(int64(ignored)),
 		"violations": types.Int64Value(int64(violations)),
 	})

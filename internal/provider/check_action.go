@@ -175,7 +175,7 @@ func (a *checkAction) Configure(_ context.Context, req action.ConfigureRequest, 
 }
 
 func (a *checkAction) ValidateConfig(ctx context.Context, req action.ValidateConfigRequest, resp *action.ValidateConfigResponse) {
-	validateSettings(withSchemaChecks(ctx), req.Config, &resp.Diagnostics, func(ctx context.Context, m *checkModel) (pinSettings, diag.Diagnostics) {
+	validateSettings(ctx, req.Config, &resp.Diagnostics, func(ctx context.Context, m *checkModel) (pinSettings, diag.Diagnostics) {
 		return readPinSettings(ctx, m.pin())
 	})
 }

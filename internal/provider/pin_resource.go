@@ -66,7 +66,7 @@ type pinSettings struct {
 	Scan              scanSettings
 	Verify            *verifySettings
 	Rules             *policy.Rules
-	RulesEnforcement  string
+	RulesEnforcement  report.Enforcement
 	Platforms         []string
 	OnTagMove         string
 	ScanBlockSettings *scanRulesModel
@@ -94,17 +94,12 @@ func readPinSettings(ctx context.Context, m *pinModel) (pinSettings, diag.Diagno
 		s.Rules = &rules
 		s.RulesEnforcement = readEnforcement(ctx, m.Policy.Enforcement, at("policy")("enforcement"), &diags)
 	}
-	s.OnTagMove = firstNonEmpty(m.OnTagMove.ValueString(), gate.OnTagMoveUpdate)
-	switch s.OnTagMove {
-	case gate.OnTagMoveUpdate, gate.OnTagMoveError, gate.OnTagMoveIgnore:
-	default:
-		addInvalidValue(ctx, &diags, path.Root("on_tag_move"), "Invalid on_tag_move", fmt.Sprintf("`on_tag_move` must be \"update\", \"error\" or \"ignore\", got %q.", s.OnTagMove))
-	}
+	s.OnTagMove = firstNonEmpty(m.OnTagMove.ValueString(), gate.OnTagMoveUpdate) // validate.OneOf owns the values
 	return s, diags
 }
 
 func (r *pinResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	validateSettings(withSchemaChecks(ctx), req.Config, &resp.Diagnostics, readPinSettings)
+	validateSettings(ctx, req.Config, &resp.Diagnostics, readPinSettings)
 }
 
 // approvalFacts are what an approval records besides the digest. They are
@@ -173,7 +168,7 @@ func (r *pinResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanReq
 		plan.ApprovedAt = types.StringUnknown()
 		plan.ApprovedDBVersion = types.StringUnknown()
 		plan.FindingsAtApproval = types.MapUnknown(types.Int64Type)
-		r.data.approvals.Store(facts.Pinned, facts)
+		r.data.approvals.put(facts.Pinned, facts)
 		if in.Prior == nil || in.Prior.Ref != ref || in.Prior.ObservedTagDigest == "" {
 			if err := records.Save(recordKey, gate.PlannedRecord{Digest: decision.Digest, PlannedAt: now}); err != nil {
 				tflog.Warn(ctx, "could not record the plan's digest", map[string]any{"ref": ref, "error": err.Error()})
@@ -202,7 +197,7 @@ func (r *pinResource) judge(ctx context.Context, diags *diag.Diagnostics, ref, t
 	if j == nil {
 		return approvalFacts{}, false
 	}
-	return approvalFacts{Pinned: j.Pinned, DBVersion: dbVersion(j.Scan.DB.Version, j.Scan.DB.UpdatedAt), Counts: report.SeverityCounts(j.Scan.findings())}, ok
+	return approvalFacts{Pinned: j.Pinned.String(), DBVersion: dbVersion(j.Scan.DB.Version, j.Scan.DB.UpdatedAt), Counts: report.SeverityCounts(j.Scan.Findings())}, ok
 }
 
 // priorOf is the decision's view of the state.
@@ -271,8 +266,7 @@ func (r *pinResource) record(ctx context.Context, m, prior *pinModel, diags *dia
 	if m.ApprovedAt.IsUnknown() {
 		m.ApprovedAt = types.StringValue(r.now().UTC().Format(time.RFC3339))
 	}
-	facts, _ := r.data.approvals.Load(m.Pinned.ValueString())
-	f, _ := facts.(approvalFacts)
+	f, _ := r.data.approvals.get(m.Pinned.ValueString())
 	if m.ApprovedDBVersion.IsUnknown() {
 		m.ApprovedDBVersion = types.StringNull()
 		if f.DBVersion != "" {

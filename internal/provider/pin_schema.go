@@ -22,8 +22,11 @@ import (
 // pinSchemaVersion is the version of imageguard_pin's state. Version 1
 // made on_tag_move Optional + Computed (default "update") and added
 // `enforcement` to the verify and policy blocks; version 2 added `max_age`
-// to verify's `attestation` blocks; version 3 added `unknown_severity` to
-// the scan block. UpgradeState carries older states over.
+// to verify's `attestation` blocks; version 3 (this release) added
+// `unknown_severity` and `exploited` to the scan block, and
+// `require_signature`, `provenance` and the `notation` authority to the
+// verify block: all optional, null in older state. UpgradeState carries
+// older states over.
 const pinSchemaVersion = 3
 
 func (r *pinResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -139,7 +142,7 @@ func pinVerifyBlock() schema.Block {
 							Validators:          []validator.List{listvalidator.SizeAtMost(1)},
 							NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 								"public_key_pem": opt("PEM public key, e.g. `file(\"cosign.pub\")`."),
-								"kms":            opt("KMS key reference in cosign's syntax (`hashivault://`, `awskms://`, `gcpkms://`, `azurekms://`)."),
+								"kms":            schema.StringAttribute{Optional: true, Validators: []validator.String{validate.KMSReference()}, MarkdownDescription: "KMS key reference in cosign's syntax (`hashivault://`, `awskms://`, `gcpkms://`, `azurekms://`)."},
 							}},
 						},
 						"keyless": schema.ListNestedBlock{

@@ -2,11 +2,9 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -128,11 +126,11 @@ type policySettings struct {
 	Scan        *scanSettings
 	Verify      *verifySettings
 	Platforms   []string
-	Enforcement string
+	Enforcement report.Enforcement
 	// ScanEnforcement and VerifyEnforcement are each gate's own: the
 	// block's, else the policy's. One gate's `warn` never relaxes another.
-	ScanEnforcement   string
-	VerifyEnforcement string
+	ScanEnforcement   report.Enforcement
+	VerifyEnforcement report.Enforcement
 	Concurrency       int
 }
 
@@ -153,7 +151,7 @@ func readPolicySettings(ctx context.Context, m *policyModel) (policySettings, di
 		if m.Scan != nil && m.Scan.Enforcement.ValueString() != "" {
 			s.ScanEnforcement = ss.Enforcement
 		}
-		ss.Enforcement = "warn" // the gate's diagnostics are the policy's, per image
+		ss.Enforcement = report.EnforcementWarn // the gate's diagnostics are the policy's, per image
 		s.Scan = &ss
 	}
 	if m.Verify != nil {
@@ -166,22 +164,18 @@ func readPolicySettings(ctx context.Context, m *policyModel) (policySettings, di
 		if m.Verify.Enforcement.ValueString() != "" {
 			s.VerifyEnforcement = vs.Enforcement
 		}
-		vs.Enforcement = "warn"
+		vs.Enforcement = report.EnforcementWarn
 		s.Verify = &vs
 	}
 	s.Concurrency = defaultConcurrency
 	if !m.Concurrency.IsNull() && !m.Concurrency.IsUnknown() {
-		if c := m.Concurrency.ValueInt64(); c < 1 || c > maxConcurrency {
-			addInvalidValue(ctx, &diags, path.Root("concurrency"), "Invalid concurrency", fmt.Sprintf("`concurrency` must be between 1 and %d, got %d.", maxConcurrency, c))
-		} else {
-			s.Concurrency = int(c)
-		}
+		s.Concurrency = int(m.Concurrency.ValueInt64()) // int64validator.Between owns the range
 	}
 	return s, diags
 }
 
 func (d *policyDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
-	validateSettings(withSchemaChecks(ctx), req.Config, &resp.Diagnostics, readPolicySettings)
+	validateSettings(ctx, req.Config, &resp.Diagnostics, readPolicySettings)
 }
 
 func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
@@ -219,11 +213,7 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 		v := outcome.For(resolved[n])
 		if v.Err != nil {
 			at := path.Root("images").AtMapKey(n)
-			var block []string
-			if ge := (*gate.Error)(nil); errors.As(v.Err, &ge) && ge.Attr == "vex" {
-				block = []string{"scan"}
-			}
-			addGateError(&resp.Diagnostics, v.Err, at, block)
+			addJudgeError(&resp.Diagnostics, v.Err, at, policyBlocks)
 			continue
 		}
 		if v.DB != nil && rep.DB == nil {
@@ -251,12 +241,7 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 			resp.Diagnostics.AddAttributeWarning(path.Root("images").AtMapKey(n), "Policy warning", fmt.Sprintf("%s: %s", n, w))
 		}
 		if !v.Blocking {
-			p, err := gate.PinnedFor(v.Resolved, v.Judged)
-			if err != nil {
-				addGateError(&resp.Diagnostics, err, path.Root("images").AtMapKey(n), nil)
-				continue
-			}
-			pinned[n] = types.StringValue(p)
+			pinned[n] = types.StringValue(v.Pinned.String())
 		}
 		cm := countsValue(v.Counts)
 		vl, _ := types.ListValueFrom(ctx, types.StringType, nonNil(lines))
@@ -300,29 +285,10 @@ func (d *policyDataSource) evaluate(ctx context.Context, images map[string]strin
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	// Every reference at once, ten at a time as terraform reads data
-	// sources: one manifest round trip each, not one after another.
 	const resolving = 10
-	rs := make([]*registry.Resolved, len(names))
-	ds := make([]diag.Diagnostics, len(names))
-	sem := make(chan struct{}, resolving)
-	var wg sync.WaitGroup
-	for i, n := range names {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			rs[i], ds[i] = resolveRef(ctx, d.data.Registry, images[n], path.Root("images").AtMapKey(n))
-		}()
-	}
-	wg.Wait()
-	resolved := map[string]*registry.Resolved{}
-	for i, n := range names {
-		diags.Append(ds[i]...)
-		if rs[i] != nil {
-			resolved[n] = rs[i]
-		}
+	resolved, errs := gate.ResolveAll(ctx, d.data.Registry, images, resolving)
+	for _, n := range names {
+		diags.Append(resolveDiagnostics(path.Root("images").AtMapKey(n), images[n], resolved[n], errs[n])...)
 	}
 	if diags.HasError() {
 		return nil, nil, nil, diags

@@ -2,7 +2,7 @@ package provider
 
 import (
 	"context"
-	"fmt"
+
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
@@ -135,11 +135,7 @@ func readRules(ctx context.Context, m *rulesModel, at func(string) path.Path) (p
 	r.MaxSize = m.MaxSize.ValueInt64()
 	r.MaxLayers = int(m.MaxLayers.ValueInt64())
 	if s := m.MaxImageAge.ValueString(); s != "" {
-		d, err := policy.ParseDuration(s)
-		if err != nil {
-			addInvalidValue(ctx, &diags, at("max_image_age"), "Invalid max_image_age", fmt.Sprintf("`max_image_age` must be a positive Go duration such as \"720h\", got %q.", s))
-		}
-		r.MaxImageAge = d
+		r.MaxImageAge, _ = policy.ParseDuration(s) // validate.Duration owns the format
 	}
 	r.AllowedBaseImages = stringsOf(ctx, m.AllowedBaseImages, &diags)
 	r.LayerEncryption = m.LayerEncryption.ValueString()
@@ -149,12 +145,7 @@ func readRules(ctx context.Context, m *rulesModel, at func(string) path.Path) (p
 			continue
 		}
 		ex := policy.Exception{Rule: e.Rule.ValueString(), Finding: e.Finding.ValueString(), Image: e.Image.ValueString(), Reason: strings.TrimSpace(e.Reason.ValueString()), Owner: e.Owner.ValueString()}
-		t, err := policy.ParseDate(e.Expires.ValueString())
-		if err != nil {
-			addInvalidValue(ctx, &diags, at("exception").AtListIndex(i).AtName("expires"), "Invalid expires", fmt.Sprintf("`expires` of the exception for %q must be a date as YYYY-MM-DD, got %q.", ex.Rule, e.Expires.ValueString()))
-			continue
-		}
-		ex.Expires = t
+		ex.Expires, _ = policy.ParseDate(e.Expires.ValueString()) // validate.Date owns the format
 		if err := ex.Validate(); err != nil {
 			diags.AddAttributeError(at("exception").AtListIndex(i), "Invalid exception", err.Error()+".")
 			continue

@@ -17,7 +17,6 @@ import (
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
-	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 )
@@ -234,38 +233,21 @@ func (m *scanModel) rules() *scanRulesModel {
 func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesModel, at func(string) path.Path) (scanSettings, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	var s scanSettings
+	// The schema's validators own every value's shape (platforms,
+	// severities, scanners, package types, dates): conversion assumes them.
 	s.Platforms = stringsOf(ctx, platforms, &diags)
-	for i, p := range s.Platforms {
-		if _, err := registry.ParsePlatform(p); err != nil {
-			addInvalidValue(ctx, &diags, at("platforms").AtListIndex(i), "Invalid platform", err.Error())
-		}
-	}
 	s.Rules.Threshold = policy.SeverityHigh
 	if v := m.SeverityThreshold.ValueString(); v != "" {
-		sev, err := policy.ParseSeverity(v)
-		if err != nil {
-			addInvalidValue(ctx, &diags, at("severity_threshold"), "Invalid severity_threshold", err.Error()+".")
-		}
-		s.Rules.Threshold = sev
+		s.Rules.Threshold, _ = policy.ParseSeverity(v)
 	}
 	s.Rules.IgnoreUnfixed = m.IgnoreUnfixed.ValueBool()
 	// The validator owns the values; an unknown one waits for the read.
 	s.Rules.Unscored, _ = policy.ParseUnscored(m.UnknownSeverity.ValueString())
 	s.Options.Scanners = stringsOf(ctx, m.Scanners, &diags)
-	for i, v := range s.Options.Scanners {
-		if v != scan.ScannerVuln && v != scan.ScannerSecret {
-			addInvalidValue(ctx, &diags, at("scanners").AtListIndex(i), "Invalid scanner", fmt.Sprintf("%q is not a scanner: use \"vuln\" and/or \"secret\".", v))
-		}
-	}
 	if !m.Scanners.IsNull() && !m.Scanners.IsUnknown() && len(s.Options.Scanners) == 0 {
 		diags.AddAttributeError(at("scanners"), "No scanner", "`scanners` is empty: nothing would be scanned. Give \"vuln\" and/or \"secret\", or remove it for both.")
 	}
 	s.Options.PkgTypes = stringsOf(ctx, m.PkgTypes, &diags)
-	for i, v := range s.Options.PkgTypes {
-		if v != scan.PkgTypeOS && v != scan.PkgTypeLib {
-			addInvalidValue(ctx, &diags, at("pkg_types").AtListIndex(i), "Invalid package type", fmt.Sprintf("%q is not a package type: use \"os\" and/or \"library\".", v))
-		}
-	}
 	if !m.PkgTypes.IsNull() && !m.PkgTypes.IsUnknown() && len(s.Options.PkgTypes) == 0 {
 		diags.AddAttributeError(at("pkg_types"), "No package type", "`pkg_types` is empty. Give \"os\" and/or \"library\", or remove it for both.")
 	}
@@ -283,11 +265,7 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 				fmt.Sprintf("The ignore for %q has an empty `reason`. Say why the risk is accepted, so the next reader can judge it.", rule.ID))
 		}
 		if e := ig.Expires.ValueString(); e != "" {
-			t, err := time.Parse("2006-01-02", e)
-			if err != nil {
-				addInvalidValue(ctx, &diags, ip.AtName("expires"), "Invalid expires", fmt.Sprintf("`expires` of the ignore for %q must be a date as YYYY-MM-DD, got %q.", rule.ID, e))
-			}
-			rule.Expires = t
+			rule.Expires, _ = time.Parse("2006-01-02", e)
 		}
 		rule.Packages = stringsOf(ctx, ig.Packages, &diags)
 		s.Rules.Ignores = append(s.Rules.Ignores, rule)
@@ -299,7 +277,7 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 }
 
 func (d *scanDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
-	validateSettings(withSchemaChecks(ctx), req.Config, &resp.Diagnostics, func(ctx context.Context, m *scanModel) (scanSettings, diag.Diagnostics) {
+	validateSettings(ctx, req.Config, &resp.Diagnostics, func(ctx context.Context, m *scanModel) (scanSettings, diag.Diagnostics) {
 		return readScanSettings(ctx, m.Platforms, m.rules(), path.Root)
 	})
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
@@ -160,7 +159,7 @@ func (d *verifyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 							MarkdownDescription: "A public key: `public_key_pem`, or `kms` in cosign's syntax (`hashivault://<key>`, `awskms://…`, `gcpkms://…`, `azurekms://…`).",
 							NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 								"public_key_pem": ostr("PEM public key, e.g. `file(\"cosign.pub\")`."),
-								"kms":            ostr("KMS key reference in cosign's syntax; credentials come from the KMS provider's usual environment (e.g. VAULT_ADDR/VAULT_TOKEN)."),
+								"kms":            ostr("KMS key reference in cosign's syntax; credentials come from the KMS provider's usual environment (e.g. VAULT_ADDR/VAULT_TOKEN).", validate.KMSReference()),
 							}},
 						},
 						"keyless": schema.ListNestedBlock{
@@ -199,7 +198,7 @@ type verifySettings struct {
 	Rules       policy.VerifyRules
 	Attestation []verify.AttestationRequest
 	Options     verify.Options
-	Enforcement string
+	Enforcement report.Enforcement
 }
 
 func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) path.Path) (verifySettings, diag.Diagnostics) {
@@ -209,17 +208,12 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 	switch m.Require.ValueString() {
 	case "", "all":
 		s.Rules.RequireAll = true
-	case "any":
-	default:
-		addInvalidValue(ctx, &diags, at("require"), "Invalid require", fmt.Sprintf("`require` must be \"all\" or \"any\", got %q.", m.Require.ValueString()))
 	}
 	s.Options.TLog = "required"
 	switch m.TLog.ValueString() {
 	case "", "required":
 	case "optional":
 		s.Options.TLog = "optional"
-	default:
-		addInvalidValue(ctx, &diags, at("tlog"), "Invalid tlog", fmt.Sprintf("`tlog` must be \"required\" or \"optional\", got %q.", m.TLog.ValueString()))
 	}
 	s.Options.TrustedRootJSON = m.TrustedRootJSON.ValueString()
 	s.Enforcement = readEnforcement(ctx, m.Enforcement, at("enforcement"), &diags)
@@ -238,8 +232,7 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 		auth := verify.Authority{Name: name}
 		switch {
 		case len(a.Key)+len(a.Keyless)+len(a.Notation) != 1:
-			addInvalidValue(ctx, &diags, ap, "Authority needs one key, keyless or notation block", fmt.Sprintf("Authority %q must have exactly one `key`, `keyless` or `notation` block.", name))
-			continue
+			continue // validate.ExactlyOneBlock reports it
 		case len(a.Notation) == 1:
 			auth.Notation = readNotation(a.Notation[0])
 			if !authorityUnknown(a) {
@@ -249,10 +242,6 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 			k := a.Key[0]
 			if (k.PublicKeyPEM.ValueString() == "") == (k.KMS.ValueString() == "") && !k.PublicKeyPEM.IsUnknown() && !k.KMS.IsUnknown() {
 				diags.AddAttributeError(ap.AtName("key").AtListIndex(0), "Key needs public_key_pem or kms", fmt.Sprintf("The key of authority %q needs exactly one of `public_key_pem` and `kms`.", name))
-			}
-			if kms := k.KMS.ValueString(); kms != "" && !hasKMSScheme(kms) {
-				diags.AddAttributeError(ap.AtName("key").AtListIndex(0).AtName("kms"), "Unknown KMS reference",
-					fmt.Sprintf("%q is not a KMS reference cosign knows: use hashivault://<key>, awskms://…, gcpkms://… or azurekms://….", kms))
 			}
 			auth.Key = &verify.KeyAuthority{PublicKeyPEM: k.PublicKeyPEM.ValueString(), KMSRef: k.KMS.ValueString()}
 		default:
@@ -293,20 +282,10 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 		}
 		rule := policy.AttestationRule{PredicateType: uri}
 		if ma := a.MaxAge.ValueString(); ma != "" {
-			d, err := policy.ParseDuration(ma)
-			if err != nil {
-				addInvalidValue(ctx, &diags, ap.AtName("max_age"), "Invalid max_age", err.Error())
-				continue
-			}
-			rule.MaxAge = d
+			rule.MaxAge, _ = policy.ParseDuration(ma) // validate.Duration owns the format
 		}
 		if expr := strings.TrimSpace(a.Condition.ValueString()); expr != "" {
-			c, err := policy.CompileCondition(expr)
-			if err != nil {
-				addInvalidValue(ctx, &diags, ap.AtName("condition"), "Invalid CEL condition", err.Error()+". The predicate is available as `predicate`.")
-				continue
-			}
-			rule.Condition = c
+			rule.Condition, _ = policy.CompileCondition(expr) // validate.Condition owns the syntax
 		}
 		s.Rules.Attestations = append(s.Rules.Attestations, rule)
 		s.Attestation = append(s.Attestation, verify.AttestationRequest{PredicateType: uri})
@@ -340,17 +319,8 @@ func authorityUnknown(a authorityModel) bool {
 	return false
 }
 
-func hasKMSScheme(ref string) bool {
-	for _, p := range []string{"hashivault://", "awskms://", "gcpkms://", "azurekms://"} {
-		if strings.HasPrefix(ref, p) {
-			return true
-		}
-	}
-	return false
-}
-
 func (d *verifyDataSource) ValidateConfig(ctx context.Context, req datasource.ValidateConfigRequest, resp *datasource.ValidateConfigResponse) {
-	validateSettings(withSchemaChecks(ctx), req.Config, &resp.Diagnostics, func(ctx context.Context, m *verifyModel) (verifySettings, diag.Diagnostics) {
+	validateSettings(ctx, req.Config, &resp.Diagnostics, func(ctx context.Context, m *verifyModel) (verifySettings, diag.Diagnostics) {
 		return readVerifySettings(ctx, m, path.Root)
 	})
 }
@@ -369,21 +339,16 @@ func (d *verifyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.data.Timeout)
 	defer cancel()
-	out, diags := runVerifyGate(ctx, d.data, m.Image.ValueString(), s, path.Root("image"))
-	resp.Diagnostics.Append(diags...)
-	if out == nil {
+	j := judge(ctx, d.data, &resp.Diagnostics, judgeSite{at: path.Root("image"), blocks: rootBlocks}, m.Image.ValueString(), m.Image.ValueString(), gateInputs{Verify: &s}, time.Now())
+	if j == nil {
 		return
 	}
+	out := j.Verify
 	m.Digest = types.StringValue(out.Resolved.Digest.String())
-	m.Passed = types.BoolValue(out.Passed)
+	m.Passed = types.BoolValue(out.Passed())
 	m.Pinned = types.StringNull()
-	if out.Passed || s.Enforcement == "warn" {
-		pinned, err := gate.PinnedFor(out.Resolved, out.Judged)
-		if err != nil {
-			addGateError(&resp.Diagnostics, err, path.Root("image"), nil)
-			return
-		}
-		m.Pinned = types.StringValue(pinned)
+	if !j.Blocking {
+		m.Pinned = types.StringValue(j.Pinned.String())
 	}
 	m.Signatures = []signatureModel{}
 	m.Attestations = []attestationOutput{}
@@ -411,48 +376,6 @@ func (d *verifyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	}
 	m.NotationSignatures = notationSignaturesOf(out.Results)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-// verifyOutcome is the signature gate's result for one image.
-type verifyOutcome struct {
-	*gate.VerifyOutcome
-	Passed bool
-}
-
-// runVerifyGate resolves the image and runs the signature gate on it
-// (internal/gate); at is the attribute naming the image, block the path of
-// the block holding the gate's settings (the root for imageguard_verify).
-func runVerifyGate(ctx context.Context, data *providerData, image string, s verifySettings, at path.Path, block ...string) (*verifyOutcome, diag.Diagnostics) {
-	resolved, diags := resolveRef(ctx, data.Registry, image, at)
-	if diags.HasError() {
-		return nil, diags
-	}
-	v, err := data.verifier(s.Options)
-	if err != nil {
-		diags.AddAttributeError(blockPath(block, "trusted_root_json"), "Invalid trust material", err.Error())
-		return nil, diags
-	}
-	data.verifications.Add(1)
-	res, err := gate.Verify(ctx, data.Registry, v, resolved, gate.VerifySettings{Platforms: s.Platforms, Authorities: s.Authorities, Attestations: s.Attestation, Rules: s.Rules})
-	if err != nil {
-		addGateError(&diags, err, at, block)
-		return nil, diags
-	}
-	out := &verifyOutcome{VerifyOutcome: res, Passed: res.Passed()}
-	if !out.Passed {
-		summary := "Image signature not verified"
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s (%s) failed the signature gate (require = %q).\n", image, resolved.Digest, map[bool]string{true: "all", false: "any"}[s.Rules.RequireAll])
-		for _, viol := range out.Violations {
-			b.WriteString("  - " + viol.Found + "\n")
-		}
-		if len(res.Searched) > 0 {
-			fmt.Fprintf(&b, "Searched: %s.\n", strings.Join(res.Searched, ", "))
-		}
-		b.WriteString("What to do: sign this digest with the authority's key or identity (cosign sign / cosign attest), check the authority's settings against the signer, or use `enforcement = \"warn\"` to audit without failing.")
-		addMessage(&diags, at, report.Violations(s.Enforcement, summary, b.String()))
-	}
-	return out, diags
 }
 
 // maxAgeDescription documents the `max_age` of an `attestation` requirement.
