@@ -314,7 +314,9 @@ func (e *RuleError) Unwrap() error { return e.Err }
 // provider should report these as configuration errors first.
 func ValidateRules(r Rules) []*RuleError {
 	var errs []*RuleError
-	bad := func(at RuleField, format string, a ...any) { errs = append(errs, &RuleError{Field: at, Err: fmt.Errorf(format, a...)}) }
+	bad := func(at RuleField, format string, a ...any) {
+		errs = append(errs, &RuleError{Field: at, Err: fmt.Errorf(format, a...)})
+	}
 	for i, raw := range r.TrustedRegistries {
 		if _, err := compileNamePattern(raw, false); err != nil {
 			bad(RuleField{Name: "trusted_registries", Index: i}, "trusted_registries[%d]: %v", i, err)

@@ -547,11 +547,3 @@ func (r *attestationResource) ImportState(ctx context.Context, req resource.Impo
 func attestationStore(data *providerData, ref registry.Reference) attest.Store {
 	return attest.Store{Repository: ref.Repository, Options: data.Registry.RemoteOptions()}
 }
-
-// digestOf is the digest of a digest-pinned reference.
-func digestOf(pinned string) string {
-	if i := strings.LastIndex(pinned, "@"); i >= 0 {
-		return pinned[i+1:]
-	}
-	return ""
-}

@@ -134,24 +134,10 @@ func validateSettings[M, S any](ctx context.Context, config tfsdk.Config, diags 
 	diags.Append(d...)
 }
 
-// schemaChecksKey marks the context of a ValidateConfig whose schema's
-// attribute validators check the enumerations and formats
-// (imageguard_pin, imageguard_attestation).
-type schemaChecksKey struct{}
-
-// withSchemaChecks is the context for such a ValidateConfig.
-func withSchemaChecks(ctx context.Context) context.Context {
-	return context.WithValue(ctx, schemaChecksKey{}, true)
-}
-
-// addInvalidValue reports a value that does not convert. Where the schema's
-// validators check it (withSchemaChecks) it is reported once, by the
-// validator; everywhere else, Read and ModifyPlan included, it is reported
-// here: a conversion never turns a bad value into a default.
-func addInvalidValue(ctx context.Context, diags *diag.Diagnostics, at path.Path, summary, detail string) {
-	if checked, _ := ctx.Value(schemaChecksKey{}).(bool); checked {
-		return
-	}
+// addInvalidValue reports a value that does not convert and that no
+// schema validator checks (the shape the validators own never reaches a
+// conversion).
+func addInvalidValue(_ context.Context, diags *diag.Diagnostics, at path.Path, summary, detail string) {
 	diags.AddAttributeError(at, summary, detail)
 }
 
