@@ -361,3 +361,33 @@ func TestValidateProvenance(t *testing.T) {
 		}
 	}
 }
+
+// TestProvenancePrivateInstance: GitHub's own Sigstore instance (private
+// repositories) keeps no transparency log; its attestations carry a signed
+// timestamp. With tlog = "optional" they verify on the timestamp; the
+// default (required) refuses them, saying why.
+func TestProvenancePrivateInstance(t *testing.T) {
+	f := newFixture(t, acctest.NewRegistry(t))
+	b := mainBuild()
+	f.reg.AttestGitHub(t, "team/api", f.digest, acctest.Signer{Sigstore: f.ss, Identity: acctest.GitHubActions(b), Timestamp: true}, acctest.SLSAProvenanceV1, acctest.GitHubProvenance(b))
+	p := strict()
+	for _, tc := range []struct {
+		tlog string
+		ok   bool
+	}{{"optional", true}, {"required", false}} {
+		v := f.verifier(t, func(o *verify.Options) { o.TLog = tc.tlog })
+		res, err := v.Verify(context.Background(), verify.Request{Repository: f.repo, Digest: f.digest, Provenance: &p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(res.Provenance.Attestations) == 1; got != tc.ok {
+			t.Fatalf("tlog %s: accepted = %v, want %v; reasons %q", tc.tlog, got, tc.ok, res.Provenance.Reasons)
+		}
+		if !tc.ok && !strings.Contains(strings.Join(res.Provenance.Reasons, "\n"), `no transparency log entry`) {
+			t.Fatalf("tlog required: reasons %q", res.Provenance.Reasons)
+		}
+		if tc.ok && res.Provenance.Attestations[0].Provenance.BuildTime.IsZero() {
+			t.Fatal("the signed timestamp should date the build")
+		}
+	}
+}

@@ -1,5 +1,12 @@
 # Deploy only what acme/api's release workflow built from main, on
 # GitHub-hosted runners, within the last 30 days.
+terraform {
+  required_providers {
+    imageguard = {
+      source = "imageguard/imageguard"
+    }
+  }
+}
 
 variable "image" {
   type    = string
