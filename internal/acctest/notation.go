@@ -33,6 +33,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/crypto/ocsp"
 	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
 )
 
 // NotaryCA is a Notary Project certificate authority for tests, made with
@@ -183,6 +184,8 @@ type NotarySignOptions struct {
 	TagSchema bool
 	// TSA, when set, timestamps the signature.
 	TSA *NotaryTSA
+	// Username and Password log in to the registry (HTTP basic).
+	Username, Password string
 	// VerificationPlugin, when set, names a verification plugin in the
 	// signed attributes, as AWS Signer's signatures do
 	// ("com.amazonaws.signer.notation.plugin").
@@ -217,7 +220,11 @@ func NotarySign(tb testing.TB, host, repo string, d v1.Hash, cert NotaryCert, o 
 	if o.VerificationPlugin != "" {
 		ns = pluginSigner{cert: cert, plugin: o.VerificationPlugin}
 	}
-	if _, err := notation.Sign(ctx, ns, notaryRepository(tb, host, repo, o.TagSchema), opts); err != nil {
+	r := notaryRepository(tb, host, repo, o.TagSchema)
+	if o.Username != "" {
+		r = notaryRepositoryAs(tb, host, repo, o.TagSchema, o.Username, o.Password)
+	}
+	if _, err := notation.Sign(ctx, ns, r, opts); err != nil {
 		tb.Fatalf("notation sign %s/%s@%s: %v", host, repo, d, err)
 	}
 }
@@ -266,11 +273,20 @@ func NotaryCopySignatures(tb testing.TB, host, repo string, from, to v1.Hash, ta
 
 func notaryRepository(tb testing.TB, host, repo string, tagSchema bool) notationregistry.Repository {
 	tb.Helper()
+	return notaryRepositoryAs(tb, host, repo, tagSchema, "", "")
+}
+
+// notaryRepositoryAs is notaryRepository with HTTP basic credentials.
+func notaryRepositoryAs(tb testing.TB, host, repo string, tagSchema bool, username, password string) notationregistry.Repository {
+	tb.Helper()
 	rr, err := remote.NewRepository(host + "/" + repo)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	rr.PlainHTTP = strings.HasPrefix(host, "127.0.0.1") || strings.HasPrefix(host, "localhost")
+	if username != "" {
+		rr.Client = &auth.Client{Credential: auth.StaticCredential(host, auth.Credential{Username: username, Password: password})}
+	}
 	if err := rr.SetReferrersCapability(!tagSchema); err != nil {
 		tb.Fatal(err)
 	}

@@ -224,6 +224,44 @@ func TestAccVerify_notationDockerRegistry(t *testing.T) {
 	})
 }
 
+// Notary Project signatures are read with the provider's registry
+// credentials: a registry that refuses anonymous requests serves them to a
+// provider with a registry block, and refuses a provider without one.
+func TestAccVerify_notationPrivateRegistry(t *testing.T) {
+	t.Parallel()
+	private := acctest.NewRegistry(t, acctest.WithBasicAuth("alice", "correct-horse-battery"))
+	ca := acctest.NewNotaryCA(t, "acme")
+	release := ca.Issue(t, "release", acctest.NotaryCertOptions{})
+	d := private.Push(t, "secret/app:1", acctest.Image(acctest.Config{}, acctest.Layer(acctest.File{Path: "app/private", Content: "private"})))
+	acctest.NotarySign(t, private.Host, "secret/app", d, release, acctest.NotarySignOptions{Username: "alice", Password: "correct-horse-battery"})
+	data := notationVerify(private.Ref("secret/app:1"), notationBlock("release", ca.RootPEM, []string{release.Identity}, ""))
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: fmt.Sprintf(`
+provider "imageguard" {
+  registry {
+    address  = %q
+    username = "alice"
+    password = "correct-horse-battery"
+  }
+}
+`, private.Host) + data,
+				ConfigStateChecks: []statecheck.StateCheck{
+					check("data.imageguard_verify.x", "passed", knownvalue.Bool(true)),
+					check("data.imageguard_verify.x", "notation_signatures", knownvalue.ListSizeExact(1)),
+				},
+			},
+			{
+				Config:      data,
+				ExpectError: regexp.MustCompile(`(?s)Registry denied access.*answered\s+401`),
+			},
+		},
+	})
+}
+
 // The block's shape is checked at validate: exactly one kind per
 // authority, identities pinned (or "*" written out), known enumerations.
 func TestAccVerify_notationValidation(t *testing.T) {
