@@ -43,6 +43,7 @@ var (
 	reps        = flag.Int("reps", 3, "warm and pins-only plans per N (the median is reported)")
 	providerEnv = flag.String("provider-env", "", "extra environment for terraform and the provider, e.g. GOGC=50 (comma-separated)")
 	exploits    = flag.Bool("exploit", true, "also plan with exploitation data (a KEV catalog and an EPSS file the size of the public ones) and report what it adds to a warm plan")
+	kevHits     = flag.Bool("kev-hits", true, "list 1 in 200 of the database's CVEs in KEV, so that the fleet has KEV findings (about 7 an image, each a violation to report); false lists only CVEs the fleet lacks, to measure the lookups alone")
 )
 
 const dbRepoTag = "aquasecurity/trivy-db:2"
@@ -207,9 +208,12 @@ func exploitFeeds(t *testing.T) (kev, epss string) {
 	for i := 0; i < spec.Vulnerabilities; i++ {
 		id := fmt.Sprintf("CVE-%d-%d", 2000+i%26, 10000+i) // the synthetic database's ids
 		if i%200 == 0 {
+			if !*kevHits {
+				id = fmt.Sprintf("CVE-1999-%d", 10000+i) // in no advisory of the database
+			}
 			kevEntries = append(kevEntries, exploittest.KEVEntry{CVE: id, DateAdded: "2026-11-30", DueDate: "2026-12-21"})
 		}
-		scores = append(scores, exploittest.EPSSEntry{CVE: id, Score: float64(i%1000) / 1000, Percentile: float64(i%997) / 997})
+		scores = append(scores, exploittest.EPSSEntry{CVE: fmt.Sprintf("CVE-%d-%d", 2000+i%26, 10000+i), Score: float64(i%1000) / 1000, Percentile: float64(i%997) / 997})
 	}
 	now := time.Now().UTC()
 	kev, epss = filepath.Join(dir, "known_exploited_vulnerabilities.json"), filepath.Join(dir, "epss_scores-current.csv.gz")
