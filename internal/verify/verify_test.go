@@ -551,7 +551,7 @@ func TestMalformedMaterial(t *testing.T) {
 	}{
 		{"public key not PEM", verify.Authority{Name: "k", Key: &verify.KeyAuthority{PublicKeyPEM: "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"}},
 			`authority "k": the public key is not a PEM-encoded PKIX public key`},
-		{"unknown KMS scheme", verify.Authority{Name: "k", Key: &verify.KeyAuthority{KMSRef: "vault://x"}}, `KMS key "vault://x" has no known scheme`},
+		{"unknown KMS scheme", verify.Authority{Name: "k", Key: &verify.KeyAuthority{KMSRef: "vault://x"}}, `"vault://x" is not a KMS reference cosign knows`},
 		{"keyless without subject", verify.Authority{Name: "c", Keyless: &verify.KeylessAuthority{Issuer: ghIssuer}}, "keyless needs subject or subject_regexp"},
 		{"bad regexp", verify.Authority{Name: "c", Keyless: &verify.KeylessAuthority{Issuer: ghIssuer, SubjectRegexp: "("}}, `subject_regexp "(" does not compile`},
 		{"both kinds", verify.Authority{Name: "x", Key: &verify.KeyAuthority{KMSRef: "awskms:///k"}, Keyless: &verify.KeylessAuthority{}}, "sets both key and keyless"},
