@@ -44,7 +44,7 @@ func TestEvaluateProvenance(t *testing.T) {
 }
 
 func TestEvaluateVerifyAttestationsOnly(t *testing.T) {
-	const vuln = "https://cosign.sigstore.dev/attestation/vuln/v1"
+	const vuln = VulnPredicateType
 	now := time.Now()
 	o := []AuthorityOutcome{{Name: "ci", Attestations: []VerifiedAttestation{{PredicateType: vuln, Predicate: []byte(`{"metadata":{"scanFinishedOn":"` + now.Add(-time.Hour).UTC().Format(time.RFC3339) + `"}}`), VerifiedTime: now.Add(-time.Hour)}}}}
 	rules := VerifyRules{RequireAll: true, Attestations: []AttestationRule{{PredicateType: vuln}}, Now: now}

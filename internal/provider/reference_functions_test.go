@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"github.com/google/go-containerregistry/pkg/name"
 	"regexp"
 	"testing"
 
@@ -50,7 +51,7 @@ output "norm_digest"  { value = provider::imageguard::normalize("docker.io/acme/
 `, fnDigest)),
 			ConfigStateChecks: []statecheck.StateCheck{
 				output("hub", knownvalue.ObjectExact(map[string]knownvalue.Check{
-					"registry": knownvalue.StringExact("index.docker.io"), "repository": knownvalue.StringExact("library/nginx"),
+					"registry": knownvalue.StringExact(name.DefaultRegistry), "repository": knownvalue.StringExact("library/nginx"),
 					"tag": knownvalue.Null(), "digest": knownvalue.Null(), "pinned": knownvalue.Bool(false),
 				})),
 				output("tag_digest", knownvalue.ObjectExact(map[string]knownvalue.Check{
@@ -61,10 +62,10 @@ output "norm_digest"  { value = provider::imageguard::normalize("docker.io/acme/
 				output("tagged", knownvalue.Bool(false)),
 				output("bad_digest", knownvalue.Bool(false)),
 				output("malformed", knownvalue.Bool(false)),
-				output("with_digest", knownvalue.StringExact("index.docker.io/bitnami/redis@"+fnDigest)),
+				output("with_digest", knownvalue.StringExact(name.DefaultRegistry+"/bitnami/redis@"+fnDigest)),
 				output("same_digest", knownvalue.StringExact("registry.example.com/acme/api@"+fnDigest)),
-				output("normalize", knownvalue.StringExact("index.docker.io/library/nginx:latest")),
-				output("norm_digest", knownvalue.StringExact("index.docker.io/acme/api@"+fnDigest)),
+				output("normalize", knownvalue.StringExact(name.DefaultRegistry+"/library/nginx:latest")),
+				output("norm_digest", knownvalue.StringExact(name.DefaultRegistry+"/acme/api@"+fnDigest)),
 			},
 		}},
 	})
