@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/once"
 )
 
 // The Java DB is Trivy's index of Maven artifacts (by SHA-1), which its JAR
@@ -64,7 +66,7 @@ type JavaManager struct {
 	maxAge   time.Duration
 	now      func() time.Time
 
-	once *ensureOnce[*JavaDB]
+	once *once.Value[*JavaDB]
 }
 
 // NewJavaManager returns a JavaManager. Nothing happens until Ensure.
@@ -73,7 +75,7 @@ func NewJavaManager(opts Options) *JavaManager {
 		opts.Repositories = DefaultJavaRepositories
 	}
 	base := NewManager(opts) // the same defaults for cache dir, max age and clock
-	return &JavaManager{opts: base.opts, cacheDir: base.cacheDir, dirErr: base.dirErr, maxAge: base.maxAge, now: base.now, once: newEnsureOnce[*JavaDB]()}
+	return &JavaManager{opts: base.opts, cacheDir: base.cacheDir, dirErr: base.dirErr, maxAge: base.maxAge, now: base.now, once: once.New[*JavaDB]()}
 }
 
 // CacheDir is the root directory Trivy must be given for this Java DB.
@@ -84,7 +86,7 @@ func (m *JavaManager) CacheDir() string { return m.cacheDir }
 // (never with SkipUpdate); else the cached copy within MaxAge with a
 // warning. Anything older than MaxAge, or dated in the future, is an error.
 func (m *JavaManager) Ensure(ctx context.Context) (*JavaDB, error) {
-	db, err := m.once.get(ctx, m.ensure)
+	db, err := m.once.Get(ctx, m.ensure)
 	if err != nil {
 		return nil, err
 	}

@@ -12,40 +12,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// ensureOnce runs a manager's ensure step at most once, one caller at a
-// time; a caller whose context ends while waiting gives up. A result is
-// kept (an error too), except one cut short by the caller's context, so the
-// next caller tries again.
-type ensureOnce[T any] struct {
-	sem  chan struct{}
-	done bool
-	val  T
-	err  error
-}
-
-func newEnsureOnce[T any]() *ensureOnce[T] { return &ensureOnce[T]{sem: make(chan struct{}, 1)} }
-
-func (o *ensureOnce[T]) get(ctx context.Context, run func(context.Context) (T, error)) (T, error) {
-	var zero T
-	select {
-	case o.sem <- struct{}{}:
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	}
-	defer func() { <-o.sem }()
-	if !o.done {
-		v, err := run(ctx)
-		if err != nil && ctx.Err() != nil {
-			return zero, err
-		}
-		o.done, o.val, o.err = true, v, err
-	}
-	if o.err != nil {
-		return zero, o.err
-	}
-	return o.val, nil
-}
-
 // lockCacheDir creates cacheDir and takes the file lock lockName in it for
 // one database (what, e.g. "the Java DB"), so that processes sharing the
 // directory update it one at a time. A file system without locks is a

@@ -34,6 +34,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/once"
 )
 
 // DefaultRepositories are Trivy's own defaults, tried in order.
@@ -145,12 +147,12 @@ type Manager struct {
 	maxAge   time.Duration
 	now      func() time.Time
 
-	once *ensureOnce[*DB]
+	once *once.Value[*DB]
 }
 
 // NewManager returns a Manager. Nothing happens until Ensure.
 func NewManager(opts Options) *Manager {
-	m := &Manager{opts: opts, maxAge: opts.MaxAge, now: opts.Now, once: newEnsureOnce[*DB]()}
+	m := &Manager{opts: opts, maxAge: opts.MaxAge, now: opts.Now, once: once.New[*DB]()}
 	if m.maxAge <= 0 {
 		m.maxAge = DefaultMaxAge
 	}
@@ -207,7 +209,7 @@ func (m *Manager) Ensure(ctx context.Context) (*DB, error) {
 // trivy-db's handle left alone. A plan whose reports are all cached needs
 // no more of the database than this.
 func (m *Manager) Check(ctx context.Context) (*DB, error) {
-	db, err := m.once.get(ctx, m.ensure)
+	db, err := m.once.Get(ctx, m.ensure)
 	if err != nil {
 		return nil, err
 	}
