@@ -12,6 +12,8 @@ import (
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
 	"github.com/aquasecurity/trivy/pkg/types"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
 
 func vuln(id, pkg, installed, fixed, severity string, status dbTypes.Status) types.DetectedVulnerability {
@@ -45,7 +47,7 @@ func TestVulnPredicateLayout(t *testing.T) {
 	p, err := VulnPredicate(VulnInput{
 		Image:        "registry.example.com/team/api@sha256:aa",
 		Platforms:    []PlatformScan{{Platform: "linux/amd64", Digest: "sha256:aa", Report: alpineReport()}},
-		DB:           DB{SchemaVersion: 2, UpdatedAt: start.Add(-6 * time.Hour), Source: "mirror.example.com/aquasec/trivy-db:2"},
+		DB:           report.DB{SchemaVersion: 2, UpdatedAt: start.Add(-6 * time.Hour), Source: "mirror.example.com/aquasec/trivy-db:2"},
 		TrivyVersion: "0.74.0", StartedOn: start, FinishedOn: start.Add(3 * time.Second),
 	})
 	if err != nil {
@@ -170,7 +172,7 @@ func TestVulnPredicateDoesNotChangeTheGatesReport(t *testing.T) {
 }
 
 func TestVulnPredicateDBFromCacheHasNoURI(t *testing.T) {
-	p, err := VulnPredicate(VulnInput{Platforms: []PlatformScan{{Report: alpineReport()}}, DB: DB{SchemaVersion: 2, Source: "cache"}})
+	p, err := VulnPredicate(VulnInput{Platforms: []PlatformScan{{Report: alpineReport()}}, DB: report.DB{SchemaVersion: 2, Source: "cache"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/package-url/packageurl-go"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
 
 // PlatformScan is one platform image as the scan gate judged it.
@@ -56,20 +57,6 @@ type SuppressedVulnerability struct {
 	ExpiresAt string `json:"ExpiresAt,omitempty"`
 }
 
-// DB names the vulnerability database a verdict was made against.
-type DB struct {
-	SchemaVersion int
-	UpdatedAt     time.Time
-	NextUpdate    time.Time
-	// Source is where it came from: a repository, a server URL, or "cache".
-	Source string
-}
-
-// Version is `<schema version>@<UpdatedAt>`, as imageguard_pin records it.
-func (d DB) Version() string {
-	return fmt.Sprintf("%d@%s", d.SchemaVersion, d.UpdatedAt.UTC().Format(time.RFC3339))
-}
-
 // VulnInput is what the vulnerability predicate is made of.
 type VulnInput struct {
 	// Image is the digest-pinned reference judged (the report's ArtifactName).
@@ -79,7 +66,7 @@ type VulnInput struct {
 	// does with an ignore file and --ignore-unfixed.
 	Omit          []Omission
 	IgnoreUnfixed bool
-	DB            DB
+	DB            report.DB
 	// TrivyVersion is the Trivy library that scanned, e.g. "0.74.0".
 	TrivyVersion string
 	// StartedOn and FinishedOn bound the judging; verifiers read

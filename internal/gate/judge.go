@@ -57,6 +57,9 @@ type VerifyGate struct {
 	Verifier    *verify.Verifier
 	Settings    VerifySettings
 	Enforcement report.Enforcement
+	// TLog is the verifier's transparency-log requirement ("required",
+	// "optional"), as the verdict records it.
+	TLog string
 }
 
 // Gates are the gates to run on a target, each under its own enforcement
@@ -74,6 +77,9 @@ type Gates struct {
 // Judgement is what the gates found on one target.
 type Judgement struct {
 	Target Target
+	// Gates are the gates that ran, as given to Judge: what the verdict
+	// records as the settings judged under.
+	Gates Gates
 	// Per-gate outcomes; nil for a gate that did not run.
 	Scan   *ScanOutcome
 	Rules  *RulesOutcome
@@ -124,7 +130,7 @@ func (j *Judgement) Violations() []policy.Violation {
 // gate that could not be evaluated, never a pass: it is an *Error whose
 // Gate names the gate, and the judgement holds what ran before it.
 func Judge(ctx context.Context, t Target, g Gates) (*Judgement, error) {
-	j := &Judgement{Target: t}
+	j := &Judgement{Target: t, Gates: g}
 	judged := map[Kind][]string{}
 	var results map[string]*scan.Result
 	if g.Scan != nil {

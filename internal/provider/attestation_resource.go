@@ -417,7 +417,7 @@ func (r *attestationResource) publish(ctx context.Context, m *attestationResourc
 	signedAt := r.now().UTC().Truncate(time.Second)
 	out, err := gate.Attest(ctx, gate.AttestInput{
 		Resolved: subject, Signer: signer, SignedAt: signedAt, Options: r.data.Registry.RemoteOptions(),
-		Vuln: vulnInput(pv, settings), Verdict: verdictOf(pv, settings, r.data.Version),
+		Vuln: pv.j.VulnInput(pv.started, pv.finished), Verdict: pv.j.Verdict(pv.started, pv.finished, r.data.Version),
 	})
 	if err != nil {
 		addGateError(diags, err, path.Root("image"), nil)

@@ -225,7 +225,7 @@ func (a *checkAction) Invoke(ctx context.Context, req action.InvokeRequest, resp
 		send(fmt.Sprintf("imageguard: %s fails the check", ref))
 		return
 	}
-	send(fmt.Sprintf("imageguard: %s passes (%s; database %s)", ref, strings.Join(gates, ", "), dbVersion(j.Scan.DB.Version, j.Scan.DB.UpdatedAt)))
+	send(fmt.Sprintf("imageguard: %s passes (%s; database %s)", ref, strings.Join(gates, ", "), j.Scan.DB.Version()))
 }
 
 // keepReporting says the check is still running every progressEvery until

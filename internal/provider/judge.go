@@ -65,7 +65,7 @@ func judge(ctx context.Context, data *providerData, diags *diag.Diagnostics, sit
 			diags.AddAttributeError(blockPath(site.blocks[gate.KindVerify], "trusted_root_json"), "Invalid trust material", err.Error())
 			return nil
 		}
-		g.Verify = &gate.VerifyGate{Verifier: v, Enforcement: s.Enforcement,
+		g.Verify = &gate.VerifyGate{Verifier: v, Enforcement: s.Enforcement, TLog: s.Options.TLog,
 			Settings: gate.VerifySettings{Platforms: s.Platforms, Authorities: s.Authorities, Attestations: s.Attestation, Rules: s.Rules}}
 		data.verifications.Add(1)
 	}
@@ -96,7 +96,7 @@ func reportJudgement(diags *diag.Diagnostics, site judgeSite, ref string, j *gat
 			}
 		}
 		if !sc.Passed() {
-			summary, detail := report.ScanFailure(image, digest, report.DB{Version: sc.DB.Version, UpdatedAt: sc.DB.UpdatedAt, Source: sc.DB.Source}, in.Scan.Rules.Threshold, sc.Decision.Violations, now)
+			summary, detail := report.ScanFailure(image, digest, sc.DB.DB, in.Scan.Rules.Threshold, sc.Decision.Violations, now)
 			if k := site.kept; k != nil {
 				summary, detail = report.Rejudged(summary, detail, ref, firstNonEmpty(k.verb, "approved"), firstNonEmpty(k.noun, "approval"), k.at, k.db, sc.Decision.Violations)
 			}

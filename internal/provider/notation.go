@@ -2,9 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"strings"
 	"time"
@@ -17,7 +14,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/imageguard/terraform-provider-imageguard/internal/attest"
 	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
 )
@@ -217,34 +213,6 @@ func notationSignaturesOf(results []verify.AuthorityResult) []notationSignatureM
 
 // notationPath is the `notation` block of authority i.
 func notationPath(authority path.Path) path.Path { return authority.AtName("notation").AtListIndex(0) }
-
-// notationOf names a notation authority in the verdict predicate by its
-// trust anchors' fingerprints, identities and settings (never the PEM).
-func notationOf(n *verify.NotationAuthority) *attest.NotationAuthority {
-	out := &attest.NotationAuthority{TrustStoreType: n.TrustStoreType, TrustedIdentities: append([]string(nil), n.TrustedIdentities...), Revocation: n.Revocation,
-		CertificatesSHA256: fingerprints(n.CertificatesPEM)}
-	if n.TSACertificatesPEM != "" {
-		out.TSACertificatesSHA256 = fingerprints(n.TSACertificatesPEM)
-	}
-	return out
-}
-
-// fingerprints are the hex SHA-256 of each CERTIFICATE block's DER.
-func fingerprints(pemText string) []string {
-	out := []string{}
-	rest := []byte(pemText)
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			return out
-		}
-		if b.Type == "CERTIFICATE" {
-			sum := sha256.Sum256(b.Bytes)
-			out = append(out, hex.EncodeToString(sum[:]))
-		}
-	}
-}
 
 // checkNotation reports what is wrong with a notation block once: the
 // shape the schema's validators check (identities, enumerations) through

@@ -17,7 +17,7 @@ import (
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/acctest"
 	"github.com/imageguard/terraform-provider-imageguard/internal/attest"
-	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 )
 
 // notationBlock is an authority with a notation block.
@@ -310,24 +310,6 @@ func TestAccVerify_notationValidation(t *testing.T) {
 	})
 }
 
-// The verdict predicate names a notation authority by its anchors'
-// fingerprints and settings, as it names a key by its fingerprint.
-func TestVerdictNotationAuthority(t *testing.T) {
-	t.Parallel()
-	ca := acctest.NewNotaryCA(t, "acme")
-	tsa := acctest.NewNotaryTSA(t)
-	a := authorityOf(verify.Authority{Name: "release", Notation: &verify.NotationAuthority{CertificatesPEM: ca.RootPEM, TrustStoreType: "ca",
-		TrustedIdentities: []string{"x509.subject: CN=release"}, TSACertificatesPEM: tsa.RootPEM, Revocation: "log"}})
-	n := a.Notation
-	if n == nil || a.Name != "release" || len(n.CertificatesSHA256) != 1 || len(n.TSACertificatesSHA256) != 1 || n.TrustStoreType != "ca" || n.Revocation != "log" ||
-		len(n.TrustedIdentities) != 1 || a.KeySHA256 != "" {
-		t.Fatalf("authority = %+v, notation %+v", a, n)
-	}
-	if want := fingerprints(ca.RootPEM)[0]; n.CertificatesSHA256[0] != want || len(want) != 64 {
-		t.Errorf("anchor fingerprint %q, want %q", n.CertificatesSHA256[0], want)
-	}
-}
-
 // The notation authority in the three other places an authority block is:
 // imageguard_pin's and imageguard_attestation's verify blocks and
 // imageguard_policy's; the verdict predicate records it by its anchors'
@@ -388,7 +370,7 @@ data "imageguard_policy" "p" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"notation":{"certificatesSha256":["` + fingerprints(ca.RootPEM)[0] + `"]`, `"trustStoreType":"ca"`,
+	for _, want := range []string{`"notation":{"certificatesSha256":["` + gate.CertificateFingerprints(ca.RootPEM)[0] + `"]`, `"trustStoreType":"ca"`,
 		`"trustedIdentities":["` + release.Identity + `"]`, `"revocation":"enforce"`, `"format":"notation-jws"`, `"subject":"CN=release,O=acme,ST=WA,C=US"`} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("the verdict's verify gate lacks %s: %s", want, raw)

@@ -197,7 +197,7 @@ func (r *pinResource) judge(ctx context.Context, diags *diag.Diagnostics, ref, t
 	if j == nil {
 		return approvalFacts{}, false
 	}
-	return approvalFacts{Pinned: j.Pinned.String(), DBVersion: dbVersion(j.Scan.DB.Version, j.Scan.DB.UpdatedAt), Counts: report.SeverityCounts(j.Scan.Findings())}, ok
+	return approvalFacts{Pinned: j.Pinned.String(), DBVersion: j.Scan.DB.Version(), Counts: report.SeverityCounts(j.Scan.Findings())}, ok
 }
 
 // priorOf is the decision's view of the state.
@@ -219,10 +219,6 @@ func planRecordKey(ref string, state *pinModel) string {
 // pinnedOf is repository@digest in the repository of a resolved tag.
 func pinnedOf(r *registry.Resolved, digest string) string {
 	return r.Ref.Repository.Name() + "@" + digest
-}
-
-func dbVersion(version int, updated time.Time) string {
-	return fmt.Sprintf("%d@%s", version, updated.UTC().Format(time.RFC3339))
 }
 
 // Create records what the plan approved.

@@ -217,7 +217,7 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 			continue
 		}
 		if v.DB != nil && rep.DB == nil {
-			rep.DB = &report.DB{Version: v.DB.Version, UpdatedAt: v.DB.UpdatedAt, Source: v.DB.Source}
+			rep.DB = &v.DB.DB
 		}
 		passed := len(v.Violations) == 0
 		var lines []string

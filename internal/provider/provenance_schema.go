@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/imageguard/terraform-provider-imageguard/internal/attest"
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
@@ -201,24 +200,4 @@ func provenanceFactsOf(found []gate.ProvenanceFound) []provenanceFactsModel {
 		})
 	}
 	return out
-}
-
-// provenanceVerdictOf records the provenance requirement and its facts in
-// the verdict predicate; nil without a provenance block.
-func provenanceVerdictOf(found []gate.ProvenanceFound, r *policy.ProvenanceRule) *attest.ProvenanceGate {
-	if r == nil {
-		return nil
-	}
-	g := &attest.ProvenanceGate{Settings: attest.ProvenanceSettings{SourceRepository: r.SourceRepository, SourceOwner: r.SourceOwner,
-		SignerWorkflow: r.SignerWorkflow, SourceRef: r.SourceRef, DenySelfHostedRunners: r.DenySelfHostedRunners, PredicateType: r.PredicateType},
-		Facts: []attest.ProvenanceFacts{}}
-	if r.MaxAge > 0 {
-		g.Settings.MaxAge = r.MaxAge.String()
-	}
-	for _, p := range found {
-		f := p.Facts
-		g.Facts = append(g.Facts, attest.ProvenanceFacts{Digest: p.Digest, Platform: p.Platform, Repository: f.Repository, Ref: f.Ref, Commit: f.Commit,
-			Workflow: f.Workflow, Builder: f.Builder, RunnerEnvironment: f.RunnerEnvironment, Invocation: f.Invocation, Issuer: f.Issuer, BuildTime: f.BuildTime.UTC()})
-	}
-	return g
 }

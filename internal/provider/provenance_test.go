@@ -1,10 +1,8 @@
 package provider
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,10 +12,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/acctest"
-	"github.com/imageguard/terraform-provider-imageguard/internal/attest"
-	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
-	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
-	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
 )
 
 const releaseCommit = "4f2c0d9e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e"
@@ -193,26 +187,4 @@ data "imageguard_policy" "p" {
 			},
 		},
 	})
-}
-
-// TestProvenanceVerdict: the verdict predicate records the provenance block
-// and the facts of what was accepted, and nothing without a block.
-func TestProvenanceVerdict(t *testing.T) {
-	built := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	found := []gate.ProvenanceFound{{Digest: "sha256:aa", Facts: verify.ProvenanceFacts{Repository: "https://github.com/acme/api", Ref: "refs/heads/main", Commit: releaseCommit,
-		Workflow: "https://github.com/acme/api/.github/workflows/release.yml@refs/heads/main", RunnerEnvironment: "github-hosted", Issuer: ghIssuer, BuildTime: built}}}
-	if g := provenanceVerdictOf(found, nil); g != nil {
-		t.Fatalf("without a block: %+v", g)
-	}
-	g := provenanceVerdictOf(found, &policy.ProvenanceRule{SourceRepository: "github.com/acme/api", SourceRef: "refs/heads/main", PredicateType: slsaV1, MaxAge: 720 * time.Hour})
-	raw, err := json.Marshal(attest.VerifyGate{Provenance: g})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{`"provenance":{"settings":{"sourceRepository":"github.com/acme/api","sourceRef":"refs/heads/main","denySelfHostedRunners":false,"predicateType":"https://slsa.dev/provenance/v1","maxAge":"720h0m0s"}`,
-		`"facts":[{"digest":"sha256:aa","repository":"https://github.com/acme/api","ref":"refs/heads/main","commit":"` + releaseCommit + `"`, `"buildTime":"2026-12-01T10:00:00Z"`} {
-		if !strings.Contains(string(raw), want) {
-			t.Errorf("verdict lacks %s:\n%s", want, raw)
-		}
-	}
 }

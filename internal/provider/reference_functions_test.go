@@ -2,10 +2,10 @@ package provider
 
 import (
 	"fmt"
-	"github.com/google/go-containerregistry/pkg/name"
 	"regexp"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"

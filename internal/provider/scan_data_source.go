@@ -315,7 +315,7 @@ func fillScan(ctx context.Context, j *gate.Judgement, m *scanModel, _ *diag.Diag
 	}
 	m.Passed = types.BoolValue(o.Passed())
 	m.DB = &dbModel{
-		Version:    types.Int64Value(int64(o.DB.Version)),
+		Version:    types.Int64Value(int64(o.DB.SchemaVersion)),
 		UpdatedAt:  types.StringValue(o.DB.UpdatedAt.UTC().Format(time.RFC3339)),
 		NextUpdate: types.StringValue(o.DB.NextUpdate.UTC().Format(time.RFC3339)),
 	}

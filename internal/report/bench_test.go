@@ -12,7 +12,7 @@ import (
 // findings violations each.
 func fleetReport(images, findings int) Report {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	r := Report{GeneratedAt: now, DB: &DB{Version: 2, UpdatedAt: now.Add(-time.Hour), Source: "mirror.example.com/aquasec/trivy-db:2"}}
+	r := Report{GeneratedAt: now, DB: &DB{SchemaVersion: 2, UpdatedAt: now.Add(-time.Hour), Source: "mirror.example.com/aquasec/trivy-db:2"}}
 	for i := range images {
 		digest := fmt.Sprintf("sha256:%064d", i)
 		var fs []policy.Finding

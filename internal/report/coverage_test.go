@@ -18,7 +18,7 @@ func coverageDecision(t *testing.T, c policy.Coverage, findings ...policy.Findin
 
 func TestScanFailureCoverage(t *testing.T) {
 	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
-	db := DB{Version: 2, UpdatedAt: now.Add(-2 * time.Hour), Source: "mirror.example.com/aquasec/trivy-db:2"}
+	db := DB{SchemaVersion: 2, UpdatedAt: now.Add(-2 * time.Hour), Source: "mirror.example.com/aquasec/trivy-db:2"}
 	base := policy.Coverage{Image: "registry.example.com/team/api:1", Digest: covDigest, Platform: "linux/amd64", Family: "alpine", Release: "3.9.6", Supported: true,
 		Database: "version 2, updated 2026-12-01T06:00:00Z, from mirror.example.com/aquasec/trivy-db:2"}
 	eol := base

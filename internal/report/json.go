@@ -300,7 +300,7 @@ func JSON(r Report) (string, error) {
 	n := r.normalized()
 	doc := jsonReport{SchemaVersion: SchemaVersion, GeneratedAt: n.GeneratedAt.Format(time.RFC3339), Passed: true, Images: []jsonImage{}}
 	if n.DB != nil {
-		doc.DB = &jsonDB{Version: n.DB.Version, UpdatedAt: n.DB.UpdatedAt.UTC().Format(time.RFC3339), Source: n.DB.Source}
+		doc.DB = &jsonDB{Version: n.DB.SchemaVersion, UpdatedAt: n.DB.UpdatedAt.UTC().Format(time.RFC3339), Source: n.DB.Source}
 	}
 	for _, img := range n.Images {
 		ji := jsonImage{

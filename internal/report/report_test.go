@@ -55,7 +55,7 @@ func sampleReport() Report {
 	clean := ImageResult{Name: "", Ref: "registry.example.com/team/clean:2", Digest: "sha256:3333333333333333333333333333333333333333333333333333333333333333"}
 	return Report{
 		GeneratedAt: now.In(time.FixedZone("CET", 3600)),
-		DB:          &DB{Version: 2, UpdatedAt: now.Add(-4 * time.Hour), Source: "mirror.example.com/aquasec/trivy-db:2"},
+		DB:          &DB{SchemaVersion: 2, UpdatedAt: now.Add(-4 * time.Hour), Source: "mirror.example.com/aquasec/trivy-db:2"},
 		Images:      []ImageResult{worker, clean, api},
 	}
 }

@@ -308,7 +308,7 @@ func SARIF(r Report, toolVersion string) (string, error) {
 		Properties:  sarifRunProps{SchemaVersion: SchemaVersion},
 	}
 	if n.DB != nil {
-		run.Properties.DB = &jsonDB{Version: n.DB.Version, UpdatedAt: n.DB.UpdatedAt.UTC().Format(time.RFC3339), Source: n.DB.Source}
+		run.Properties.DB = &jsonDB{Version: n.DB.SchemaVersion, UpdatedAt: n.DB.UpdatedAt.UTC().Format(time.RFC3339), Source: n.DB.Source}
 	}
 	return encodeJSON(sarifLog{Schema: SARIFSchema, Version: SARIFVersion, Runs: []sarifRun{run}})
 }

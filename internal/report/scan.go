@@ -14,11 +14,20 @@ import (
 // counted.
 const MaxListed = 25
 
-// DB is the database a decision was made with.
+// DB is the vulnerability database a decision was made with: the one type
+// for it from the scanner to the messages, reports and predicates (which
+// write it in their own formats).
 type DB struct {
-	Version   int
-	UpdatedAt time.Time
-	Source    string
+	SchemaVersion int
+	UpdatedAt     time.Time
+	NextUpdate    time.Time
+	// Source is where it came from: a repository, a server URL, or "cache".
+	Source string
+}
+
+// Version is `<schema version>@<UpdatedAt>`, as imageguard_pin records it.
+func (d DB) Version() string {
+	return fmt.Sprintf("%d@%s", d.SchemaVersion, d.UpdatedAt.UTC().Format(time.RFC3339))
 }
 
 // ScanFailure is the diagnostic for an image that failed the scan gate:
@@ -93,7 +102,7 @@ func ScanFailure(image, digest string, db DB, threshold policy.Severity, violati
 	if len(counted) > 0 {
 		b.WriteString(": " + joinAnd(counted))
 	}
-	fmt.Fprintf(&b, ".\nVulnerability database: version %d, updated %s (%s old)", db.Version, db.UpdatedAt.UTC().Format(time.RFC3339), Age(now.Sub(db.UpdatedAt)))
+	fmt.Fprintf(&b, ".\nVulnerability database: version %d, updated %s (%s old)", db.SchemaVersion, db.UpdatedAt.UTC().Format(time.RFC3339), Age(now.Sub(db.UpdatedAt)))
 	if db.Source != "" {
 		fmt.Fprintf(&b, ", from %s", db.Source)
 	}

@@ -195,7 +195,7 @@ func describeDB(d DBInfo) string {
 	if d.UpdatedAt.IsZero() {
 		return ""
 	}
-	s := fmt.Sprintf("version %d, updated %s", d.Version, d.UpdatedAt.UTC().Format(time.RFC3339))
+	s := fmt.Sprintf("version %d, updated %s", d.SchemaVersion, d.UpdatedAt.UTC().Format(time.RFC3339))
 	if d.Source != "" {
 		s += ", from " + d.Source
 	}

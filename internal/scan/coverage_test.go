@@ -8,6 +8,8 @@ import (
 
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
 	"github.com/aquasecurity/trivy/pkg/types"
+
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
 
 func TestReleaseBuckets(t *testing.T) {
@@ -51,7 +53,7 @@ func osReport(family ftypes.OSType, release string, eosl, detected bool) *types.
 func TestCoverageWithoutLocalDatabase(t *testing.T) {
 	dec2026 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	may2027 := time.Date(2027, 5, 1, 0, 0, 0, 0, time.UTC)
-	db := DBInfo{Version: 2, UpdatedAt: dec2026.Add(-2 * time.Hour), Source: "trivy server https://trivy.example.com (Trivy 0.74.0)"}
+	db := DBInfo{DB: report.DB{SchemaVersion: 2, UpdatedAt: dec2026.Add(-2 * time.Hour), Source: "trivy server https://trivy.example.com (Trivy 0.74.0)"}}
 	cases := []struct {
 		name                string
 		report              *types.Report

@@ -24,6 +24,7 @@ import (
 	"github.com/aquasecurity/trivy/pkg/types"
 	"github.com/aquasecurity/trivy/pkg/vulnerability"
 
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 	"github.com/imageguard/terraform-provider-imageguard/internal/vulndb"
 )
 
@@ -67,7 +68,7 @@ func (l *Local) DB(ctx context.Context) (DBInfo, error) {
 }
 
 func dbInfo(d *vulndb.DB) DBInfo {
-	return DBInfo{Version: d.Metadata.Version, UpdatedAt: d.Metadata.UpdatedAt, NextUpdate: d.Metadata.NextUpdate, Source: d.Source, Warnings: d.Warnings}
+	return DBInfo{DB: report.DB{SchemaVersion: d.Metadata.Version, UpdatedAt: d.Metadata.UpdatedAt, NextUpdate: d.Metadata.NextUpdate, Source: d.Source}, Warnings: d.Warnings}
 }
 
 // scrubbedMarker in cache_dir/fanal says that every analysis in fanal.db

@@ -30,6 +30,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
 
 // TrivyVersion is the Trivy library imageguard embeds; it is part of every
@@ -82,11 +83,7 @@ func (o Options) normalized() Options {
 
 // DBInfo describes the vulnerability database a report was made with.
 type DBInfo struct {
-	Version    int
-	UpdatedAt  time.Time
-	NextUpdate time.Time
-	// Source says where it came from: a repository, "cache", or a server URL.
-	Source string
+	report.DB
 	// Warnings are things the user must hear about, e.g. that the update
 	// failed and a cached copy within max_age was used.
 	Warnings []string
@@ -241,7 +238,7 @@ func cacheKey(digest string, db DBInfo, opts Options) string {
 		DBUpdated time.Time
 		Scanners  []string
 		PkgTypes  []string
-	}{cacheSchema, TrivyVersion, digest, db.Version, db.UpdatedAt.UTC(), opts.Scanners, opts.PkgTypes})
+	}{cacheSchema, TrivyVersion, digest, db.SchemaVersion, db.UpdatedAt.UTC(), opts.Scanners, opts.PkgTypes})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -267,7 +264,7 @@ type cacheEntry struct {
 }
 
 func newCacheEntry(key, digest string, db DBInfo, opts Options) cacheEntry {
-	return cacheEntry{Schema: cacheSchema, Key: key, Trivy: TrivyVersion, Digest: digest, DBVersion: db.Version, DBUpdatedAt: db.UpdatedAt.UTC(), Scanners: opts.Scanners, PkgTypes: opts.PkgTypes}
+	return cacheEntry{Schema: cacheSchema, Key: key, Trivy: TrivyVersion, Digest: digest, DBVersion: db.SchemaVersion, DBUpdatedAt: db.UpdatedAt.UTC(), Scanners: opts.Scanners, PkgTypes: opts.PkgTypes}
 }
 
 // trustedAs checks a cached file's entry (read from p) against want.

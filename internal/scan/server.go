@@ -31,6 +31,7 @@ import (
 	rpc "github.com/aquasecurity/trivy/rpc/scanner"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 	"github.com/imageguard/terraform-provider-imageguard/internal/vulndb"
 )
 
@@ -306,7 +307,7 @@ type serverDB struct {
 }
 
 func (a serverDB) same(b serverDB) bool {
-	return a.Version == b.Version && a.UpdatedAt.Equal(b.UpdatedAt) && a.downloadedAt.Equal(b.downloadedAt)
+	return a.SchemaVersion == b.SchemaVersion && a.UpdatedAt.Equal(b.UpdatedAt) && a.downloadedAt.Equal(b.downloadedAt)
 }
 
 func (s *Server) version(ctx context.Context, client *http.Client) (serverDB, error) {
@@ -344,12 +345,12 @@ func (s *Server) version(ctx context.Context, client *http.Client) (serverDB, er
 		return serverDB{}, &serverError{fmt.Sprintf("the Trivy server %s (version %s) reports no vulnerability database: it may still be downloading one. Wait for it, or check its logs", s.url, orUnknown(info.Version))}
 	}
 	return serverDB{
-		DBInfo: DBInfo{
-			Version:    info.VulnerabilityDB.Version,
-			UpdatedAt:  info.VulnerabilityDB.UpdatedAt,
-			NextUpdate: info.VulnerabilityDB.NextUpdate,
-			Source:     fmt.Sprintf("trivy server %s (Trivy %s)", s.url, orUnknown(info.Version)),
-		},
+		DBInfo: DBInfo{DB: report.DB{
+			SchemaVersion: info.VulnerabilityDB.Version,
+			UpdatedAt:     info.VulnerabilityDB.UpdatedAt,
+			NextUpdate:    info.VulnerabilityDB.NextUpdate,
+			Source:        fmt.Sprintf("trivy server %s (Trivy %s)", s.url, orUnknown(info.Version)),
+		}},
 		downloadedAt: info.VulnerabilityDB.DownloadedAt,
 	}, nil
 }
