@@ -171,14 +171,9 @@ func Judge(ctx context.Context, t Target, g Gates) (*Judgement, error) {
 		return j, nil // no gate ran: nothing judged, nothing to hand out
 	}
 	j.Judged = judgedByAll(judged)
-	pinned, err := PinnedFor(t.Resolved, j.Judged)
-	if err != nil {
-		return j, err
-	}
-	if j.Pinned, err = name.NewDigest(pinned); err != nil {
-		return j, &Error{Summary: "Invalid reference", Detail: err.Error(), Err: err}
-	}
-	return j, nil
+	var err error
+	j.Pinned, err = PinnedFor(t.Resolved, j.Judged)
+	return j, err
 }
 
 // reusableForRules reports whether a scan with these options read the whole

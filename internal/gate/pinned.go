@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 )
 
@@ -13,7 +15,7 @@ import (
 // platform's own manifest when one platform of an index was. Handing out
 // the index after judging only some of its platforms would deploy platforms
 // nobody judged, so that is an error.
-func PinnedFor(r *registry.Resolved, judged []string) (string, error) {
+func PinnedFor(r *registry.Resolved, judged []string) (name.Digest, error) {
 	if !r.IsIndex() {
 		return r.Pinned(), nil
 	}
@@ -31,9 +33,9 @@ func PinnedFor(r *registry.Resolved, judged []string) (string, error) {
 	case len(missing) == 0:
 		return r.Pinned(), nil
 	case len(seen) == 1:
-		return r.Ref.Repository.Name() + "@" + judged[0], nil
+		return r.Ref.Repository.Digest(judged[0]), nil
 	default:
-		return "", &Error{Attr: FieldPlatforms, Summary: "Only some platforms judged",
+		return name.Digest{}, &Error{Attr: FieldPlatforms, Summary: "Only some platforms judged",
 			Detail: fmt.Sprintf("%s (%s): `platforms` judged %d platforms of the index but not %s, so the index cannot be handed out: a runtime could pull a platform nobody judged. "+
 				"Remove `platforms` to judge every platform, or judge one platform per gate to get that platform's manifest in `pinned`.", r.Ref.Input, r.Digest, len(seen), strings.Join(missing, ", "))}
 	}

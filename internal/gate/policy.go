@@ -61,7 +61,9 @@ type PolicyOutcome struct {
 }
 
 // For is the verdict for an image resolved as r.
-func (o *PolicyOutcome) For(r *registry.Resolved) *ImageVerdict { return o.verdicts[r.Pinned()] }
+func (o *PolicyOutcome) For(r *registry.Resolved) *ImageVerdict {
+	return o.verdicts[r.Pinned().String()]
+}
 
 // Policy judges every image: each unique digest once however many names
 // point at it, at most s.Concurrency at a time, under the name that sorts
@@ -76,7 +78,7 @@ func Policy(ctx context.Context, reg *registry.Client, scanner *scan.Scanner, im
 	var order []string
 	nameOf := map[string]string{}
 	for _, n := range names {
-		key := images[n].Pinned()
+		key := images[n].Pinned().String()
 		if _, ok := out.verdicts[key]; !ok {
 			out.verdicts[key] = &ImageVerdict{Resolved: images[n]}
 			order = append(order, key)

@@ -84,7 +84,7 @@ func TestScan(t *testing.T) {
 			t.Fatalf("passed=%v over %d platforms", out.Passed(), len(out.Results))
 		}
 		pinned, err := gate.PinnedFor(multi, out.JudgedDigests())
-		if err != nil || pinned == multi.Pinned() || !strings.HasSuffix(pinned, "@"+out.Results[0].Digest) {
+		if err != nil || pinned == multi.Pinned() || !strings.HasSuffix(pinned.String(), "@"+out.Results[0].Digest) {
 			t.Errorf("PinnedFor = %q, %v; want the amd64 manifest %s", pinned, err, out.Results[0].Digest)
 		}
 	})

@@ -17,10 +17,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/imageguard/terraform-provider-imageguard/internal/attest"
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
-	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 )
 
 type attestationResource struct {
@@ -202,17 +200,16 @@ func (r *attestationResource) ModifyPlan(ctx context.Context, req resource.Modif
 	defer cancel()
 	now := r.now().UTC()
 	image := plan.Image.ValueString()
-	resolved, diags := resolveRef(ctx, r.data.Registry, image, path.Root("image"))
+	resolved, diags := resolveRef(ctx, r.data, image, path.Root("image"))
 	resp.Diagnostics.Append(diags...)
 	if diags.HasError() {
 		return
 	}
-	if resolved.Ref.Digest == "" {
+	if !resolved.Ref.HasDigest() {
 		resp.Diagnostics.AddAttributeError(path.Root("image"), "Image is not pinned to a digest",
 			fmt.Sprintf("%q names a tag, which can move: give a digest-pinned reference, typically a gate's `pinned` output.", image))
 		return
 	}
-	target := resolved.Pinned()
 	sign, why := r.needsSigning(ctx, req, state, &plan, settings, now)
 	var kept *keptApproval
 	failing := "cannot be attested"
@@ -223,7 +220,7 @@ func (r *attestationResource) ModifyPlan(ctx context.Context, req resource.Modif
 	if !sign && importedRecord(state) && !r.checkAdopted(ctx, state, secrets, settings, &resp.Diagnostics) {
 		return
 	}
-	j, ok := judgeTarget(ctx, r.data, &resp.Diagnostics, path.Root("image"), "attestation's", image, target, settings.Gates, now, failing, kept)
+	j, ok := judgeTarget(ctx, r.data, &resp.Diagnostics, path.Root("image"), "attestation's", image, resolved, settings.Gates, now, failing, kept)
 	if !ok {
 		return
 	}
@@ -236,7 +233,7 @@ func (r *attestationResource) ModifyPlan(ctx context.Context, req resource.Modif
 	if sign {
 		tflog.Debug(ctx, "attestation planned", map[string]any{"image": j.Pinned.String(), "why": why})
 		plan.AttestationDigests = types.ListUnknown(types.StringType)
-		plan.PredicateTypes = stringList(ctx, []string{attest.VulnPredicateType, attest.VerdictPredicateType}, &resp.Diagnostics)
+		plan.PredicateTypes = stringList(ctx, []string{gate.VulnPredicateType, gate.VerdictPredicateType}, &resp.Diagnostics)
 		plan.Location, plan.SignedAt = types.StringUnknown(), types.StringUnknown()
 		plan.Verdict = types.ObjectUnknown(verdictAttrTypes)
 		r.warnMissingSecrets(&resp.Diagnostics, &plan)
@@ -316,21 +313,21 @@ func (r *attestationResource) checkAdopted(ctx context.Context, state, secrets *
 		diags.AddAttributeError(path.Root("image"), "Invalid state", "The imported attestations and their predicate types do not pair up; remove the resource from state and import it again.")
 		return false
 	}
-	found := make([]attest.Attached, len(digests))
+	found := make([]gate.Attached, len(digests))
 	for i := range digests {
 		h, err := v1.NewHash(digests[i])
 		if err != nil {
 			diags.AddAttributeError(path.Root("image"), "Invalid state", fmt.Sprintf("The imported attestation digest %q does not parse.", digests[i]))
 			return false
 		}
-		found[i] = attest.Attached{Digest: h, PredicateType: pts[i], Location: state.Location.ValueString()}
+		found[i] = gate.Attached{Digest: h, PredicateType: pts[i], Location: state.Location.ValueString()}
 	}
 	signer, d := signerOptions(secrets, s)
 	diags.Append(d...)
 	if diags.HasError() {
 		return false
 	}
-	if err := gate.CheckAdopted(ctx, attestationStore(r.data, ref), subject, found, signer); err != nil {
+	if err := gate.CheckAdopted(ctx, gate.AttestationStore(r.data.Registry, ref.Repository), subject, found, signer); err != nil {
 		addGateError(diags, err, path.Root("image"), nil)
 		return false
 	}
@@ -393,7 +390,12 @@ func (r *attestationResource) publish(ctx context.Context, m *attestationResourc
 	if pv.j == nil {
 		tflog.Debug(ctx, "no judgement from this process's plan; judging again before signing", map[string]any{"image": target})
 		pv.started = r.now().UTC()
-		j, ok := judgeTarget(ctx, r.data, diags, path.Root("image"), "attestation's", image, image, settings.Gates, pv.started, "cannot be attested", nil)
+		resolved, d := resolveRef(ctx, r.data, image, path.Root("image"))
+		diags.Append(d...)
+		if diags.HasError() {
+			return
+		}
+		j, ok := judgeTarget(ctx, r.data, diags, path.Root("image"), "attestation's", image, resolved, settings.Gates, pv.started, "cannot be attested", nil)
 		if !ok {
 			return
 		}
@@ -404,10 +406,15 @@ func (r *attestationResource) publish(ctx context.Context, m *attestationResourc
 		}
 		pv.j, pv.finished = j, r.now().UTC()
 	}
-	subject, d := resolveRef(ctx, r.data.Registry, target, path.Root("image"))
-	diags.Append(d...)
-	if diags.HasError() {
-		return
+	// The subject is what was judged: the image, or the platform manifest
+	// `platforms` selected of an index.
+	subject := pv.j.Target.Resolved
+	if subject.Pinned().String() != pv.j.Pinned.String() {
+		subject, d = resolveRef(ctx, r.data, target, path.Root("image"))
+		diags.Append(d...)
+		if diags.HasError() {
+			return
+		}
 	}
 	signer, d := signerOptions(secrets, settings)
 	diags.Append(d...)
@@ -453,7 +460,7 @@ func (r *attestationResource) Read(ctx context.Context, req resource.ReadRequest
 		resp.Diagnostics.AddAttributeError(path.Root("image"), "Invalid state", fmt.Sprintf("The recorded image %q or digest %q does not parse; remove the resource from state and import it again.", state.Image.ValueString(), state.Digest.ValueString()))
 		return
 	}
-	store := attestationStore(r.data, ref)
+	store := gate.AttestationStore(r.data.Registry, ref.Repository)
 	var recorded []string
 	resp.Diagnostics.Append(state.AttestationDigests.ElementsAs(ctx, &recorded, false)...)
 	if len(recorded) == 0 {
@@ -535,15 +542,10 @@ func (r *attestationResource) ImportState(ctx context.Context, req resource.Impo
 		resp.Diagnostics.AddError("Invalid import id", err.Error())
 		return
 	}
-	digest := id[at+1:]
 	resp.Diagnostics.Append(resp.State.Set(ctx, &attestationResourceModel{
-		ID: types.StringValue(parsed.Repository.Name() + "@" + digest), Image: types.StringValue(id), Platforms: types.ListNull(types.StringType),
+		ID: types.StringValue(parsed.Pinned(parsed.Digest).String()), Image: types.StringValue(id), Platforms: types.ListNull(types.StringType),
 		TLogUpload: types.BoolValue(true), RekorURL: types.StringNull(), RenewAfter: types.StringNull(), DeleteOnDestroy: types.BoolValue(false),
-		Digest: types.StringValue(digest), AttestationDigests: types.ListNull(types.StringType), PredicateTypes: types.ListNull(types.StringType),
+		Digest: types.StringValue(parsed.Digest.String()), AttestationDigests: types.ListNull(types.StringType), PredicateTypes: types.ListNull(types.StringType),
 		Location: types.StringNull(), SignedAt: types.StringNull(), Verdict: types.ObjectNull(verdictAttrTypes),
 	})...)
-}
-
-func attestationStore(data *providerData, ref registry.Reference) attest.Store {
-	return attest.Store{Repository: ref.Repository, Options: data.Registry.RemoteOptions()}
 }

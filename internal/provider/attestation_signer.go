@@ -8,15 +8,15 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/imageguard/terraform-provider-imageguard/internal/attest"
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 )
 
 // The signer blocks of imageguard_attestation, as plain signer options.
 
 // signerOptions reads the signer block, and the environment variables it names.
-func signerOptions(m *attestationResourceModel, s attestationSettings) (attest.SignerOptions, diag.Diagnostics) {
+func signerOptions(m *attestationResourceModel, s attestationSettings) (gate.SignerOptions, diag.Diagnostics) {
 	var diags diag.Diagnostics
-	o := attest.SignerOptions{TLogUpload: s.TLogUpload, RekorURL: s.RekorURL}
+	o := gate.SignerOptions{TLogUpload: s.TLogUpload, RekorURL: s.RekorURL}
 	fromEnv := func(at path.Path, name string) string {
 		v := os.Getenv(name)
 		if v == "" {
@@ -42,7 +42,7 @@ func signerOptions(m *attestationResourceModel, s attestationSettings) (attest.S
 		if name := m.Keyless.OIDCTokenEnv.ValueString(); name != "" {
 			token = fromEnv(path.Root("keyless").AtName("oidc_token_env"), name)
 		}
-		o.Keyless = &attest.Keyless{FulcioURL: m.Keyless.FulcioURL.ValueString(), IDToken: token}
+		o.Keyless = &gate.KeylessSigner{FulcioURL: m.Keyless.FulcioURL.ValueString(), IDToken: token}
 	default:
 		diags.AddError("No signer", "Give one of the `key`, `kms` and `keyless` blocks.")
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
 )
 
@@ -218,7 +219,13 @@ func (a *checkAction) Invoke(ctx context.Context, req action.InvokeRequest, resp
 	start := a.now()
 	send(fmt.Sprintf("imageguard: checking %s (%s)", ref, strings.Join(gates, ", ")))
 	stop := a.keepReporting(ctx, send, ref, start)
-	j, ok := judgeTarget(ctx, a.data, &resp.Diagnostics, path.Root("ref"), "check's", ref, ref, settings, start.UTC(), "fails the apply-time check", nil)
+	var j *gate.Judgement
+	resolved, diags := resolveRef(ctx, a.data, ref, path.Root("ref"))
+	resp.Diagnostics.Append(diags...)
+	ok := !diags.HasError()
+	if ok {
+		j, ok = judgeTarget(ctx, a.data, &resp.Diagnostics, path.Root("ref"), "check's", ref, resolved, settings, start.UTC(), "fails the apply-time check", nil)
+	}
 	stop()
 	tflog.Info(ctx, "imageguard_check judged", map[string]any{"ref": ref, "passed": ok, "duration_ms": a.now().Sub(start).Milliseconds()})
 	if !ok || j == nil {

@@ -134,13 +134,6 @@ func validateSettings[M, S any](ctx context.Context, config tfsdk.Config, diags 
 	diags.Append(d...)
 }
 
-// addInvalidValue reports a value that does not convert and that no
-// schema validator checks (the shape the validators own never reaches a
-// conversion).
-func addInvalidValue(_ context.Context, diags *diag.Diagnostics, at path.Path, summary, detail string) {
-	diags.AddAttributeError(at, summary, detail)
-}
-
 // platformsValidators check each entry of a data source's `platforms` as
 // `os/arch[/variant]`.
 func platformsValidators() []validator.List {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
-	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
 
@@ -153,33 +152,22 @@ func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	ctx, cancel := context.WithTimeout(ctx, d.data.Timeout)
 	defer cancel()
 
-	resolved, diags := resolveRef(ctx, d.data.Registry, m.Ref.ValueString(), path.Root("ref"))
+	resolved, diags := resolveRef(ctx, d.data, m.Ref.ValueString(), path.Root("ref"))
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	img, err := d.data.Registry.Image(ctx, resolved, m.Platform.ValueString())
+	inspected, err := gate.Inspect(ctx, d.data.Registry, resolved, m.Platform.ValueString())
 	if err != nil {
-		at := path.Root("ref")
-		if registry.KindOf(err) == registry.KindPlatform {
-			at = path.Root("platform")
-		}
-		resp.Diagnostics.AddAttributeError(at, registry.KindOf(err).Summary(), err.Error())
+		addGateError(&resp.Diagnostics, err, path.Root("ref"), nil)
 		return
 	}
+	img := inspected.Image
 
 	m.Digest = types.StringValue(resolved.Digest.String())
 	// `platform` on an index narrows the hand-out to the manifest described
-	// (and judged by `rules`): the index would carry platforms nobody saw.
-	m.Pinned = types.StringValue(resolved.Pinned())
-	if m.Platform.ValueString() != "" {
-		pinned, err := gate.PinnedFor(resolved, []string{img.Digest.String()})
-		if err != nil {
-			addGateError(&resp.Diagnostics, err, path.Root("platform"), nil)
-			return
-		}
-		m.Pinned = types.StringValue(pinned)
-	}
+	// (and judged by `rules`).
+	m.Pinned = types.StringValue(inspected.Pinned.String())
 	m.MediaType = types.StringValue(string(resolved.MediaType))
 	m.Platforms = []platformModel{}
 	for _, p := range resolved.Platforms {
@@ -220,11 +208,7 @@ func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	}
 	m.Layers = types.Int64Value(int64(len(img.Manifest.Layers)))
 	m.Size = types.Int64Value(img.Size())
-	annotations := gate.IndexAnnotations(resolved)
-	for k, v := range img.Manifest.Annotations {
-		annotations[k] = v
-	}
-	m.Annotations = stringMap(ctx, annotations, &resp.Diagnostics)
+	m.Annotations = stringMap(ctx, inspected.Annotations, &resp.Diagnostics)
 
 	m.Passed = types.BoolValue(true)
 	var lines []string
@@ -243,7 +227,7 @@ func (d *imageDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 // judgeRules applies the `rules` block: to the platform `platform` names
 // (and then `pinned` names that platform's manifest, the one judged), else
 // to every platform of an index.
-func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolved *registry.Resolved, diags *diag.Diagnostics) []string {
+func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolved *gate.Resolved, diags *diag.Diagnostics) []string {
 	at := func(n string) path.Path { return path.Root("rules").AtName(n) }
 	rules, ds := readRules(ctx, &m.Rules.rulesModel, at)
 	diags.Append(ds...)
@@ -273,18 +257,18 @@ func (d *imageDataSource) judgeRules(ctx context.Context, m *imageModel, resolve
 
 // resolveRef parses and resolves a reference, turning failures into
 // attribute errors on `at` and a moved tag into a warning.
-func resolveRef(ctx context.Context, c *registry.Client, ref string, at path.Path) (*registry.Resolved, diag.Diagnostics) {
-	r, err := gate.Resolve(ctx, c, ref)
+func resolveRef(ctx context.Context, data *providerData, ref string, at path.Path) (*gate.Resolved, diag.Diagnostics) {
+	r, err := gate.Resolve(ctx, data.Registry, ref)
 	return r, resolveDiagnostics(at, ref, r, err)
 }
 
 // resolveDiagnostics turns a reference's resolution into diagnostics on
 // at: its error, or a warning when the tag it names has moved away from the
 // digest it pins.
-func resolveDiagnostics(at path.Path, ref string, resolved *registry.Resolved, err error) diag.Diagnostics {
+func resolveDiagnostics(at path.Path, ref string, resolved *gate.Resolved, err error) diag.Diagnostics {
 	var diags diag.Diagnostics
 	if err != nil {
-		diags.AddAttributeError(at, registry.KindOf(err).Summary(), err.Error())
+		diags.AddAttributeError(at, gate.RegistrySummary(err), err.Error())
 		return diags
 	}
 	if resolved.TagDigest != "" && resolved.TagDigest != resolved.Digest.String() {

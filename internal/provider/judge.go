@@ -39,16 +39,11 @@ type judgeSite struct {
 // and noun default to "approved" and "approval" (imageguard_pin).
 type keptApproval struct{ at, db, verb, noun string }
 
-// judge resolves image, runs its gates (gate.Judge) and reports the
+// judge runs the gates (gate.Judge) on a resolved target and reports the
 // judgement at site. ref is the reference as the user wrote it, for
 // messages. A nil judgement means an error was reported; otherwise the
 // caller decides on j.Blocking and the diagnostics.
-func judge(ctx context.Context, data *providerData, diags *diag.Diagnostics, site judgeSite, ref, image string, in gateInputs, now time.Time) *gate.Judgement {
-	resolved, d := resolveRef(ctx, data.Registry, image, site.at)
-	diags.Append(d...)
-	if d.HasError() {
-		return nil
-	}
+func judge(ctx context.Context, data *providerData, diags *diag.Diagnostics, site judgeSite, ref string, resolved *gate.Resolved, in gateInputs, now time.Time) *gate.Judgement {
 	g := gate.Gates{Now: now}
 	if in.Scan != nil {
 		s := in.Scan
@@ -123,15 +118,15 @@ func reportJudgement(diags *diag.Diagnostics, site judgeSite, ref string, j *gat
 }
 
 // judgeTarget runs a resource's scan, verify and policy gates on a
-// digest-pinned target, each under its own enforcement, and reports whether
-// the plan may go on: the judgement is nil after an error, and ok is false
-// when a gate blocks.
-func judgeTarget(ctx context.Context, data *providerData, diags *diag.Diagnostics, at path.Path, who, ref, target string, s pinSettings, now time.Time, context string, kept *keptApproval) (*gate.Judgement, bool) {
-	scan := s.Scan
+// resolved target, each under its own enforcement, and reports whether the
+// plan may go on: the judgement is nil after an error, and ok is false when
+// a gate blocks.
+func judgeTarget(ctx context.Context, data *providerData, diags *diag.Diagnostics, at path.Path, who, ref string, target *gate.Resolved, s pinSettings, now time.Time, context string, kept *keptApproval) (*gate.Judgement, bool) {
+	sc := s.Scan
 	if kept != nil {
-		sinceApproval(&scan.Rules.Exploited, kept.at, kept.noun)
+		sinceApproval(&sc.Rules.Exploited, kept.at, kept.noun)
 	}
-	in := gateInputs{Scan: &scan, Verify: s.Verify, Rules: s.Rules, RulesEnforcement: s.RulesEnforcement, Platforms: s.Platforms}
+	in := gateInputs{Scan: &sc, Verify: s.Verify, Rules: s.Rules, RulesEnforcement: s.RulesEnforcement, Platforms: s.Platforms}
 	j := judge(ctx, data, diags, judgeSite{at: at, blocks: nestedBlocks, who: who, context: context, kept: kept}, ref, target, in, now)
 	if j == nil {
 		return nil, false

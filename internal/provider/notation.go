@@ -1,8 +1,6 @@
 package provider
 
 import (
-	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -14,8 +12,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
-	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
 )
 
 // The `notation` authority: Notary Project signatures, shared by every
@@ -50,10 +48,10 @@ const (
 	defaultRevocation     = "enforce"
 )
 
-// notationAuthority converts the block; verify.ValidateAuthority checks
+// notationAuthority converts the block; gate.ValidateAuthority checks
 // what the schema's validators cannot (PEM, certificates, trust policy).
-func readNotation(n notationModel) *verify.NotationAuthority {
-	out := &verify.NotationAuthority{
+func readNotation(n notationModel) *gate.NotationAuthority {
+	out := &gate.NotationAuthority{
 		CertificatesPEM: n.CertificatesPEM.ValueString(), TrustStoreType: n.TrustStoreType.ValueString(),
 		TSACertificatesPEM: n.TSACertificatesPEM.ValueString(), Revocation: n.Revocation.ValueString(),
 	}
@@ -180,7 +178,7 @@ func notationSignaturesAttribute() dsschema.ListNestedAttribute {
 }
 
 // notationSignaturesOf lists the verified Notary Project signatures.
-func notationSignaturesOf(results []verify.AuthorityResult) []notationSignatureModel {
+func notationSignaturesOf(results []gate.AuthorityResult) []notationSignatureModel {
 	out := []notationSignatureModel{}
 	timeOrNull := func(t time.Time) types.String {
 		if t.IsZero() {
@@ -214,33 +212,21 @@ func notationSignaturesOf(results []verify.AuthorityResult) []notationSignatureM
 // notationPath is the `notation` block of authority i.
 func notationPath(authority path.Path) path.Path { return authority.AtName("notation").AtListIndex(0) }
 
-// checkNotation reports what is wrong with a notation block once: the
-// shape the schema's validators check (identities, enumerations) through
-// addInvalidValue, the rest (PEM, certificates, the trust policy) at the
-// attribute it concerns.
-func checkNotation(ctx context.Context, diags *diag.Diagnostics, authority path.Path, a verify.Authority) {
+// checkNotation reports what the schema's validators cannot see in a
+// notation block (PEM, certificates, the trust policy) at the attribute it
+// concerns. A block whose shape they refuse (identities, enumerations) is
+// theirs to report, once.
+func checkNotation(diags *diag.Diagnostics, authority path.Path, a gate.Authority) {
 	n, at := a.Notation, notationPath(authority)
 	shapeOK := len(n.TrustedIdentities) > 0
-	if !shapeOK {
-		addInvalidValue(ctx, diags, at.AtName("trusted_identities"), "No trusted identities",
-			"Give `trusted_identities`, e.g. [\"x509.subject: C=US, O=acme, CN=release\"]; write [\"*\"] to trust every signer under the trust store.")
-	}
 	for _, id := range n.TrustedIdentities {
-		if err := validate.CheckNotationIdentity(id); err != nil {
-			addInvalidValue(ctx, diags, at.AtName("trusted_identities"), "Invalid trusted identity", err.Error())
-			shapeOK = false
-		}
+		shapeOK = shapeOK && validate.CheckNotationIdentity(id) == nil
 	}
-	for _, e := range []struct{ attr, value string }{{"trust_store_type", n.TrustStoreType}, {"revocation", n.Revocation}} {
-		if !validNotationEnum(e.attr, e.value) {
-			addInvalidValue(ctx, diags, at.AtName(e.attr), "Invalid "+e.attr, fmt.Sprintf("`%s` does not take %q.", e.attr, e.value))
-			shapeOK = false
-		}
-	}
+	shapeOK = shapeOK && validNotationEnum("trust_store_type", n.TrustStoreType) && validNotationEnum("revocation", n.Revocation)
 	if !shapeOK {
 		return
 	}
-	if err := verify.ValidateAuthority(a); err != nil {
+	if err := gate.ValidateAuthority(a); err != nil {
 		attr := at
 		for _, name := range []string{"tsa_certificates_pem", "certificates_pem", "trusted_identities"} {
 			if strings.Contains(err.Error(), name) {

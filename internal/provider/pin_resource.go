@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
-	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
 
@@ -131,7 +131,7 @@ func (r *pinResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanReq
 	now := r.now().UTC()
 	ref := plan.Ref.ValueString()
 
-	tagged, diags := resolveRef(ctx, r.data.Registry, ref, path.Root("ref"))
+	tagged, diags := resolveRef(ctx, r.data, ref, path.Root("ref"))
 	resp.Diagnostics.Append(diags...)
 	if diags.HasError() {
 		return
@@ -192,8 +192,13 @@ func (r *pinResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanReq
 
 // judge runs the pin's gates on a digest-pinned target, each under its own
 // enforcement, and reports whether the plan may go on.
-func (r *pinResource) judge(ctx context.Context, diags *diag.Diagnostics, ref, target string, s pinSettings, now time.Time, context string, kept *keptApproval) (approvalFacts, bool) {
-	j, ok := judgeTarget(ctx, r.data, diags, path.Root("ref"), "pin's", ref, target, s, now, context, kept)
+func (r *pinResource) judge(ctx context.Context, diags *diag.Diagnostics, ref string, target name.Digest, s pinSettings, now time.Time, context string, kept *keptApproval) (approvalFacts, bool) {
+	resolved, d := resolveRef(ctx, r.data, target.String(), path.Root("ref"))
+	diags.Append(d...)
+	if d.HasError() {
+		return approvalFacts{}, false
+	}
+	j, ok := judgeTarget(ctx, r.data, diags, path.Root("ref"), "pin's", ref, resolved, s, now, context, kept)
 	if j == nil {
 		return approvalFacts{}, false
 	}
@@ -217,8 +222,8 @@ func planRecordKey(ref string, state *pinModel) string {
 }
 
 // pinnedOf is repository@digest in the repository of a resolved tag.
-func pinnedOf(r *registry.Resolved, digest string) string {
-	return r.Ref.Repository.Name() + "@" + digest
+func pinnedOf(r *gate.Resolved, digest string) name.Digest {
+	return r.Ref.Repository.Digest(digest)
 }
 
 // Create records what the plan approved.
@@ -300,8 +305,8 @@ func (r *pinResource) Read(ctx context.Context, req resource.ReadRequest, resp *
 		ctx, cancel := context.WithTimeout(ctx, r.data.Timeout)
 		defer cancel()
 		ref, err := r.data.Registry.ParseReference(state.Ref.ValueString())
-		if err == nil && ref.Digest == "" {
-			var resolved *registry.Resolved
+		if err == nil && !ref.HasDigest() {
+			var resolved *gate.Resolved
 			if resolved, err = r.data.Registry.Resolve(ctx, ref); err == nil {
 				state.TagDigest = types.StringValue(resolved.Digest.String())
 			}
@@ -324,7 +329,7 @@ func (r *pinResource) ImportState(ctx context.Context, req resource.ImportStateR
 		resp.Diagnostics.AddError("Invalid import id", fmt.Sprintf("Import an imageguard_pin as `<ref>@sha256:<digest>`, e.g. `registry.example.com/team/api:1.4@sha256:…`; got %q.", id))
 		return
 	}
-	ref, digest := id[:at], id[at+1:]
+	ref := id[:at]
 	parsed, err := r.data.Registry.ParseReference(id)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid import id", err.Error())
@@ -332,7 +337,7 @@ func (r *pinResource) ImportState(ctx context.Context, req resource.ImportStateR
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &pinModel{
 		ID: types.StringValue(ref), Ref: types.StringValue(ref), Platforms: types.ListNull(types.StringType), OnTagMove: types.StringValue(gate.OnTagMoveUpdate),
-		Digest: types.StringValue(digest), Pinned: types.StringValue(parsed.Repository.Name() + "@" + digest),
+		Digest: types.StringValue(parsed.Digest.String()), Pinned: types.StringValue(parsed.Pinned(parsed.Digest).String()),
 		TagDigest: types.StringNull(), ApprovedAt: types.StringNull(), ApprovedDBVersion: types.StringNull(),
 		FindingsAtApproval: types.MapNull(types.Int64Type),
 	})...)

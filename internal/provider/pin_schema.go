@@ -166,7 +166,7 @@ func pinVerifyBlock() schema.Block {
 			"attestation": schema.ListNestedBlock{
 				MarkdownDescription: "An attestation the image must carry, signed by the authority; on an index, on the index or on every platform.",
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
-					"predicate_type": schema.StringAttribute{Required: true, MarkdownDescription: "`slsaprovenance1`, `spdxjson`, `cyclonedx`, `vuln`, … or a predicate type URI."},
+					"predicate_type": schema.StringAttribute{Required: true, Validators: []validator.String{validate.PredicateType()}, MarkdownDescription: "`slsaprovenance1`, `spdxjson`, `cyclonedx`, `vuln`, … or a predicate type URI."},
 					"condition":      opt("CEL expression over `predicate` that must be true on every platform.", validate.Condition()),
 					"max_age":        opt(maxAgeDescription, validate.Duration()),
 				}},

@@ -19,7 +19,6 @@ import (
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
-	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
 
@@ -278,7 +277,7 @@ func (d *policyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 
 // evaluate resolves every name and runs the policy's gates
 // (internal/gate): each unique digest judged once, s.Concurrency at a time.
-func (d *policyDataSource) evaluate(ctx context.Context, images map[string]string, s policySettings, now time.Time) ([]string, map[string]*registry.Resolved, *gate.PolicyOutcome, diag.Diagnostics) {
+func (d *policyDataSource) evaluate(ctx context.Context, images map[string]string, s policySettings, now time.Time) ([]string, map[string]*gate.Resolved, *gate.PolicyOutcome, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	names := make([]string, 0, len(images))
 	for n := range images {

@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"time"
 
 	dsschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
@@ -14,7 +13,6 @@ import (
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
-	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
 )
 
 // The `provenance` block and `require_signature`, shared by imageguard_verify
@@ -89,6 +87,8 @@ func provenanceBlockDataSource() dsschema.SingleNestedBlock {
 			attrs[name] = dsschema.BoolAttribute{Optional: true, MarkdownDescription: desc}
 		case "max_age":
 			attrs[name] = dsschema.StringAttribute{Optional: true, Validators: []validator.String{validate.Duration()}, MarkdownDescription: desc}
+		case "predicate_type":
+			attrs[name] = dsschema.StringAttribute{Optional: true, Validators: []validator.String{validate.PredicateType()}, MarkdownDescription: desc}
 		default:
 			attrs[name] = dsschema.StringAttribute{Optional: true, MarkdownDescription: desc}
 		}
@@ -106,6 +106,8 @@ func provenanceBlockResource() schema.SingleNestedBlock {
 			attrs[name] = schema.BoolAttribute{Optional: true, MarkdownDescription: desc}
 		case "max_age":
 			attrs[name] = schema.StringAttribute{Optional: true, Validators: []validator.String{validate.Duration()}, MarkdownDescription: desc}
+		case "predicate_type":
+			attrs[name] = schema.StringAttribute{Optional: true, Validators: []validator.String{validate.PredicateType()}, MarkdownDescription: desc}
 		default:
 			attrs[name] = schema.StringAttribute{Optional: true, MarkdownDescription: desc}
 		}
@@ -134,7 +136,7 @@ func provenanceFactsAttribute() dsschema.Attribute {
 
 // readProvenance converts the `provenance` block and `require_signature`
 // into the gate's rules. at names attributes of the verify block.
-func readProvenance(ctx context.Context, p *provenanceModel, requireSignature types.Bool, hasAttestations, hasAuthorities bool, at func(string) path.Path, rules *policy.VerifyRules, diags *diag.Diagnostics) {
+func readProvenance(p *provenanceModel, requireSignature types.Bool, hasAttestations, hasAuthorities bool, at func(string) path.Path, rules *policy.VerifyRules, diags *diag.Diagnostics) {
 	if !requireSignature.IsNull() && !requireSignature.IsUnknown() && !requireSignature.ValueBool() {
 		rules.AttestationsOnly = true
 		if !hasAttestations && hasAuthorities {
@@ -158,25 +160,16 @@ func readProvenance(ctx context.Context, p *provenanceModel, requireSignature ty
 	r := policy.ProvenanceRule{
 		SourceRepository: p.SourceRepository.ValueString(), SourceOwner: p.SourceOwner.ValueString(),
 		SignerWorkflow: p.SignerWorkflow.ValueString(), SourceRef: p.SourceRef.ValueString(),
-		DenySelfHostedRunners: p.DenySelfHostedRunners.ValueBool(), PredicateType: verify.ProvenancePredicateType,
+		DenySelfHostedRunners: p.DenySelfHostedRunners.ValueBool(), PredicateType: gate.ProvenancePredicateType,
 	}
+	// validate.PredicateType and validate.Duration own these values' shape.
 	if t := p.PredicateType.ValueString(); t != "" {
-		uri, err := verify.PredicateTypeURI(t)
-		if err != nil {
-			addInvalidValue(ctx, diags, pp.AtName("predicate_type"), "Invalid predicate_type", err.Error())
-			return
-		}
-		r.PredicateType = uri
+		r.PredicateType, _ = gate.PredicateTypeURI(t)
 	}
 	if ma := p.MaxAge.ValueString(); ma != "" {
-		d, err := policy.ParseDuration(ma)
-		if err != nil {
-			addInvalidValue(ctx, diags, pp.AtName("max_age"), "Invalid max_age", err.Error())
-			return
-		}
-		r.MaxAge = d
+		r.MaxAge, _ = policy.ParseDuration(ma)
 	}
-	if err := verify.ValidateProvenance(verify.Provenance{SourceRepository: r.SourceRepository, SourceOwner: r.SourceOwner,
+	if err := gate.ValidateProvenance(gate.Provenance{SourceRepository: r.SourceRepository, SourceOwner: r.SourceOwner,
 		SignerWorkflow: r.SignerWorkflow, SourceRef: r.SourceRef, PredicateType: r.PredicateType}); err != nil {
 		diags.AddAttributeError(pp, "Invalid provenance block", err.Error()+".")
 		return

@@ -27,6 +27,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/exploit"
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
@@ -560,4 +561,53 @@ func configuredData(raw any) (*providerData, error) {
 		return nil, fmt.Errorf("unexpected provider data %T; this is a bug in imageguard", raw)
 	}
 	return d, nil
+}
+
+// logSubsystems are the layers that log: with TF_LOG=debug (or
+// TF_LOG_PROVIDER) a plan shows every registry request, the database
+// decision, each platform scanned or served from cache, each authority
+// tried and each rule evaluation.
+var logSubsystems = []string{registry.LogSubsystem, vulndb.LogSubsystem, scan.LogSubsystem, gate.VerifyLogSubsystem, gate.PolicyLogSubsystem, gate.AttestLogSubsystem, exploit.LogSubsystem}
+
+// exploitDataManager converts the `exploit_data` block: nil without one.
+func exploitDataManager(ctx context.Context, blocks []exploitDataModel, client *registry.Client, cacheDir, userAgent string) (*exploit.Manager, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	switch len(blocks) {
+	case 0:
+		return nil, diags
+	case 1:
+	default:
+		diags.AddAttributeError(path.Root("exploit_data"), "Too many exploit_data blocks", "Give at most one `exploit_data` block.")
+		return nil, diags
+	}
+	m := blocks[0]
+	at := path.Root("exploit_data").AtListIndex(0)
+	if m.KEVSources.IsUnknown() || m.EPSSSources.IsUnknown() || m.MaxAge.IsUnknown() {
+		diags.AddAttributeError(at, "Exploit data settings not known at plan", "The `exploit_data` block depends on values known only after apply; imageguard judges during plan, so they must be known then.")
+		return nil, diags
+	}
+	opts := exploit.Options{CacheDir: cacheDir, RemoteOptions: client.RemoteOptions(), Transport: client.Transport(), Keychain: client.Keychain(), Insecure: client.IsInsecure, UserAgent: userAgent}
+	opts.KEVSources = stringsOf(ctx, m.KEVSources, &diags)
+	opts.EPSSSources = stringsOf(ctx, m.EPSSSources, &diags)
+	for name, list := range map[string][]string{"kev_sources": opts.KEVSources, "epss_sources": opts.EPSSSources} {
+		for i, src := range list {
+			if err := exploit.CheckSource(src); err != nil {
+				diags.AddAttributeError(at.AtName(name).AtListIndex(i), "Invalid exploit data source", capitalize(err.Error())+".")
+			}
+		}
+	}
+	if len(opts.KEVSources) == 0 && len(opts.EPSSSources) == 0 {
+		diags.AddAttributeError(at, "No exploit data sources", "The `exploit_data` block names no source: give `kev_sources` and/or `epss_sources`, or remove the block.")
+	}
+	if s := m.MaxAge.ValueString(); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			diags.AddAttributeError(at.AtName("max_age"), "Invalid max_age", fmt.Sprintf("`max_age` must be a positive Go duration such as \"168h\", got %q.", s))
+		}
+		opts.MaxAge = d
+	}
+	if diags.HasError() {
+		return nil, diags
+	}
+	return exploit.New(opts), diags
 }

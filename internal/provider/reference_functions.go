@@ -9,7 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 )
 
 // The reference functions are offline and pure, as HashiCorp's guidance
@@ -37,15 +37,15 @@ func refParameter() function.StringParameter {
 }
 
 // parseRef parses the function's argument at position arg, offline.
-func parseRef(ctx context.Context, req function.RunRequest, resp *function.RunResponse, arg int, s *string) (registry.Reference, bool) {
+func parseRef(ctx context.Context, req function.RunRequest, resp *function.RunResponse, arg int, s *string) (gate.Reference, bool) {
 	resp.Error = function.ConcatFuncErrors(resp.Error, req.Arguments.GetArgument(ctx, arg, s))
 	if resp.Error != nil {
-		return registry.Reference{}, false
+		return gate.Reference{}, false
 	}
-	ref, err := registry.ParseReference(*s)
+	ref, err := gate.ParseReference(*s)
 	if err != nil {
 		resp.Error = function.NewArgumentFuncError(int64(arg), err.Error())
-		return registry.Reference{}, false
+		return gate.Reference{}, false
 	}
 	return ref, true
 }
@@ -89,15 +89,15 @@ func (parseReferenceFunction) Run(ctx context.Context, req function.RunRequest, 
 	if ref.Tag != "" && !ref.DefaultTag {
 		tag = types.StringValue(ref.Tag)
 	}
-	if ref.Digest != "" {
-		digest = types.StringValue(ref.Digest)
+	if ref.HasDigest() {
+		digest = types.StringValue(ref.Digest.String())
 	}
 	obj, diags := types.ObjectValue(referenceParts, map[string]attr.Value{
 		"registry":   types.StringValue(ref.Registry()),
 		"repository": types.StringValue(ref.Repository.RepositoryStr()),
 		"tag":        tag,
 		"digest":     digest,
-		"pinned":     types.BoolValue(ref.Digest != ""),
+		"pinned":     types.BoolValue(ref.HasDigest()),
 	})
 	resp.Error = function.ConcatFuncErrors(resp.Error, function.FuncErrorFromDiags(ctx, diags))
 	if resp.Error == nil {
@@ -131,8 +131,8 @@ func (isPinnedFunction) Run(ctx context.Context, req function.RunRequest, resp *
 	if resp.Error != nil {
 		return
 	}
-	ref, err := registry.ParseReference(s)
-	resp.Error = resp.Result.Set(ctx, err == nil && ref.Digest != "")
+	ref, err := gate.ParseReference(s)
+	resp.Error = resp.Result.Set(ctx, err == nil && ref.HasDigest())
 }
 
 // withDigestFunction is provider::imageguard::with_digest(ref, digest).
@@ -166,16 +166,17 @@ func (withDigestFunction) Run(ctx context.Context, req function.RunRequest, resp
 	if resp.Error != nil {
 		return
 	}
-	if err := registry.CheckDigest(digest); err != nil {
+	h, err := gate.ParseDigest(digest)
+	if err != nil {
 		resp.Error = function.NewArgumentFuncError(1, fmt.Sprintf("The digest %q for %s is malformed: %v. A digest looks like `sha256:` followed by 64 lowercase hex characters, "+
 			"e.g. the `digest` of data \"imageguard_image\".", digest, s, err))
 		return
 	}
-	if ref.Digest != "" && ref.Digest != digest {
+	if ref.HasDigest() && ref.Digest != h {
 		resp.Error = function.NewArgumentFuncError(0, fmt.Sprintf("The reference %q already pins %s, not %s. Pass the reference without its digest, or the digest it carries.", s, ref.Digest, digest))
 		return
 	}
-	resp.Error = resp.Result.Set(ctx, ref.Repository.Name()+"@"+digest)
+	resp.Error = resp.Result.Set(ctx, ref.Pinned(h).String())
 }
 
 // normalizeFunction is provider::imageguard::normalize(ref).

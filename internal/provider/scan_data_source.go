@@ -18,7 +18,6 @@ import (
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
-	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 )
 
 type scanDataSource struct {
@@ -135,9 +134,9 @@ func (d *scanDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 			"ignore_unfixed": schema.BoolAttribute{Optional: true,
 				MarkdownDescription: "Do not count findings that have no fixed version yet, as `trivy --ignore-unfixed`. Default `false`."},
 			"unknown_severity": unknownSeverityAttribute(),
-			"scanners": schema.ListAttribute{Optional: true, ElementType: types.StringType, Validators: []validator.List{listvalidator.ValueStringsAre(validate.OneOf(scan.ScannerVuln, scan.ScannerSecret))},
+			"scanners": schema.ListAttribute{Optional: true, ElementType: types.StringType, Validators: []validator.List{listvalidator.ValueStringsAre(validate.OneOf(gate.ScannerVuln, gate.ScannerSecret))},
 				MarkdownDescription: "Subset of `vuln` and `secret`. Default both."},
-			"pkg_types": schema.ListAttribute{Optional: true, ElementType: types.StringType, Validators: []validator.List{listvalidator.ValueStringsAre(validate.OneOf(scan.PkgTypeOS, scan.PkgTypeLib))},
+			"pkg_types": schema.ListAttribute{Optional: true, ElementType: types.StringType, Validators: []validator.List{listvalidator.ValueStringsAre(validate.OneOf(gate.PkgTypeOS, gate.PkgTypeLib))},
 				MarkdownDescription: "Subset of `os` and `library`. Default both."},
 			"vex": schema.ListAttribute{Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "VEX documents (OpenVEX, CycloneDX VEX or CSAF JSON), as `trivy --vex` reads them, e.g. `[file(\"vex.json\")]`. Statements of `not_affected` or `fixed` suppress findings; they appear in `ignored`."},
@@ -196,7 +195,7 @@ func (d *scanDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 type scanSettings struct {
 	Platforms   []string
 	Rules       policy.ScanRules
-	Options     scan.Options
+	Options     gate.ScanOptions
 	VEX         []string
 	Enforcement report.Enforcement
 	// Preamble, when set, opens the failure message (imageguard_pin says
@@ -270,7 +269,7 @@ func readScanSettings(ctx context.Context, platforms types.List, m *scanRulesMod
 		rule.Packages = stringsOf(ctx, ig.Packages, &diags)
 		s.Rules.Ignores = append(s.Rules.Ignores, rule)
 	}
-	s.Rules.Exploited, s.Exploited = readExploited(ctx, m.Exploited, at("exploited"), &diags)
+	s.Rules.Exploited, s.Exploited = readExploited(m.Exploited)
 	s.VEX = stringsOf(ctx, m.VEX, &diags)
 	s.Enforcement = readEnforcement(ctx, m.Enforcement, at("enforcement"), &diags)
 	return s, diags
@@ -297,7 +296,12 @@ func (d *scanDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 	ctx, cancel := context.WithTimeout(ctx, d.data.Timeout)
 	defer cancel()
 
-	j := judge(ctx, d.data, &resp.Diagnostics, judgeSite{at: path.Root("image"), blocks: rootBlocks}, m.Image.ValueString(), m.Image.ValueString(), gateInputs{Scan: &settings}, d.now())
+	resolved, diags := resolveRef(ctx, d.data, m.Image.ValueString(), path.Root("image"))
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	j := judge(ctx, d.data, &resp.Diagnostics, judgeSite{at: path.Root("image"), blocks: rootBlocks}, m.Image.ValueString(), resolved, gateInputs{Scan: &settings}, d.now())
 	if j == nil {
 		return
 	}
@@ -333,7 +337,7 @@ func fillScan(ctx context.Context, j *gate.Judgement, m *scanModel, _ *diag.Diag
 			m.Targets = append(m.Targets, targetModel{Platform: types.StringValue(r.Platform), Target: types.StringValue(t)})
 		}
 	}
-	scan.SortFindings(all)
+	gate.SortFindings(all)
 	for _, f := range all {
 		m.Findings = append(m.Findings, findingModel{ID: types.StringValue(f.ID), Severity: types.StringValue(f.Severity), Package: types.StringValue(f.Package),
 			InstalledVersion: types.StringValue(f.InstalledVersion), FixedVersion: types.StringValue(f.FixedVersion), Status: types.StringValue(f.Status),

@@ -13,10 +13,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
-	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
 )
 
 type verifyDataSource struct {
@@ -182,7 +182,7 @@ func (d *verifyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 			"attestation": schema.ListNestedBlock{
 				MarkdownDescription: "An attestation the image must carry, signed by the authority.",
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
-					"predicate_type": schema.StringAttribute{Required: true, MarkdownDescription: "`slsaprovenance`, `slsaprovenance02`, `slsaprovenance1`, `spdx`, `spdxjson`, `cyclonedx`, `vuln`, `openvex`, `custom`, `link`, or a predicate type URI."},
+					"predicate_type": schema.StringAttribute{Required: true, Validators: []validator.String{validate.PredicateType()}, MarkdownDescription: "`slsaprovenance`, `slsaprovenance02`, `slsaprovenance1`, `spdx`, `spdxjson`, `cyclonedx`, `vuln`, `openvex`, `custom`, `link`, or a predicate type URI."},
 					"condition":      ostr("CEL expression over `predicate` that must be true, e.g. `predicate.buildDefinition.externalParameters.workflow.repository == \"https://github.com/acme/api\"`. Checked at plan; an invalid expression is an error.", validate.Condition()),
 					"max_age":        maxAgeAttribute(),
 				}},
@@ -194,10 +194,10 @@ func (d *verifyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 // verifySettings are the gate's inputs as plain values.
 type verifySettings struct {
 	Platforms   []string
-	Authorities []verify.Authority
+	Authorities []gate.Authority
 	Rules       policy.VerifyRules
-	Attestation []verify.AttestationRequest
-	Options     verify.Options
+	Attestation []gate.AttestationRequest
+	Options     gate.VerifyOptions
 	Enforcement report.Enforcement
 }
 
@@ -220,7 +220,7 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 	if len(m.Authorities) == 0 && m.Provenance == nil {
 		diags.AddAttributeError(at("authority"), "No authority", "Give at least one `authority` block: who must have signed the image (a `key` or a `keyless` identity), or a `provenance` block.")
 	}
-	readProvenance(ctx, m.Provenance, m.RequireSignature, len(m.AttestationReqs) > 0, len(m.Authorities) > 0, at, &s.Rules, &diags)
+	readProvenance(m.Provenance, m.RequireSignature, len(m.AttestationReqs) > 0, len(m.Authorities) > 0, at, &s.Rules, &diags)
 	names := map[string]bool{}
 	for i, a := range m.Authorities {
 		ap := at("authority").AtListIndex(i)
@@ -229,21 +229,21 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 			diags.AddAttributeError(ap.AtName("name"), "Duplicate authority name", fmt.Sprintf("Two authorities are named %q; names must be unique.", name))
 		}
 		names[name] = true
-		auth := verify.Authority{Name: name}
+		auth := gate.Authority{Name: name}
 		switch {
 		case len(a.Key)+len(a.Keyless)+len(a.Notation) != 1:
 			continue // validate.ExactlyOneBlock reports it
 		case len(a.Notation) == 1:
 			auth.Notation = readNotation(a.Notation[0])
 			if !authorityUnknown(a) {
-				checkNotation(ctx, &diags, ap, auth)
+				checkNotation(&diags, ap, auth)
 			}
 		case len(a.Key) == 1:
 			k := a.Key[0]
 			if (k.PublicKeyPEM.ValueString() == "") == (k.KMS.ValueString() == "") && !k.PublicKeyPEM.IsUnknown() && !k.KMS.IsUnknown() {
 				diags.AddAttributeError(ap.AtName("key").AtListIndex(0), "Key needs public_key_pem or kms", fmt.Sprintf("The key of authority %q needs exactly one of `public_key_pem` and `kms`.", name))
 			}
-			auth.Key = &verify.KeyAuthority{PublicKeyPEM: k.PublicKeyPEM.ValueString(), KMSRef: k.KMS.ValueString()}
+			auth.Key = &gate.KeyAuthority{PublicKeyPEM: k.PublicKeyPEM.ValueString(), KMSRef: k.KMS.ValueString()}
 		default:
 			k := a.Keyless[0]
 			kp := ap.AtName("keyless").AtListIndex(0)
@@ -255,7 +255,7 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 			if !authorityUnknown(a) && (k.Subject.ValueString() == "") == (k.SubjectRegexp.ValueString() == "") {
 				diags.AddAttributeError(kp, "Keyless needs one subject", fmt.Sprintf("The keyless identity of authority %q needs exactly one of `subject` and `subject_regexp`, as cosign does.", name))
 			}
-			auth.Keyless = &verify.KeylessAuthority{
+			auth.Keyless = &gate.KeylessAuthority{
 				Issuer: k.Issuer.ValueString(), IssuerRegexp: k.IssuerRegexp.ValueString(),
 				Subject: k.Subject.ValueString(), SubjectRegexp: k.SubjectRegexp.ValueString(),
 				GitHubWorkflowRepository: k.GitHubWorkflowRepository.ValueString(), GitHubWorkflowRef: k.GitHubWorkflowRef.ValueString(),
@@ -264,22 +264,17 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 			}
 		}
 		if !authorityUnknown(a) && auth.Notation == nil {
-			if err := verify.ValidateAuthority(auth); err != nil {
+			if err := gate.ValidateAuthority(auth); err != nil {
 				diags.AddAttributeError(ap, "Invalid authority", err.Error()+".")
 			}
 		}
 		s.Authorities = append(s.Authorities, auth)
 	}
-	for i, a := range m.AttestationReqs {
-		ap := at("attestation").AtListIndex(i)
+	for _, a := range m.AttestationReqs {
 		if a.PredicateType.IsUnknown() || a.Condition.IsUnknown() || a.MaxAge.IsUnknown() {
 			continue
 		}
-		uri, err := verify.PredicateTypeURI(a.PredicateType.ValueString())
-		if err != nil {
-			diags.AddAttributeError(ap.AtName("predicate_type"), "Invalid predicate_type", err.Error())
-			continue
-		}
+		uri, _ := gate.PredicateTypeURI(a.PredicateType.ValueString()) // validate.PredicateType owns the names
 		rule := policy.AttestationRule{PredicateType: uri}
 		if ma := a.MaxAge.ValueString(); ma != "" {
 			rule.MaxAge, _ = policy.ParseDuration(ma) // validate.Duration owns the format
@@ -288,7 +283,7 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 			rule.Condition, _ = policy.CompileCondition(expr) // validate.Condition owns the syntax
 		}
 		s.Rules.Attestations = append(s.Rules.Attestations, rule)
-		s.Attestation = append(s.Attestation, verify.AttestationRequest{PredicateType: uri})
+		s.Attestation = append(s.Attestation, gate.AttestationRequest{PredicateType: uri})
 	}
 	return s, diags
 }
@@ -339,7 +334,12 @@ func (d *verifyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.data.Timeout)
 	defer cancel()
-	j := judge(ctx, d.data, &resp.Diagnostics, judgeSite{at: path.Root("image"), blocks: rootBlocks}, m.Image.ValueString(), m.Image.ValueString(), gateInputs{Verify: &s}, time.Now())
+	resolved, diags := resolveRef(ctx, d.data, m.Image.ValueString(), path.Root("image"))
+	resp.Diagnostics.Append(diags...)
+	if diags.HasError() {
+		return
+	}
+	j := judge(ctx, d.data, &resp.Diagnostics, judgeSite{at: path.Root("image"), blocks: rootBlocks}, m.Image.ValueString(), resolved, gateInputs{Verify: &s}, time.Now())
 	if j == nil {
 		return
 	}

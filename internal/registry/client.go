@@ -174,8 +174,8 @@ type Resolved struct {
 }
 
 // Pinned is registry/repository@digest: the only form gates hand out.
-func (r *Resolved) Pinned() string {
-	return r.Ref.Repository.Name() + "@" + r.Digest.String()
+func (r *Resolved) Pinned() name.Digest {
+	return r.Ref.Pinned(r.Digest)
 }
 
 // IsIndex reports whether the reference names a multi-platform index.
@@ -185,11 +185,11 @@ func (r *Resolved) IsIndex() bool { return r.MediaType.IsIndex() }
 // one (go-containerregistry checks the content against it), else by tag.
 // One request per unique reference per client.
 func (c *Client) Resolve(ctx context.Context, ref Reference) (*Resolved, error) {
-	key := ref.Repository.Name() + ":" + ref.Tag + "@" + ref.Digest
+	key := ref.Canonical()
 	r, err := remember(c, c.resolved, key, func() (*Resolved, error) {
 		return c.resolve(ctx, ref)
 	})
-	if err == nil && ref.Digest == "" {
+	if err == nil && !ref.HasDigest() {
 		c.rememberByDigest(r)
 	}
 	return r, err
@@ -199,14 +199,14 @@ func (c *Client) Resolve(ctx context.Context, ref Reference) (*Resolved, error) 
 // well: the content is addressed by its digest, so a later reference to the
 // same digest (a gate judging the pinned form) needs no request.
 func (c *Client) rememberByDigest(r *Resolved) {
-	key := r.Ref.Repository.Name() + ":@" + r.Digest.String()
+	byDigest := *r
+	byDigest.Ref = Reference{Input: r.Pinned().String(), Repository: r.Ref.Repository, Digest: r.Digest}
+	key := byDigest.Ref.Canonical()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.resolved[key]; ok {
 		return
 	}
-	byDigest := *r
-	byDigest.Ref = Reference{Input: r.Pinned(), Repository: r.Ref.Repository, Digest: r.Digest.String()}
 	byDigest.TagDigest = ""
 	m := &memo[*Resolved]{done: make(chan struct{}), val: &byDigest}
 	close(m.done)
@@ -215,8 +215,8 @@ func (c *Client) rememberByDigest(r *Resolved) {
 
 func (c *Client) resolve(ctx context.Context, ref Reference) (*Resolved, error) {
 	var target name.Reference
-	if ref.Digest != "" {
-		target = ref.Repository.Digest(ref.Digest)
+	if ref.HasDigest() {
+		target = ref.Pinned(ref.Digest)
 	} else {
 		target = ref.Repository.Tag(ref.Tag)
 	}
@@ -231,7 +231,7 @@ func (c *Client) resolve(ctx context.Context, ref Reference) (*Resolved, error) 
 			return nil, err
 		}
 	}
-	if ref.Digest != "" && ref.Tag != "" {
+	if ref.HasDigest() && ref.Tag != "" {
 		tagDigest, err := c.TagDigest(ctx, ref)
 		if err != nil {
 			return nil, err

@@ -57,11 +57,11 @@ func FuzzParseReference(f *testing.F) {
 		if ref.Repository.RepositoryStr() == "" || ref.Registry() == "" {
 			t.Fatalf("ParseReference(%q): empty repository or registry: %+v", s, ref)
 		}
-		if ref.Tag == "" && ref.Digest == "" {
+		if ref.Tag == "" && !ref.HasDigest() {
 			t.Fatalf("ParseReference(%q) names neither a tag nor a digest", s)
 		}
-		if ref.Digest != "" {
-			if _, err := v1.NewHash(ref.Digest); err != nil {
+		if ref.HasDigest() {
+			if _, err := v1.NewHash(ref.Digest.String()); err != nil {
 				t.Fatalf("ParseReference(%q): digest %q does not parse: %v", s, ref.Digest, err)
 			}
 		}
@@ -70,8 +70,8 @@ func FuzzParseReference(f *testing.F) {
 		if ref.Tag != "" {
 			full += ":" + ref.Tag
 		}
-		if ref.Digest != "" {
-			full += "@" + ref.Digest
+		if ref.HasDigest() {
+			full += "@" + ref.Digest.String()
 		}
 		again, err := c.ParseReference(full)
 		if err != nil {

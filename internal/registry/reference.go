@@ -20,9 +20,16 @@ type Reference struct {
 	// DefaultTag reports that the input named no tag and no digest, so Tag
 	// is the default "latest", as docker reads it.
 	DefaultTag bool
-	// Digest is empty when the reference names only a tag.
-	Digest string
+	// Digest is the zero hash when the reference names only a tag
+	// (HasDigest).
+	Digest v1.Hash
 }
+
+// HasDigest reports whether the reference pins a digest.
+func (r Reference) HasDigest() bool { return r.Digest != (v1.Hash{}) }
+
+// Pinned is the reference's repository pinned to d.
+func (r Reference) Pinned(d v1.Hash) name.Digest { return r.Repository.Digest(d.String()) }
 
 // Registry is the registry host.
 func (r Reference) Registry() string { return r.Repository.RegistryStr() }
@@ -36,8 +43,8 @@ func (r Reference) Canonical() string {
 	if r.Tag != "" {
 		s += ":" + r.Tag
 	}
-	if r.Digest != "" {
-		s += "@" + r.Digest
+	if r.HasDigest() {
+		s += "@" + r.Digest.String()
 	}
 	return s
 }
@@ -61,9 +68,11 @@ func parseReference(s string, insecure map[string]bool) (Reference, error) {
 	digest := ""
 	if i := strings.Index(in, "@"); i >= 0 {
 		head, digest = in[:i], in[i+1:]
-		if err := CheckDigest(digest); err != nil {
+		h, err := ParseDigest(digest)
+		if err != nil {
 			return ref, &Error{Kind: KindMalformed, Ref: s, Message: fmt.Sprintf("The image reference %q has a malformed digest %q: %v. A digest looks like `sha256:` followed by 64 hex characters.", s, digest, err)}
 		}
+		ref.Digest = h
 	}
 	if host, err := name.NewRegistry(strings.SplitN(head, "/", 2)[0], name.WeakValidation); err == nil && insecure[host.RegistryStr()] {
 		nameOpts = append(nameOpts, name.Insecure)
@@ -83,21 +92,20 @@ func parseReference(s string, insecure map[string]bool) (Reference, error) {
 		ref.Tag = t.TagStr()
 		ref.DefaultTag = digest == "" && !strings.Contains(lastPathSegment(head), ":")
 	}
-	ref.Digest = digest
 	return ref, nil
 }
 
-// CheckDigest accepts exactly a sha256 digest: `sha256:` and 64 lowercase
+// ParseDigest accepts exactly a sha256 digest: `sha256:` and 64 lowercase
 // hex characters, the only algorithm registries and runtimes pin by.
-func CheckDigest(digest string) error {
+func ParseDigest(digest string) (v1.Hash, error) {
 	h, err := v1.NewHash(digest)
 	if err != nil {
-		return err
+		return v1.Hash{}, err
 	}
 	if h.Algorithm != "sha256" {
-		return fmt.Errorf("algorithm %q is not sha256", h.Algorithm)
+		return v1.Hash{}, fmt.Errorf("algorithm %q is not sha256", h.Algorithm)
 	}
-	return nil
+	return h, nil
 }
 
 func lastPathSegment(s string) string {

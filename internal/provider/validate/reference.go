@@ -10,8 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
-	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
-
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/kmsref"
 )
 
@@ -63,7 +62,7 @@ func (serviceURL) ValidateString(_ context.Context, req validator.StringRequest,
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid URL", "Give an https URL such as https://rekor.sigstore.dev.")
 	case u.User != nil:
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid URL", "The URL must not carry credentials: a URL is shown in messages and logs.")
-	case u.Scheme == "http" && !registry.IsLoopback(u.Host):
+	case u.Scheme == "http" && !gate.IsLoopback(u.Host):
 		resp.Diagnostics.AddAttributeError(req.Path, "Plain HTTP refused",
 			fmt.Sprintf("%s uses plain HTTP, which is allowed only on loopback (127.0.0.0/8, ::1, localhost): the OIDC token, the signing certificate "+
 				"and the transparency log's answers would cross the network unencrypted and could be changed on the way. Serve it over https://.", u.Redacted()))
@@ -74,7 +73,7 @@ func (serviceURL) ValidateString(_ context.Context, req validator.StringRequest,
 // `registry.example.com/team/api` or Docker Hub's `nginx`.
 func Repository() validator.String {
 	return stringCheck{"Invalid repository", "a repository without tag or digest, e.g. registry.example.com/team/api", func(s string) error {
-		ref, err := registry.ParseReference(s)
+		ref, err := gate.ParseReference(s)
 		if err != nil {
 			return err
 		}
@@ -88,7 +87,7 @@ func Repository() validator.String {
 // Regexp accepts a regular expression in RE2 syntax.
 func Regexp() validator.String {
 	return stringCheck{"Invalid filter", "a regular expression (RE2 syntax)", func(s string) error {
-		_, err := registry.CompileTagFilter(s)
+		_, err := gate.CompileTagFilter(s)
 		return err
 	}}
 }

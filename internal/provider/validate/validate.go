@@ -12,8 +12,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
+	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
-	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 )
 
 // stringCheck adapts a parse function into a validator.String.
@@ -48,7 +48,7 @@ func sentence(s string) string {
 // Platform accepts `os/arch[/variant]`, e.g. `linux/arm64/v8`.
 func Platform() validator.String {
 	return stringCheck{"Invalid platform", "a platform as os/arch[/variant]", func(s string) error {
-		_, err := registry.ParsePlatform(s)
+		_, err := gate.ParsePlatform(s)
 		return err
 	}}
 }
@@ -92,3 +92,12 @@ func Enforcement() validator.String { return stringvalidator.OneOf("error", "war
 
 // OneOf accepts exactly the given values.
 func OneOf(values ...string) validator.String { return stringvalidator.OneOf(values...) }
+
+// PredicateType accepts a cosign predicate type name (`slsaprovenance1`,
+// `spdxjson`, `vuln`, …) or a predicate type URI.
+func PredicateType() validator.String {
+	return stringCheck{"Invalid predicate_type", "a cosign predicate type name or a predicate type URI", func(s string) error {
+		_, err := gate.PredicateTypeURI(s)
+		return err
+	}}
+}
