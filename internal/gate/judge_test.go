@@ -3,9 +3,11 @@ package gate
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
 	"github.com/imageguard/terraform-provider-imageguard/internal/report"
+	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 )
 
 // What may be handed out is what every gate that ran judged: a platform one
@@ -71,4 +73,34 @@ func withEnforcement(o *ScanOutcome, e report.Enforcement) *ScanOutcome {
 	c := *o
 	c.Enforcement = e
 	return &c
+}
+
+// A verdict in brief counts what every gate found: it passed, with
+// warnings when a gate under warn found violations.
+func TestJudgementSummary(t *testing.T) {
+	t.Parallel()
+	viol := []policy.Violation{{Rule: "non-root", Found: "runs as root"}}
+	db := scan.DBInfo{DB: report.DB{SchemaVersion: 2, UpdatedAt: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)}}
+	results := []*scan.Result{{Platform: "linux/amd64", Findings: []policy.Finding{{ID: "CVE-2026-1", Severity: "LOW"}},
+		Suppressed: []scan.Suppressed{{ID: "CVE-2026-2", Reason: "not_affected"}}}}
+	for _, tc := range []struct {
+		name            string
+		j               Judgement
+		result          string
+		violations, ign int
+	}{
+		{"clean scan", Judgement{Scan: &ScanOutcome{DB: db, Results: results}}, "passed", 0, 1},
+		{"scan warns, an ignore applied", Judgement{Scan: &ScanOutcome{DB: db, Results: results,
+			Decision: policy.ScanDecision{Violations: viol, Ignored: []policy.Suppression{{ID: "CVE-2026-3"}}}}}, "passed-with-warnings", 1, 2},
+		{"rules and signatures warn", Judgement{Scan: &ScanOutcome{DB: db, Results: results}, Rules: &RulesOutcome{Violations: viol},
+			Verify: &VerifyOutcome{Violations: append(viol, viol...)}}, "passed-with-warnings", 3, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := tc.j.Summary()
+			if s.Result != tc.result || s.Violations != tc.violations || s.Ignored != tc.ign || s.DBVersion != "2@2026-12-06T00:00:00Z" || s.Findings["LOW"] != 1 {
+				t.Fatalf("Summary = %+v, want %s with %d violations and %d ignored", s, tc.result, tc.violations, tc.ign)
+			}
+		})
+	}
 }

@@ -74,6 +74,41 @@ func (j *Judgement) Verdict(started, finished time.Time, providerVersion string)
 	return v
 }
 
+// VerdictSummary is a signed verdict in brief: imageguard_attestation's
+// `verdict` attribute.
+type VerdictSummary struct {
+	// Result is "passed", or "passed-with-warnings" when gates under
+	// `enforcement = "warn"` found violations.
+	Result    string
+	DBVersion string
+	// Findings counts the scan's findings by severity.
+	Findings map[string]int64
+	// Ignored counts findings not counted (ignore blocks, VEX statements).
+	Ignored int
+	// Violations counts every gate's violations.
+	Violations int
+}
+
+// Summary is the judgement's verdict in brief. The scan gate must have run.
+func (j *Judgement) Summary() VerdictSummary {
+	sc := j.Scan
+	s := VerdictSummary{Result: "passed", DBVersion: sc.DB.Version(), Findings: report.SeverityCounts(sc.Findings()),
+		Ignored: len(sc.Decision.Ignored), Violations: len(sc.Decision.Violations)}
+	for _, r := range sc.Results {
+		s.Ignored += len(r.Suppressed)
+	}
+	if j.Verify != nil {
+		s.Violations += len(j.Verify.Violations)
+	}
+	if j.Rules != nil {
+		s.Violations += len(j.Rules.Violations)
+	}
+	if s.Violations > 0 {
+		s.Result = "passed-with-warnings"
+	}
+	return s
+}
+
 func enforcementOf(e report.Enforcement) string {
 	return string(cmp.Or(e, report.EnforcementError))
 }

@@ -4,34 +4,17 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-
-	"github.com/imageguard/terraform-provider-imageguard/internal/report"
 )
 
 // verdictSummary is the `verdict` attribute of a judgement.
 func verdictSummary(pv pendingVerdict, diags *diag.Diagnostics) types.Object {
-	sc := pv.j.Scan
-	ignored := len(sc.Decision.Ignored)
-	for _, r := range sc.Results {
-		ignored += len(r.Suppressed)
-	}
-	violations := len(sc.Decision.Violations)
-	result := "passed"
-	if pv.j.Verify != nil {
-		violations += len(pv.j.Verify.Violations)
-	}
-	if pv.j.Rules != nil {
-		violations += len(pv.j.Rules.Violations)
-	}
-	if violations > 0 {
-		result = "passed-with-warnings"
-	}
+	s := pv.j.Summary()
 	obj, d := types.ObjectValue(verdictAttrTypes, map[string]attr.Value{
-		"result":     types.StringValue(result),
-		"db_version": types.StringValue(sc.DB.Version()),
-		"findings":   countsValue(report.SeverityCounts(sc.Findings())),
-		"ignored":    types.Int64Value(int64(ignored)),
-		"violations": types.Int64Value(int64(violations)),
+		"result":     types.StringValue(s.Result),
+		"db_version": types.StringValue(s.DBVersion),
+		"findings":   countsValue(s.Findings),
+		"ignored":    types.Int64Value(int64(s.Ignored)),
+		"violations": types.Int64Value(int64(s.Violations)),
 	})
 	diags.Append(d...)
 	return obj

@@ -73,6 +73,18 @@ func judge(ctx context.Context, data *providerData, diags *diag.Diagnostics, sit
 	return j
 }
 
+// judgeImage resolves the `image` of a data source whose gate settings are
+// its own attributes, and judges it.
+func judgeImage(ctx context.Context, data *providerData, diags *diag.Diagnostics, image string, in gateInputs, now time.Time) *gate.Judgement {
+	at := path.Root("image")
+	resolved, d := resolveRef(ctx, data, image, at)
+	diags.Append(d...)
+	if d.HasError() {
+		return nil
+	}
+	return judge(ctx, data, diags, judgeSite{at: at, blocks: rootBlocks}, image, resolved, in, now)
+}
+
 // reportJudgement turns a judgement into diagnostics: each gate's warnings
 // and, for each gate that found violations, one message that is an error or
 // under its `enforcement = "warn"` a warning (report.Violations).

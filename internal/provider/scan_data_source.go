@@ -296,12 +296,7 @@ func (d *scanDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 	ctx, cancel := context.WithTimeout(ctx, d.data.Timeout)
 	defer cancel()
 
-	resolved, diags := resolveRef(ctx, d.data, m.Image.ValueString(), path.Root("image"))
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
-		return
-	}
-	j := judge(ctx, d.data, &resp.Diagnostics, judgeSite{at: path.Root("image"), blocks: rootBlocks}, m.Image.ValueString(), resolved, gateInputs{Scan: &settings}, d.now())
+	j := judgeImage(ctx, d.data, &resp.Diagnostics, m.Image.ValueString(), gateInputs{Scan: &settings}, d.now())
 	if j == nil {
 		return
 	}

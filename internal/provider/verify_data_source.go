@@ -334,12 +334,7 @@ func (d *verifyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.data.Timeout)
 	defer cancel()
-	resolved, diags := resolveRef(ctx, d.data, m.Image.ValueString(), path.Root("image"))
-	resp.Diagnostics.Append(diags...)
-	if diags.HasError() {
-		return
-	}
-	j := judge(ctx, d.data, &resp.Diagnostics, judgeSite{at: path.Root("image"), blocks: rootBlocks}, m.Image.ValueString(), resolved, gateInputs{Verify: &s}, time.Now())
+	j := judgeImage(ctx, d.data, &resp.Diagnostics, m.Image.ValueString(), gateInputs{Verify: &s}, time.Now())
 	if j == nil {
 		return
 	}
