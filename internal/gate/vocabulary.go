@@ -4,6 +4,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/attest"
+	"github.com/imageguard/terraform-provider-imageguard/internal/exploit"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
@@ -103,4 +104,7 @@ var (
 	// IsLoopback reports whether a host[:port] is a loopback address,
 	// the only place plain HTTP is accepted.
 	IsLoopback = registry.IsLoopback
+	// CheckExploitSource accepts a file path, an https URL or an OCI
+	// reference as a source of exploitation data.
+	CheckExploitSource = exploit.CheckSource
 )

@@ -204,7 +204,7 @@ data "imageguard_image" "x" { ref = "` + private.Ref("secret/app:1") + `" }`,
 provider "imageguard" {
   timeout = "soon"
 }
-data "imageguard_image" "x" { ref = "` + reg.Ref("multi:1") + `" }`, `Invalid timeout`},
+data "imageguard_image" "x" { ref = "` + reg.Ref("multi:1") + `" }`, `(?s)Invalid duration.*timeout.*"soon"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -28,6 +29,8 @@ import (
 
 	"github.com/imageguard/terraform-provider-imageguard/internal/exploit"
 	"github.com/imageguard/terraform-provider-imageguard/internal/gate"
+	"github.com/imageguard/terraform-provider-imageguard/internal/policy"
+	"github.com/imageguard/terraform-provider-imageguard/internal/provider/validate"
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 	"github.com/imageguard/terraform-provider-imageguard/internal/scan"
 	"github.com/imageguard/terraform-provider-imageguard/internal/verify"
@@ -189,7 +192,7 @@ func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 			"credentials then come from the docker config (`DOCKER_CONFIG` or `~/.docker/config.json`) and its credential helpers.",
 		Attributes: map[string]schema.Attribute{
 			"timeout": schema.StringAttribute{
-				Optional: true,
+				Optional: true, Validators: []validator.String{validate.Duration()},
 				MarkdownDescription: "Upper bound for one data source read, as a Go duration (e.g. `\"90s\"`, `\"10m\"`). Default `\"5m\"`. " +
 					"Requests that fail with 429, 5xx or a temporary network error are retried with backoff within this bound.",
 			},
@@ -199,15 +202,16 @@ func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 				MarkdownDescription: "Where the Trivy vulnerability database comes from and how fresh it must be. At most one block. " +
 					"The database is downloaded at most once per provider process, only when the cached copy is past its `NextUpdate`, " +
 					"and only when a scan needs it.",
+				Validators: []validator.List{listvalidator.SizeAtMost(1)},
 				NestedObject: schema.NestedBlockObject{
 					Attributes: map[string]schema.Attribute{
 						"repositories": schema.ListAttribute{
-							Optional: true, ElementType: types.StringType,
+							Optional: true, ElementType: types.StringType, Validators: []validator.List{listvalidator.ValueStringsAre(validate.ImageReference())},
 							MarkdownDescription: "OCI repositories of the Trivy DB, tried in order. Default: Trivy's own, " +
 								"`[\"mirror.gcr.io/aquasec/trivy-db:2\", \"ghcr.io/aquasecurity/trivy-db:2\"]`. The provider's `registry` credentials apply to mirrors.",
 						},
 						"java_repositories": schema.ListAttribute{
-							Optional: true, ElementType: types.StringType,
+							Optional: true, ElementType: types.StringType, Validators: []validator.List{listvalidator.ValueStringsAre(validate.ImageReference())},
 							MarkdownDescription: "OCI repositories of the Trivy Java DB (for JAR scanning), tried in order. Default: Trivy's own, " +
 								"`[\"mirror.gcr.io/aquasec/trivy-java-db:1\", \"ghcr.io/aquasecurity/trivy-java-db:1\"]`. " +
 								"Downloaded into `cache_dir/java-db` only when an image holds a JAR, with the provider's `registry` credentials and transport, and held to " +
@@ -220,7 +224,7 @@ func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 								"Cached reports decide verdicts, so it must be owned by the user running Terraform and writable by nobody else (`chmod 700`); it is created with mode 0700 when missing.",
 						},
 						"max_age": schema.StringAttribute{
-							Optional: true,
+							Optional: true, Validators: []validator.String{validate.Duration()},
 							MarkdownDescription: "Oldest acceptable database (and Java DB), by its `UpdatedAt`, as a Go duration. Default `\"72h\"`. " +
 								"An older database is a plan error, never a pass; so is one dated more than 5 minutes in the future (a cached one must be deleted from `cache_dir/db`).",
 						},
@@ -238,6 +242,7 @@ func (p *imageguardProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					"No local vulnerability database is downloaded or opened, and a failure never falls back to one. `vulnerability_db.max_age` applies to the server's database. " +
 					"The server's layer cache is keyed with a secret the token does not give: by default the worker's own (kept in `cache_dir`), so another client of the server cannot change this worker's verdicts; " +
 					"`fleet_cache_key` shares analyses among the workers that hold it.",
+				Validators: []validator.List{listvalidator.SizeAtMost(1)},
 				NestedObject: schema.NestedBlockObject{
 					Attributes: map[string]schema.Attribute{
 						"url": schema.StringAttribute{Required: true, Validators: []validator.String{serverURLValidator{}},
@@ -304,15 +309,11 @@ func (p *imageguardProvider) Configure(ctx context.Context, req provider.Configu
 		return
 	}
 
+	// The schema's validators own every value's shape (durations,
+	// references, sources, at most one block of each kind).
 	timeout := defaultTimeout
 	if s := cfg.Timeout.ValueString(); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			resp.Diagnostics.AddAttributeError(path.Root("timeout"), "Invalid timeout",
-				fmt.Sprintf("`timeout` must be a positive Go duration such as \"90s\" or \"10m\", got %q.", s))
-			return
-		}
-		timeout = d
+		timeout, _ = policy.ParseDuration(s)
 	}
 
 	var regs []registry.RegistryOptions
@@ -348,18 +349,13 @@ func (p *imageguardProvider) Configure(ctx context.Context, req provider.Configu
 		return
 	}
 	var backend scan.Backend = scan.NewLocal(vulndb.NewManager(dbOpts), cacheDir)
-	switch len(cfg.ScannerServer) {
-	case 0:
-	case 1:
+	if len(cfg.ScannerServer) > 0 {
 		srv, diags := scannerServer(ctx, cfg.ScannerServer[0], maxAge, cacheDir, p.dial)
 		resp.Diagnostics.Append(diags...)
 		if resp.Diagnostics.HasError() {
 			return
 		}
 		backend = srv
-	default:
-		resp.Diagnostics.AddAttributeError(path.Root("scanner_server"), "Too many scanner_server blocks", "Give at most one `scanner_server` block.")
-		return
 	}
 	scanner := scan.New(client, backend, cacheDir)
 	scanner.UseJavaDB(scan.NewJavaDB(vulndb.NewJavaManager(dbOpts.Java())))
@@ -397,22 +393,13 @@ func (p *imageguardProvider) Resources(_ context.Context) []func() resource.Reso
 func vulnDBOptions(ctx context.Context, blocks []vulnDBModel, client *registry.Client) (vulndb.Options, time.Duration, string, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	var m vulnDBModel
-	if len(blocks) > 1 {
-		diags.AddAttributeError(path.Root("vulnerability_db"), "Too many vulnerability_db blocks", "Give at most one `vulnerability_db` block.")
-		return vulndb.Options{}, 0, "", diags
-	}
-	if len(blocks) == 1 {
+	if len(blocks) > 0 {
 		m = blocks[0]
 	}
 	at := path.Root("vulnerability_db").AtListIndex(0)
 	maxAge := defaultDBMaxAge
 	if s := m.MaxAge.ValueString(); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			diags.AddAttributeError(at.AtName("max_age"), "Invalid max_age", fmt.Sprintf("`max_age` must be a positive Go duration such as \"72h\", got %q.", s))
-			return vulndb.Options{}, 0, "", diags
-		}
-		maxAge = d
+		maxAge, _ = policy.ParseDuration(s)
 	}
 	cacheDir := m.CacheDir.ValueString()
 	if cacheDir == "" {
@@ -443,11 +430,6 @@ func vulnDBOptions(ctx context.Context, blocks []vulnDBModel, client *registry.C
 	if !m.JavaRepositories.IsNull() && !m.JavaRepositories.IsUnknown() {
 		diags.Append(m.JavaRepositories.ElementsAs(ctx, &javaRepos, false)...)
 	}
-	for i, r := range repos {
-		if _, err := client.ParseReference(r); err != nil {
-			diags.AddAttributeError(at.AtName("repositories").AtListIndex(i), "Invalid database repository", err.Error())
-		}
-	}
 	opts := vulndb.Options{
 		Repositories:  repos,
 		CacheDir:      cacheDir,
@@ -458,11 +440,6 @@ func vulnDBOptions(ctx context.Context, blocks []vulnDBModel, client *registry.C
 	}
 	// The Java DB (for JAR files) is fetched only when an image holds a JAR,
 	// under the same rules, credentials and transport (scan.NewJavaDB).
-	for i, r := range javaRepos {
-		if _, err := client.ParseReference(r); err != nil {
-			diags.AddAttributeError(at.AtName("java_repositories").AtListIndex(i), "Invalid Java DB repository", err.Error())
-		}
-	}
 	opts.JavaRepositories = javaRepos
 	return opts, maxAge, cacheDir, diags
 }
@@ -572,12 +549,7 @@ var logSubsystems = []string{registry.LogSubsystem, vulndb.LogSubsystem, scan.Lo
 // exploitDataManager converts the `exploit_data` block: nil without one.
 func exploitDataManager(ctx context.Context, blocks []exploitDataModel, client *registry.Client, cacheDir, userAgent string) (*exploit.Manager, diag.Diagnostics) {
 	var diags diag.Diagnostics
-	switch len(blocks) {
-	case 0:
-		return nil, diags
-	case 1:
-	default:
-		diags.AddAttributeError(path.Root("exploit_data"), "Too many exploit_data blocks", "Give at most one `exploit_data` block.")
+	if len(blocks) == 0 {
 		return nil, diags
 	}
 	m := blocks[0]
@@ -589,22 +561,11 @@ func exploitDataManager(ctx context.Context, blocks []exploitDataModel, client *
 	opts := exploit.Options{CacheDir: cacheDir, RemoteOptions: client.RemoteOptions(), Transport: client.Transport(), Keychain: client.Keychain(), Insecure: client.IsInsecure, UserAgent: userAgent}
 	opts.KEVSources = stringsOf(ctx, m.KEVSources, &diags)
 	opts.EPSSSources = stringsOf(ctx, m.EPSSSources, &diags)
-	for name, list := range map[string][]string{"kev_sources": opts.KEVSources, "epss_sources": opts.EPSSSources} {
-		for i, src := range list {
-			if err := exploit.CheckSource(src); err != nil {
-				diags.AddAttributeError(at.AtName(name).AtListIndex(i), "Invalid exploit data source", capitalize(err.Error())+".")
-			}
-		}
-	}
 	if len(opts.KEVSources) == 0 && len(opts.EPSSSources) == 0 {
 		diags.AddAttributeError(at, "No exploit data sources", "The `exploit_data` block names no source: give `kev_sources` and/or `epss_sources`, or remove the block.")
 	}
 	if s := m.MaxAge.ValueString(); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			diags.AddAttributeError(at.AtName("max_age"), "Invalid max_age", fmt.Sprintf("`max_age` must be a positive Go duration such as \"168h\", got %q.", s))
-		}
-		opts.MaxAge = d
+		opts.MaxAge, _ = policy.ParseDuration(s)
 	}
 	if diags.HasError() {
 		return nil, diags

@@ -91,3 +91,19 @@ func Regexp() validator.String {
 		return err
 	}}
 }
+
+// ImageReference accepts an image reference as docker reads it: a tag, a
+// digest or both, e.g. `registry.example.com/team/api:1.4`.
+func ImageReference() validator.String {
+	return stringCheck{"Malformed image reference", "an image reference, registry/repository:tag or registry/repository@sha256:<digest>", func(s string) error {
+		_, err := gate.ParseReference(s)
+		return err
+	}}
+}
+
+// ExploitSource accepts where exploitation data comes from: a file path
+// (absolute, or starting with ./ or ../), an https URL without
+// credentials, or an OCI reference.
+func ExploitSource() validator.String {
+	return stringCheck{"Invalid exploit data source", "a file path, an https URL or an OCI reference", gate.CheckExploitSource}
+}
