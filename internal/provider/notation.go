@@ -134,6 +134,17 @@ func identitiesValidators() []validator.List {
 	return []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues(), listvalidator.ValueStringsAre(validate.NotationIdentity())}
 }
 
+// keyValidators make an authority's `key` one public key or one KMS key.
+func keyValidators() []validator.Object {
+	return []validator.Object{validate.ExactlyOneAttribute("public_key_pem", "kms")}
+}
+
+// keylessValidators make a `keyless` identity one issuer and one subject,
+// each exact or a pattern, as cosign requires.
+func keylessValidators() []validator.Object {
+	return []validator.Object{validate.ExactlyOneAttribute("issuer", "issuer_regexp"), validate.ExactlyOneAttribute("subject", "subject_regexp")}
+}
+
 // authorityValidators make an `authority` hold exactly one kind.
 func authorityValidators() []validator.Object {
 	return []validator.Object{validate.ExactlyOneBlock("key", "keyless", "notation")}

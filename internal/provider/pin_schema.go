@@ -140,7 +140,7 @@ func pinVerifyBlock() schema.Block {
 						"key": schema.ListNestedBlock{
 							MarkdownDescription: "A public key: `public_key_pem`, or `kms` in cosign's syntax.",
 							Validators:          []validator.List{listvalidator.SizeAtMost(1)},
-							NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+							NestedObject: schema.NestedBlockObject{Validators: keyValidators(), Attributes: map[string]schema.Attribute{
 								"public_key_pem": opt("PEM public key, e.g. `file(\"cosign.pub\")`."),
 								"kms":            schema.StringAttribute{Optional: true, Validators: []validator.String{validate.KMSReference()}, MarkdownDescription: "KMS key reference in cosign's syntax (`hashivault://`, `awskms://`, `gcpkms://`, `azurekms://`)."},
 							}},
@@ -148,7 +148,7 @@ func pinVerifyBlock() schema.Block {
 						"keyless": schema.ListNestedBlock{
 							MarkdownDescription: "A Fulcio certificate identity: an issuer and a subject, each exact or as a regular expression.",
 							Validators:          []validator.List{listvalidator.SizeAtMost(1)},
-							NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+							NestedObject: schema.NestedBlockObject{Validators: keylessValidators(), Attributes: map[string]schema.Attribute{
 								"issuer":                     opt("OIDC issuer (cosign `--certificate-oidc-issuer`)."),
 								"issuer_regexp":              opt("Regular expression (Go RE2) the whole OIDC issuer must match: anchored as `^(?:…)$`, so `https://accounts\\.acme\\.com` does not accept `https://accounts.acme.com.evil.io`; write `.*` where anything may follow."),
 								"subject":                    opt("Certificate identity (cosign `--certificate-identity`)."),

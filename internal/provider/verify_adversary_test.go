@@ -90,3 +90,72 @@ func TestAccVerify_adversary(t *testing.T) {
 		})
 	}
 }
+
+// An authority is one signer in one form, in the data source and in a
+// resource's verify block: a second `key` under the same name, or a key
+// with two forms, is refused at validation, never read as some other
+// authority set.
+func TestAccVerify_authorityShape(t *testing.T) {
+	t.Parallel()
+	const image = "registry.example.com/team/api:1"
+	pin := func(authority string) string {
+		return fmt.Sprintf(`
+resource "imageguard_pin" "app" {
+  ref = %q
+  verify {
+%s
+  }
+}`, image, authority)
+	}
+	resource.UnitTest(t, resource.TestCase{
+		PreCheck:                 preCheck(t),
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{
+			{
+				Config: notationVerify(image, `
+  authority {
+    name = "release"
+    key {
+      public_key_pem = "a"
+    }
+    key {
+      kms = "hashivault://release"
+    }
+  }`),
+				ExpectError: regexp.MustCompile(words("it has 2 key blocks")),
+			},
+			{
+				Config: notationVerify(image, `
+  authority {
+    name = "release"
+    key {
+      public_key_pem = "a"
+      kms            = "hashivault://release"
+    }
+  }`),
+				ExpectError: regexp.MustCompile(words("exactly one of `public_key_pem` or `kms`; it has `public_key_pem` and `kms`")),
+			},
+			{
+				Config: notationVerify(image, `
+  authority {
+    name = "release"
+    keyless {
+      issuer         = "https://accounts.example.com"
+      issuer_regexp  = ".*"
+      subject_regexp = ".*@example.com"
+    }
+  }`),
+				ExpectError: regexp.MustCompile(words("exactly one of `issuer` or `issuer_regexp`; it has `issuer` and `issuer_regexp`")),
+			},
+			{
+				Config: pin(`    authority {
+      name = "release"
+      keyless {
+        issuer = "https://accounts.example.com"
+      }
+    }`),
+				ExpectError: regexp.MustCompile(words("exactly one of `subject` or `subject_regexp`; it has neither")),
+			},
+		},
+	})
+}

@@ -157,14 +157,14 @@ func (d *verifyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 						"notation": notationDataSourceBlock(),
 						"key": schema.ListNestedBlock{
 							MarkdownDescription: "A public key: `public_key_pem`, or `kms` in cosign's syntax (`hashivault://<key>`, `awskms://…`, `gcpkms://…`, `azurekms://…`).",
-							NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+							NestedObject: schema.NestedBlockObject{Validators: keyValidators(), Attributes: map[string]schema.Attribute{
 								"public_key_pem": ostr("PEM public key, e.g. `file(\"cosign.pub\")`."),
 								"kms":            ostr("KMS key reference in cosign's syntax; credentials come from the KMS provider's usual environment (e.g. VAULT_ADDR/VAULT_TOKEN).", validate.KMSReference()),
 							}},
 						},
 						"keyless": schema.ListNestedBlock{
 							MarkdownDescription: "A Fulcio certificate identity, in cosign's vocabulary: an issuer and a subject, each exact or as a regular expression.",
-							NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+							NestedObject: schema.NestedBlockObject{Validators: keylessValidators(), Attributes: map[string]schema.Attribute{
 								"issuer":                     ostr("OIDC issuer, e.g. `https://token.actions.githubusercontent.com` (cosign `--certificate-oidc-issuer`)."),
 								"issuer_regexp":              ostr("Regular expression (Go RE2 syntax) the whole OIDC issuer must match, like `--certificate-oidc-issuer-regexp` but anchored: imageguard reads it as `^(?:…)$`, so `https://accounts\\.acme\\.com` does not accept `https://accounts.acme.com.evil.io` (cosign searches a pattern anywhere in the value). A pattern that is already anchored (`^…$`) means the same; write `.*` where anything may follow."),
 								"subject":                    ostr("Certificate identity, e.g. `https://github.com/acme/api/.github/workflows/release.yml@refs/tags/v1.4.2` (`--certificate-identity`)."),
@@ -232,29 +232,19 @@ func readVerifySettings(ctx context.Context, m *verifyModel, at func(string) pat
 		auth := gate.Authority{Name: name}
 		switch {
 		case len(a.Key)+len(a.Keyless)+len(a.Notation) != 1:
-			continue // validate.ExactlyOneBlock reports it
+			// validate.ExactlyOneBlock refuses it (Terraform validates a
+			// configuration, with its values known, before any read).
+			continue
 		case len(a.Notation) == 1:
 			auth.Notation = readNotation(a.Notation[0])
 			if !authorityUnknown(a) {
 				checkNotation(&diags, ap, auth)
 			}
 		case len(a.Key) == 1:
-			k := a.Key[0]
-			if (k.PublicKeyPEM.ValueString() == "") == (k.KMS.ValueString() == "") && !k.PublicKeyPEM.IsUnknown() && !k.KMS.IsUnknown() {
-				diags.AddAttributeError(ap.AtName("key").AtListIndex(0), "Key needs public_key_pem or kms", fmt.Sprintf("The key of authority %q needs exactly one of `public_key_pem` and `kms`.", name))
-			}
+			k := a.Key[0] // keyValidators own its shape
 			auth.Key = &gate.KeyAuthority{PublicKeyPEM: k.PublicKeyPEM.ValueString(), KMSRef: k.KMS.ValueString()}
 		default:
 			k := a.Keyless[0]
-			kp := ap.AtName("keyless").AtListIndex(0)
-			if authorityUnknown(a) {
-				// Checked again at read, when every value is known.
-			} else if (k.Issuer.ValueString() == "") == (k.IssuerRegexp.ValueString() == "") {
-				diags.AddAttributeError(kp, "Keyless needs one issuer", fmt.Sprintf("The keyless identity of authority %q needs exactly one of `issuer` and `issuer_regexp`, as cosign does.", name))
-			}
-			if !authorityUnknown(a) && (k.Subject.ValueString() == "") == (k.SubjectRegexp.ValueString() == "") {
-				diags.AddAttributeError(kp, "Keyless needs one subject", fmt.Sprintf("The keyless identity of authority %q needs exactly one of `subject` and `subject_regexp`, as cosign does.", name))
-			}
 			auth.Keyless = &gate.KeylessAuthority{
 				Issuer: k.Issuer.ValueString(), IssuerRegexp: k.IssuerRegexp.ValueString(),
 				Subject: k.Subject.ValueString(), SubjectRegexp: k.SubjectRegexp.ValueString(),

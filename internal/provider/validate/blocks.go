@@ -10,8 +10,9 @@ import (
 )
 
 // exactlyOneBlock holds when exactly one of a block's nested list blocks
-// has an entry, e.g. an `authority` with one of `key`, `keyless` or
-// `notation`. (listvalidator.ExactlyOneOf cannot say it: an absent list
+// has an entry, and that one entry only, e.g. an `authority` with one `key`,
+// `keyless` or `notation` block (a second `key` would be a second signer
+// under one name). (listvalidator.ExactlyOneOf cannot say it: an absent list
 // block is an empty list, not null.)
 type exactlyOneBlock struct{ names []string }
 
@@ -43,6 +44,7 @@ func (e exactlyOneBlock) ValidateObject(_ context.Context, req validator.ObjectR
 	}
 	attrs := req.ConfigValue.Attributes()
 	var set []string
+	entries := 0
 	for _, n := range e.names {
 		l, ok := attrs[n].(types.List)
 		if !ok || l.IsNull() {
@@ -51,15 +53,19 @@ func (e exactlyOneBlock) ValidateObject(_ context.Context, req validator.ObjectR
 		if l.IsUnknown() {
 			return // decided when known (a dynamic block over unknown values)
 		}
-		if len(l.Elements()) > 0 {
+		if k := len(l.Elements()); k > 0 {
+			entries += k
+			if k > 1 {
+				n = fmt.Sprintf("%d %s blocks", k, n)
+			}
 			set = append(set, n)
 		}
 	}
-	if len(set) == 1 {
+	if entries == 1 {
 		return
 	}
 	found := "it has none"
-	if len(set) > 1 {
+	if entries > 1 {
 		found = "it has " + strings.Join(set, " and ")
 	}
 	resp.Diagnostics.AddAttributeError(req.Path, "Give exactly one of "+strings.ReplaceAll(e.list(), "`", ""),
@@ -83,4 +89,56 @@ func CheckNotationIdentity(s string) error {
 		return fmt.Errorf("%q is not a trusted identity: write \"x509.subject: C=US, ST=WA, O=acme, CN=release\" (the signing certificate's subject, or part of it), or \"*\" for every signer under the trust store", s)
 	}
 	return nil
+}
+
+// exactlyOneAttribute holds when exactly one of a block's string
+// attributes is set (not null and not empty), e.g. a `key` with
+// `public_key_pem` or `kms`.
+type exactlyOneAttribute struct{ names []string }
+
+// ExactlyOneAttribute validates an object (a nested block) that must set
+// exactly one of the named string attributes.
+func ExactlyOneAttribute(names ...string) validator.Object { return exactlyOneAttribute{names} }
+
+func (e exactlyOneAttribute) list() string {
+	return exactlyOneBlock(e).list()
+}
+
+func (e exactlyOneAttribute) Description(context.Context) string {
+	return "exactly one of " + strings.ReplaceAll(e.list(), "`", "")
+}
+func (e exactlyOneAttribute) MarkdownDescription(context.Context) string {
+	return "exactly one of " + e.list()
+}
+
+func (e exactlyOneAttribute) ValidateObject(_ context.Context, req validator.ObjectRequest, resp *validator.ObjectResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	attrs := req.ConfigValue.Attributes()
+	var set []string
+	for _, n := range e.names {
+		s, ok := attrs[n].(types.String)
+		if !ok || s.IsNull() {
+			continue
+		}
+		if s.IsUnknown() {
+			return // decided when known
+		}
+		if s.ValueString() != "" {
+			set = append(set, "`"+n+"`")
+		}
+	}
+	if len(set) == 1 {
+		return
+	}
+	found := "it has none"
+	if len(e.names) == 2 {
+		found = "it has neither"
+	}
+	if len(set) > 1 {
+		found = "it has " + strings.Join(set, " and ")
+	}
+	resp.Diagnostics.AddAttributeError(req.Path, "Give exactly one of "+strings.ReplaceAll(e.list(), "`", ""),
+		fmt.Sprintf("This block needs exactly one of %s; %s.", e.list(), found))
 }

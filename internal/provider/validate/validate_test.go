@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -59,6 +60,54 @@ func TestValidators(t *testing.T) {
 			case tt.wantErr == "" && resp.Diagnostics.HasError():
 				t.Fatalf("unexpected error %v", resp.Diagnostics)
 			case tt.wantErr != "" && (!resp.Diagnostics.HasError() || !strings.Contains(resp.Diagnostics.Errors()[0].Summary(), tt.wantErr)):
+				t.Fatalf("diagnostics %v, want %q", resp.Diagnostics, tt.wantErr)
+			}
+		})
+	}
+}
+
+// The block validators count entries, not kinds: two `key` blocks are two
+// signers under one name, and a key needs one of its two forms.
+func TestBlockValidators(t *testing.T) {
+	keyType := types.ObjectType{AttrTypes: map[string]attr.Type{"public_key_pem": types.StringType, "kms": types.StringType}}
+	key := func(pem, kms types.String) attr.Value {
+		return types.ObjectValueMust(keyType.AttrTypes, map[string]attr.Value{"public_key_pem": pem, "kms": kms})
+	}
+	list := func(n int) types.List {
+		var elems []attr.Value
+		for range n {
+			elems = append(elems, key(types.StringValue("pem"), types.StringNull()))
+		}
+		return types.ListValueMust(keyType, elems)
+	}
+	authority := func(keys, keyless int) types.Object {
+		return types.ObjectValueMust(map[string]attr.Type{"key": types.ListType{ElemType: keyType}, "keyless": types.ListType{ElemType: keyType}},
+			map[string]attr.Value{"key": list(keys), "keyless": list(keyless)})
+	}
+	tests := []struct {
+		name    string
+		v       validator.Object
+		value   types.Object
+		wantErr string
+	}{
+		{"one key", ExactlyOneBlock("key", "keyless"), authority(1, 0), ""},
+		{"two keys", ExactlyOneBlock("key", "keyless"), authority(2, 0), "it has 2 key blocks"},
+		{"key and keyless", ExactlyOneBlock("key", "keyless"), authority(1, 1), "it has key and keyless"},
+		{"no signer", ExactlyOneBlock("key", "keyless"), authority(0, 0), "it has none"},
+		{"public key", ExactlyOneAttribute("public_key_pem", "kms"), key(types.StringValue("pem"), types.StringNull()).(types.Object), ""},
+		{"kms", ExactlyOneAttribute("public_key_pem", "kms"), key(types.StringNull(), types.StringValue("hashivault://release")).(types.Object), ""},
+		{"both", ExactlyOneAttribute("public_key_pem", "kms"), key(types.StringValue("pem"), types.StringValue("hashivault://release")).(types.Object), "it has `public_key_pem` and `kms`"},
+		{"neither", ExactlyOneAttribute("public_key_pem", "kms"), key(types.StringNull(), types.StringValue("")).(types.Object), "it has neither"},
+		{"unknown decided later", ExactlyOneAttribute("public_key_pem", "kms"), key(types.StringUnknown(), types.StringNull()).(types.Object), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var resp validator.ObjectResponse
+			tt.v.ValidateObject(context.Background(), validator.ObjectRequest{Path: path.Root("x"), ConfigValue: tt.value}, &resp)
+			switch {
+			case tt.wantErr == "" && resp.Diagnostics.HasError():
+				t.Fatalf("unexpected error %v", resp.Diagnostics)
+			case tt.wantErr != "" && (!resp.Diagnostics.HasError() || !strings.Contains(resp.Diagnostics.Errors()[0].Detail(), tt.wantErr)):
 				t.Fatalf("diagnostics %v, want %q", resp.Diagnostics, tt.wantErr)
 			}
 		})
