@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/imageguard/terraform-provider-imageguard/internal/registry"
 )
 
@@ -17,9 +19,9 @@ func TestParseReference_Offline(t *testing.T) {
 		canonical                         string
 	}{
 		{name: "Docker Hub short name → library repository, default tag latest", in: "nginx",
-			registry: "index.docker.io", repository: "library/nginx", tag: "latest", defaultTag: true, canonical: "index.docker.io/library/nginx:latest"},
+			registry: name.DefaultRegistry, repository: "library/nginx", tag: "latest", defaultTag: true, canonical: name.DefaultRegistry + "/library/nginx:latest"},
 		{name: "docker.io is Docker Hub", in: "docker.io/bitnami/redis:7",
-			registry: "index.docker.io", repository: "bitnami/redis", tag: "7", canonical: "index.docker.io/bitnami/redis:7"},
+			registry: name.DefaultRegistry, repository: "bitnami/redis", tag: "7", canonical: name.DefaultRegistry + "/bitnami/redis:7"},
 		{name: "private registry with port and tag", in: "registry.example.com:5000/team/api:1.4.2",
 			registry: "registry.example.com:5000", repository: "team/api", tag: "1.4.2", canonical: "registry.example.com:5000/team/api:1.4.2"},
 		{name: "digest only: no tag is invented", in: "registry.example.com/acme/api@" + testDigest,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -49,7 +50,7 @@ func TestParseReference(t *testing.T) {
 		{name: "tag and digest", in: "registry.example.com/team/api:1.4.2@" + dgst, repo: "registry.example.com/team/api", tag: "1.4.2", digst: dgst},
 		{name: "port and tag", in: "127.0.0.1:5000/app:v1", repo: "127.0.0.1:5000/app", tag: "v1"},
 		{name: "port and digest", in: "localhost:5000/app@" + dgst, repo: "localhost:5000/app", digst: dgst},
-		{name: "docker hub short name", in: "alpine:3.20", repo: "index.docker.io/library/alpine", tag: "3.20"},
+		{name: "docker hub short name", in: "alpine:3.20", repo: name.DefaultRegistry + "/library/alpine", tag: "3.20"},
 		{name: "empty", in: "  ", wantErr: "empty"},
 		{name: "uppercase repository", in: "registry.example.com/Team/API:1", wantErr: "malformed"},
 		{name: "bad digest", in: "registry.example.com/team/api@sha256:abc", wantErr: "malformed digest"},
